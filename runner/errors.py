@@ -1,0 +1,86 @@
+"""The project's own error types and the exit codes they map to (DESIGN.md, "Command line").
+
+Every failure a user can cause or meet is one of these; `runner.main` turns them into
+messages and exit codes in one place, so no traceback ever reaches a user for bad input.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0  # all done
+    INVALID = 1  # a campaign file or input is invalid; nothing sent
+    USAGE = 2  # bad command line
+    INCOMPLETE = 3  # the run finished but some messages are not accepted
+    CANNOT_PROCEED = 4  # credentials refused, endpoint unreachable, campaign locked
+    INTERRUPTED = 130  # Ctrl-C
+    TERMINATED = 143  # SIGTERM
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with an input, located as `path:line: message`."""
+
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"{where}: {self.message}"
+
+
+class RunnerError(Exception):
+    """Base of every error the program reports to a user instead of a traceback."""
+
+    exit_code: ExitCode = ExitCode.INVALID
+
+    def lines(self) -> list[str]:
+        return [str(self)]
+
+
+class InvalidInput(RunnerError):
+    """One or more problems in a campaign file, an audience CSV or a template: nothing is sent."""
+
+    exit_code = ExitCode.INVALID
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+    def lines(self) -> list[str]:
+        return [str(p) for p in self.problems]
+
+    @classmethod
+    def at(cls, path: Path | str, line: int | None, message: str) -> "InvalidInput":
+        return cls([Problem(str(path), line, message)])
+
+
+class UsageProblem(RunnerError):
+    exit_code = ExitCode.USAGE
+
+
+class CannotProceed(RunnerError):
+    """The run cannot go on: missing or refused credentials, unreachable endpoint, lock held."""
+
+    exit_code = ExitCode.CANNOT_PROCEED
+
+
+class MissingCredentials(CannotProceed):
+    pass
+
+
+class CredentialsRefused(CannotProceed):
+    pass
+
+
+class EndpointUnreachable(CannotProceed):
+    pass
+
+
+class CampaignLocked(CannotProceed):
+    pass

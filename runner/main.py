@@ -1,0 +1,216 @@
+"""The command line: parses arguments and dispatches to one module per command under
+`runner.commands`. Each command is a plain function returning an exit code; `dispatch` is the
+one place where the project's own errors become messages and exit codes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from runner.errors import ExitCode, RunnerError
+from runner import terminal
+
+
+def dispatch(command: Callable[..., int], **kwargs: Any) -> None:
+    try:
+        code = command(**kwargs)
+    except RunnerError as error:
+        for line in error.lines():
+            terminal.err(line)
+        code = int(error.exit_code)
+    except KeyboardInterrupt:
+        terminal.err("interrupted")
+        code = int(ExitCode.INTERRUPTED)
+    sys.exit(code)
+
+
+OUTPUTS = click.option(
+    "--outputs",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("outputs"),
+    show_default=True,
+    help="Folder for ledgers and reports: <outputs>/<campaign-id>/.",
+)
+LOG_FORMAT = click.option(
+    "--log-format",
+    type=click.Choice(["auto", "plain", "json"]),
+    default="auto",
+    show_default=True,
+    help="auto: a live bar on a terminal, plain lines otherwise (cron); json: one JSON object a line.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="campaign-runner")
+def cli() -> None:
+    """Send Viber link-button campaigns with SMS fallback through Telesign, from TOML files."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def check(paths: tuple[Path, ...]) -> None:
+    """Validate campaign files (default: campaigns/) and render every recipient."""
+    from runner.commands import check as command
+
+    dispatch(command.run, paths=list(paths) or [Path("campaigns")])
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Show the first N recipients.")
+@click.option("--recipient", "recipient_id", default=None, help="Show only this recipient (id or phone).")
+@click.option("--json", "as_json", is_flag=True, help="Print the exact request bodies, one per line.")
+def preview(file: Path, limit: int | None, recipient_id: str | None, as_json: bool) -> None:
+    """Show what each recipient would receive."""
+    from runner.commands import preview as command
+
+    dispatch(command.run, file=file, limit=limit, recipient_id=recipient_id, as_json=as_json)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Render and check everything, write dry-run.jsonl, send nothing.")
+@click.option("--sandbox", is_flag=True, help="Send to a local Telesign simulator with demo credentials.")
+@click.option("--resend-unknown", is_flag=True, help="Also resend messages whose outcome is unknown.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Send at most N messages this run.")
+@click.option("--test-to", default=None, help="Send one rendered message to this phone only (a test).")
+@click.option("--recipient", "recipient_id", default=None, help="With --test-to: whose message to render.")
+@OUTPUTS
+@LOG_FORMAT
+def send(
+    files: tuple[Path, ...],
+    dry_run: bool,
+    sandbox: bool,
+    resend_unknown: bool,
+    limit: int | None,
+    test_to: str | None,
+    recipient_id: str | None,
+    outputs: Path,
+    log_format: str,
+) -> None:
+    """Send campaigns: each message at most once, whatever happens."""
+    from runner.commands import send as command
+
+    dispatch(
+        command.run,
+        files=list(files),
+        dry_run=dry_run,
+        sandbox=sandbox,
+        resend_unknown=resend_unknown,
+        limit=limit,
+        test_to=test_to,
+        recipient_id=recipient_id,
+        outputs=outputs,
+        log_format=log_format,
+    )
+
+
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(path_type=Path), default=Path("campaigns"))
+@OUTPUTS
+@LOG_FORMAT
+def run(directory: Path, outputs: Path, log_format: str) -> None:
+    """For cron: send every campaign under DIRECTORY whose schedule is due."""
+    from runner.commands import run as command
+
+    dispatch(command.run, directory=directory, outputs=outputs, log_format=log_format)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@OUTPUTS
+def status(file: Path, outputs: Path) -> None:
+    """Counts by state and delivery, from the campaign's ledger."""
+    from runner.commands import status as command
+
+    dispatch(command.run, file=file, outputs=outputs)
+
+
+@cli.group()
+def callbacks() -> None:
+    """Telesign delivery callbacks."""
+
+
+@callbacks.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8081, show_default=True)
+@click.option("--log", "log_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--no-verify", is_flag=True, help="Accept unsigned callbacks (local experiments only).")
+def callbacks_serve(host: str, port: int, log_path: Path, no_verify: bool) -> None:
+    """Receive callbacks, verify their signatures, append them durably to a log."""
+    from runner.commands import callbacks_serve as command
+
+    dispatch(command.run, host=host, port=port, log_path=log_path, no_verify=no_verify)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--callbacks",
+    "logs",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A callback log (.jsonl or .gz); repeat for several.",
+)
+@OUTPUTS
+def enrich(file: Path, logs: tuple[Path, ...], outputs: Path) -> None:
+    """Fill the report's delivery columns from callback logs."""
+    from runner.commands import enrich as command
+
+    dispatch(command.run, file=file, logs=list(logs), outputs=outputs)
+
+
+SIMULATE_HELP = """Run a local stand-in for Telesign's POST /v1/omnichannel.
+
+\b
+Outcome by the phone number's last digit:
+  0-5  Viber delivered (3000); even digits then read (3005)
+  6-7  Viber fails within fallback_time (3056), SMS delivered (3000)
+  8    Viber fails, SMS fails (3003)
+  9    refused at once: 400, invalid phone number
+"""
+
+
+@cli.command(help=SIMULATE_HELP)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--callback-url", default=None, help="Where to POST signed delivery callbacks.")
+@click.option("--time-scale", type=float, default=1.0, show_default=True, help="Multiply every delay.")
+@click.option("--tps", type=int, default=None, help="Accepted requests per second before 429/3204.")
+@click.option("--latency-ms", type=float, default=0.0, show_default=True)
+@click.option("--fail-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@click.option("--drop-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Makes faults repeatable.")
+def simulate(
+    host: str,
+    port: int,
+    callback_url: str | None,
+    time_scale: float,
+    tps: int | None,
+    latency_ms: float,
+    fail_rate: float,
+    drop_rate: float,
+    seed: int,
+) -> None:
+    from runner.commands import simulate as command
+
+    dispatch(
+        command.run,
+        host=host,
+        port=port,
+        callback_url=callback_url,
+        time_scale=time_scale,
+        tps=tps,
+        latency_ms=latency_ms,
+        fail_rate=fail_rate,
+        drop_rate=drop_rate,
+        seed=seed,
+    )
+
+
+def main() -> None:
+    cli(prog_name="campaign")
