@@ -1,0 +1,216 @@
+"""The audience: inline recipients, then the rows of the audience CSV, streamed one at a time.
+
+Each row comes out as a `Recipient` (to be messaged) or a `Skipped` row (suppressed, invalid,
+duplicate) carrying its reason, in audience order; nothing holds the whole file in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Literal
+
+from runner.campaign import Campaign
+from runner.errors import InvalidInput, Problem
+from runner.phones import BadNumber, to_e164
+from runner.seen import FingerprintSet
+
+RESERVED = frozenset({"campaign"})  # template names the runner itself provides
+
+
+@dataclass(frozen=True)
+class Row:
+    """One audience row as written: where it is and its fields (column -> text)."""
+
+    position: int
+    source: str
+    line: int
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Recipient:
+    position: int
+    source: str
+    line: int
+    key: str  # the `id` column where present, else the phone in E.164
+    recipient_id: str | None
+    phone: str  # E.164
+    variables: dict[str, str]  # every column but phone and id
+
+
+SkipState = Literal["suppressed", "invalid", "duplicate"]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    position: int
+    source: str
+    line: int
+    recipient_id: str | None
+    phone: str  # E.164 where it parsed, else as written
+    state: SkipState
+    reason: str
+
+    @property
+    def problem(self) -> Problem:
+        return Problem(self.source, self.line, self.reason)
+
+
+def read_csv(path: Path, shown: str) -> Iterator[tuple[int, list[str], dict[str, str]]]:
+    """Yield (line, header, row) for each data row of a CSV: UTF-8 with or without BOM, quoted
+    fields, empty lines skipped. `line` is where the row starts. Errors name `shown:line`."""
+    try:
+        handle = path.open("r", encoding="utf-8-sig", newline="")
+    except FileNotFoundError:
+        raise InvalidInput.at(shown, None, "audience file not found; check the path (relative to the campaign file)") from None
+    except OSError as error:
+        raise InvalidInput.at(shown, None, f"cannot read: {error.strerror}") from None
+    with handle:
+        reader = csv.reader(handle)
+        header: list[str] | None = None
+        end = 0
+        while True:
+            start = end + 1
+            try:
+                values = next(reader)
+            except StopIteration:
+                break
+            except UnicodeDecodeError:
+                raise InvalidInput.at(shown, reader.line_num + 1, "not UTF-8 text; save the CSV as UTF-8") from None
+            except csv.Error as error:
+                raise InvalidInput.at(shown, start, f"unreadable CSV ({error}); is a quote left open?") from None
+            end = reader.line_num
+            if not values or (len(values) == 1 and not values[0].strip()):
+                continue
+            if header is None:
+                header = [name.strip() for name in values]
+                yield start, header, {}
+                continue
+            if len(values) > len(header):
+                raise InvalidInput.at(shown, start, f"{len(values)} fields but the header has {len(header)}; quote fields that contain commas")
+            yield start, header, dict(zip(header, values))
+    if header is None:
+        raise InvalidInput.at(shown, 1, "empty file: the first row must be a header with a `phone` column")
+
+
+def _find_column(header: list[str], name: str) -> str | None:
+    for column in header:
+        if column.lower() == name:
+            return column
+    return None
+
+
+class AudienceReader:
+    """Streams a campaign's audience as Recipient / Skipped rows."""
+
+    def __init__(self, campaign: Campaign):
+        self.campaign = campaign
+        self.spec = campaign.spec.audience
+        self._suppressed: FingerprintSet | None = None
+
+    def display(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(Path.cwd()))
+        except ValueError:
+            return str(path)
+
+    def suppression(self) -> FingerprintSet:
+        """Every number in the `suppress` lists. An unreadable number there is an error: an
+        opt-out we cannot read is an opt-out we might not honour."""
+        if self._suppressed is not None:
+            return self._suppressed
+        numbers = FingerprintSet()
+        problems: list[Problem] = []
+        for index, name in enumerate(self.spec.suppress):
+            path = self.campaign.resolve(name)
+            shown = self.display(path)
+            phone_column: str | None = None
+            for line, header, row in read_csv(path, shown):
+                if not row:
+                    phone_column = _find_column(header, "phone")
+                    if phone_column is None:
+                        raise InvalidInput([self.campaign.problem(("audience", "suppress", index), f"{shown} has no `phone` column"), Problem(shown, line, "no `phone` column in the header")])
+                    continue
+                assert phone_column is not None
+                try:
+                    numbers.add(to_e164(row.get(phone_column) or "", self.spec.default_region, "possible"))
+                except BadNumber as error:
+                    problems.append(Problem(shown, line, f"suppression list: {error}"))
+        if problems:
+            raise InvalidInput(problems)
+        self._suppressed = numbers
+        return numbers
+
+    def rows(self) -> Iterator[Row]:
+        position = 0
+        source = str(self.campaign.path)
+        for index, fields in enumerate(self.spec.recipients):
+            line = self.campaign.line_of("audience", "recipients", index) or 0
+            yield Row(position, source, line, {k: str(v) for k, v in fields.items()})
+            position += 1
+        if self.spec.file is None:
+            return
+        path = self.campaign.resolve(self.spec.file)
+        shown = self.display(path)
+        for line, header, fields in read_csv(path, shown):
+            if not fields:
+                self._check_header(shown, line, header)
+                continue
+            yield Row(position, shown, line, fields)
+            position += 1
+
+    def _check_header(self, shown: str, line: int, header: list[str]) -> None:
+        if _find_column(header, "phone") is None:
+            raise InvalidInput([
+                Problem(shown, line, f"no `phone` column in the header (found: {', '.join(header) or 'nothing'})"),
+                self.campaign.problem(("audience", "file"), f"the audience file {shown} needs a `phone` column"),
+            ])
+        self._check_names(shown, line, header)
+
+    def _check_names(self, source: str, line: int, names: list[str]) -> None:
+        clashes = sorted({n for n in names if n in self.campaign.spec.vars or n in RESERVED})
+        if clashes:
+            raise InvalidInput([
+                Problem(source, line, f"column `{name}` has the same name as " + ("a [vars] entry" if name in self.campaign.spec.vars else "the built-in `campaign` variable") + "; rename one of them")
+                for name in clashes
+            ])
+
+    def __iter__(self) -> Iterator[Recipient | Skipped]:
+        suppressed = self.suppression()
+        keys, phones = FingerprintSet(), FingerprintSet()
+        region, check = self.spec.default_region, self.spec.phone_check
+        checked_inline: set[frozenset[str]] = set()
+        for row in self.rows():
+            fields = row.fields
+            if row.source == str(self.campaign.path):
+                names = frozenset(fields)
+                if names not in checked_inline:
+                    self._check_names(row.source, row.line, list(fields))
+                    checked_inline.add(names)
+            phone_column = _find_column(list(fields), "phone")
+            id_column = _find_column(list(fields), "id")
+            raw_phone = fields.get(phone_column, "") if phone_column else ""
+            recipient_id = (fields.get(id_column) or "").strip() if id_column else ""
+            if phone_column is None:
+                yield Skipped(row.position, row.source, row.line, recipient_id or None, "", "invalid", "no `phone` for this recipient")
+                continue
+            try:
+                phone = to_e164(raw_phone, region, check)
+            except BadNumber as error:
+                yield Skipped(row.position, row.source, row.line, recipient_id or None, raw_phone.strip(), "invalid", str(error))
+                continue
+            key = recipient_id or phone
+            if phone in suppressed:
+                yield Skipped(row.position, row.source, row.line, recipient_id or None, phone, "suppressed", "on a suppression list")
+                continue
+            seen_key, seen_phone = key in keys, phone in phones
+            if seen_key or seen_phone:
+                what = f"id {recipient_id!r}" if seen_key and recipient_id else f"phone {phone}"
+                yield Skipped(row.position, row.source, row.line, recipient_id or None, phone, "duplicate", f"duplicate: {what} appears earlier in the audience")
+                continue
+            keys.add(key)
+            phones.add(phone)
+            variables = {k: v for k, v in fields.items() if k not in (phone_column, id_column)}
+            yield Recipient(row.position, row.source, row.line, key, recipient_id or None, phone, variables)

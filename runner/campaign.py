@@ -1,0 +1,245 @@
+"""The campaign file: its schema (DESIGN.md, "Campaign file") and loading it with every problem
+reported at once as `path:line: message`."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from runner.errors import InvalidInput, Problem
+from runner.tomlpos import KeyLines
+
+_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+Scalar = Union[str, int, float, bool]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Schedule(Strict):
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @field_validator("start", "end")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        # A time without an offset means a different moment on every machine cron runs on.
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give the time with its UTC offset, e.g. 2026-11-28T09:00:00+01:00")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Schedule":
+        if self.start and self.end and self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class Sending(Strict):
+    rate: float = Field(default=10, gt=0, le=10_000, description="messages per second")
+    concurrency: int = Field(default=8, ge=1, le=512)
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    max_per_run: int | None = Field(default=None, ge=1)
+
+
+class Audience(Strict):
+    file: str | None = None
+    default_region: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    phone_check: Literal["valid", "possible"] = "valid"
+    suppress: list[str] = []
+    on_invalid: Literal["fail", "skip"] = "fail"
+    recipients: list[dict[str, Scalar]] = []
+
+    @model_validator(mode="after")
+    def _someone(self) -> "Audience":
+        if self.file is None and not self.recipients:
+            raise ValueError("name an audience: `file = \"audiences/x.csv\"` or inline `recipients`")
+        return self
+
+
+class Viber(Strict):
+    # url_action is the link-button template of the seed; the only one the runner builds.
+    template: Literal["url_action"] = "url_action"
+    text: str | None = None
+    text_template: str | None = None
+    url: str
+    url_text: str
+    url_id: str
+    fallback_time: int = Field(default=300, ge=30, le=3600, description="seconds (Telesign: 30..3600)")
+
+    @model_validator(mode="after")
+    def _one_text(self) -> "Viber":
+        _exactly_one_text(self.text, self.text_template)
+        return self
+
+
+class Sms(Strict):
+    text: str | None = None
+    text_template: str | None = None
+    max_segments: int | None = Field(default=None, ge=1, le=255)
+
+    @model_validator(mode="after")
+    def _one_text(self) -> "Sms":
+        _exactly_one_text(self.text, self.text_template)
+        return self
+
+
+def _exactly_one_text(text: str | None, template: str | None) -> None:
+    if (text is None) == (template is None):
+        raise ValueError("give exactly one of `text` (inline) or `text_template` (a file under templates/)")
+
+
+class CampaignFile(Strict):
+    id: str
+    name: str | None = None
+    message_type: Literal["MKT", "ARN", "OTP"] = "MKT"
+    schedule: Schedule = Schedule()
+    sending: Sending = Sending()
+    audience: Audience
+    vars: dict[str, Scalar] = {}
+    viber: Viber
+    sms: Sms | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        # The id names the outputs folder and scopes "sent once": it must be a safe, stable name.
+        if not _ID.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a campaign id: use 1-64 lower-case letters, digits, '.', '_' or '-',"
+                " starting with a letter or digit (e.g. \"order-tracking-2026-11\")"
+            )
+        return value
+
+
+class Campaign:
+    """A loaded, schema-valid campaign file and where it came from."""
+
+    def __init__(self, path: Path, spec: CampaignFile, key_lines: KeyLines):
+        self.path = path
+        self.spec = spec
+        self.key_lines = key_lines
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    def line_of(self, *key: str | int) -> int | None:
+        return self.key_lines.line_of(key)
+
+    def problem(self, key: tuple[str | int, ...], message: str) -> Problem:
+        return Problem(str(self.path), self.key_lines.line_of(key), message)
+
+    def resolve(self, relative: str) -> Path:
+        return (self.folder / relative).resolve()
+
+
+def load(path: Path) -> Campaign:
+    """Read and validate one campaign file; raise InvalidInput with every problem found."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInput.at(path, None, "no such file") from None
+    except OSError as error:
+        raise InvalidInput.at(path, None, f"cannot read: {error.strerror}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise InvalidInput.at(path, line, "not UTF-8 text; save the file as UTF-8") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise InvalidInput.at(path, _toml_error_line(error), f"TOML syntax: {_toml_error_text(error)}") from None
+    lines = KeyLines(text)
+    try:
+        spec = CampaignFile.model_validate(data)
+    except ValidationError as error:
+        raise InvalidInput(sorted(_problems(path, lines, error, data))) from None
+    return Campaign(path, spec, lines)
+
+
+def _toml_error_line(error: tomllib.TOMLDecodeError) -> int | None:
+    lineno = getattr(error, "lineno", None)  # Python 3.14 adds it; older ones put it in the text
+    if isinstance(lineno, int):
+        return lineno
+    text = str(error)
+    marker = "(at line "
+    if marker in text:
+        return int(text.split(marker, 1)[1].split(",", 1)[0])
+    return None
+
+
+def _toml_error_text(error: tomllib.TOMLDecodeError) -> str:
+    return str(error).split(" (at line ", 1)[0].split(" (at end of document)", 1)[0]
+
+
+def _problems(path: Path, lines: KeyLines, error: ValidationError, data: dict[str, Any]) -> list[Problem]:
+    problems = []
+    for item in error.errors(include_url=False):
+        loc = tuple(item["loc"])
+        if loc and loc[-1] in _SCALAR_BRANCHES:  # one message for a value that fits no branch
+            if loc[-1] != "str":
+                continue
+            loc = loc[:-1]
+            item = {**item, "type": "scalar", "msg": "must be text, a number or true/false"}
+        line = lines.line_of(loc)
+        where = ".".join(str(p) for p in loc)
+        if item["type"] == "extra_forbidden":
+            message = f"unknown key `{where}`" + _did_you_mean(loc)
+        elif item["type"] == "missing":
+            line = lines.line_of(loc[:-1]) or line
+            message = f"missing required key `{where}`"
+        else:
+            msg = str(item["msg"]).removeprefix("Value error, ")
+            message = f"`{where}`: {msg}" if where else msg
+        problems.append(Problem(str(path), line, message))
+    return problems
+
+
+_SCALAR_BRANCHES = ("str", "int", "float", "bool")
+
+
+def _did_you_mean(loc: tuple[Any, ...]) -> str:
+    model: type[BaseModel] | None = CampaignFile
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part)) if model else None
+        annotation = field.annotation if field else None
+        model = _model_in(annotation)
+    if model is None:
+        return ""
+    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1, cutoff=0.6)
+    return f"; did you mean `{close[0]}`?" if close else f"; known keys: {', '.join(model.model_fields)}"
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
+
+
+def find_files(paths: list[Path]) -> list[Path]:
+    """Campaign files named directly, and every *.toml under the folders named, in a stable order."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*.toml") if p.is_file()))
+        elif path.exists():
+            found.append(path)
+        else:
+            raise InvalidInput.at(path, None, "no such file or folder")
+    return found

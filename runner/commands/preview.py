@@ -1,0 +1,51 @@
+"""`campaign preview FILE`: what each recipient would receive, or (--json) the exact bodies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runner import terminal
+from runner.audience import Skipped
+from runner.campaign import load
+from runner.errors import ExitCode, InvalidInput
+from runner.plan import Expansion, Message
+
+
+def run(file: Path, limit: int | None, recipient_id: str | None, as_json: bool) -> int:
+    expansion = Expansion(load(file))
+    shown = 0
+    for item in expansion:
+        if isinstance(item, Skipped) or (limit is not None and shown >= limit):
+            continue
+        if recipient_id is not None and recipient_id not in (item.recipient.recipient_id, item.recipient.key, item.recipient.phone):
+            continue
+        shown += 1
+        if as_json:
+            terminal.out(item.body.decode("utf-8"))
+        else:
+            terminal.out(readable(item))
+    summary = expansion.summary
+    if summary.problems:
+        raise InvalidInput(summary.problems)
+    if recipient_id is not None and shown == 0:
+        terminal.err(f"{file}: no recipient with id or phone {recipient_id!r} among the messages")
+        return ExitCode.INVALID
+    return ExitCode.OK
+
+
+def readable(message: Message) -> str:
+    r, t = message.recipient, message.texts
+    who = f"{r.recipient_id} ({r.phone})" if r.recipient_id else r.phone
+    lines = [
+        f"── {who}  [{r.source}:{r.line}]",
+        "Viber:",
+        *("  " + line for line in t.viber_text.splitlines() or [""]),
+        f"  [ {t.url_text} ] -> {t.url}  (url_id {t.url_id})",
+    ]
+    if t.sms_text is not None and message.sms is not None:
+        s = message.sms
+        lines.append(f"SMS fallback ({s.encoding}, {s.characters} characters, {s.segments} segment{'s' if s.segments != 1 else ''}):")
+        lines.extend("  " + line for line in t.sms_text.splitlines() or [""])
+    else:
+        lines.append("No SMS fallback: Viber only")
+    return "\n".join(lines) + "\n"

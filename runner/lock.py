@@ -1,0 +1,60 @@
+"""One sender per campaign: an exclusive flock on the campaign's outputs folder.
+
+flock is released by the kernel when the process dies, kill -9 included, so a crashed run never
+leaves a stale lock behind. The holder writes who it is into the lock file so a second process can
+say who holds it."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
+
+from runner.errors import CampaignLocked
+
+
+class CampaignLock:
+    def __init__(self, folder: Path, campaign_id: str, command: str = "send"):
+        self.path = folder / "lock"
+        self.campaign_id = campaign_id
+        self.command = command
+        self._fd: int | None = None
+
+    def acquire(self) -> "CampaignLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = self._holder(fd)
+            os.close(fd)
+            raise CampaignLocked(f"campaign {self.campaign_id} is being sent by another process ({holder}); try again when it has finished") from None
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "command": self.command, "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+        self._fd = fd
+        return self
+
+    @staticmethod
+    def _holder(fd: int) -> str:
+        try:
+            info = json.loads(os.pread(fd, 4096, 0) or b"{}")
+            return f"`campaign {info['command']}`, pid {info['pid']} on {info['host']}, since {info['since']}"
+        except (ValueError, KeyError, OSError):
+            return "holder unknown"
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> "CampaignLock":
+        return self.acquire()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.release()

@@ -1,0 +1,46 @@
+"""Phone numbers: parsed with phonenumbers in the campaign's default region, kept in E.164."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat
+
+PhoneCheck = Literal["valid", "possible"]
+
+_PARSE_REASONS = {
+    NumberParseException.INVALID_COUNTRY_CODE: "no country code: write it as +<country code> or set [audience] default_region",
+    NumberParseException.NOT_A_NUMBER: "not a phone number",
+    NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
+    NumberParseException.TOO_SHORT_NSN: "too short",
+    NumberParseException.TOO_LONG: "too long",
+}
+
+
+class BadNumber(ValueError):
+    pass
+
+
+def to_e164(raw: str, region: str | None, check: PhoneCheck) -> str:
+    """The number in E.164 (`+15558675309`), or BadNumber saying why not."""
+    text = raw.strip()
+    if not text:
+        raise BadNumber("empty phone number")
+    try:
+        number = phonenumbers.parse(text, region)
+    except NumberParseException as error:
+        raise BadNumber(f"{text!r}: {_PARSE_REASONS.get(error.error_type, str(error))}") from None
+    if check == "valid":
+        if not phonenumbers.is_valid_number(number):
+            raise BadNumber(
+                f"{text!r} is not a valid (assigned) number; fix it, or set phone_check = \"possible\" for test numbers"
+            )
+    elif not phonenumbers.is_possible_number(number):
+        raise BadNumber(f"{text!r} is not a possible number (wrong length for its country)")
+    return str(phonenumbers.format_number(number, PhoneNumberFormat.E164))
+
+
+def digits(e164: str) -> str:
+    """Telesign's phone_number: the country code and number, digits only, no `+`."""
+    return e164.lstrip("+")
