@@ -1,0 +1,126 @@
+"""The omnichannel HTTP client: the one place that talks to Telesign, and the one place that
+decides what each answer means (DESIGN.md, "The request" and "Sending, state and re-runs").
+
+The rule that keeps "never send twice": only what certainly did not create a message is retried.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Literal
+
+import httpx
+
+from runner.config import TelesignSettings
+from runner.telesign_auth import basic_authorization, digest_headers
+
+PATH = "/v1/omnichannel"
+USER_AGENT = "campaign-runner/0.1"
+
+Verdict = Literal["accepted", "rejected", "retry", "unknown", "unauthorized"]
+
+# 429 is retryable only for 3204 (rate limit); 3203 (callback URL) and 3206 (product not
+# enabled) are account problems that no retry fixes.
+_FINAL_429 = frozenset({3203, 3206})
+
+
+@dataclass(frozen=True)
+class Answer:
+    verdict: Verdict
+    http_status: int | None
+    status_code: int | None
+    description: str
+    reference_id: str | None = None
+    retry_after: float | None = None
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+def classify(response: httpx.Response) -> Answer:
+    """What Telesign's answer means for this message. Branch on status.code, not on HTTP alone."""
+    http = response.status_code
+    code: int | None = None
+    description = response.reason_phrase or ""
+    reference_id: str | None = None
+    try:
+        data = json.loads(response.content)
+        status = data.get("status") or {}
+        raw_code = status.get("code")
+        code = int(raw_code) if raw_code is not None else None
+        description = str(status.get("description") or description)
+        reference_id = data.get("reference_id") or None
+    except (ValueError, AttributeError, TypeError):
+        pass  # error pages from proxies are not JSON; the HTTP status decides below
+    if 200 <= http < 300 and reference_id:
+        return Answer("accepted", http, code, description, str(reference_id))
+    if http == 401:
+        return Answer("unauthorized", http, code, description)
+    if http == 429:
+        if code in _FINAL_429:
+            return Answer("rejected", http, code, description)
+        return Answer("retry", http, code, description, retry_after=parse_retry_after(response.headers.get("retry-after")))
+    if http == 503 and code == 3500:
+        return Answer("retry", http, code, description, retry_after=parse_retry_after(response.headers.get("retry-after")))
+    if 400 <= http < 500:
+        return Answer("rejected", http, code, description)
+    # 500, 502, 504, a 2xx without a reference_id, 503 without 3500: the request may have been
+    # acted on. Recorded as unknown, settled by callbacks, never resent in this run.
+    return Answer("unknown", http, code, description)
+
+
+class OmnichannelClient:
+    def __init__(self, settings: TelesignSettings, concurrency: int, connect_timeout: float = 5.0, read_timeout: float = 15.0):
+        self.settings = settings
+        self.url = settings.base_url + PATH
+        self.http = httpx.AsyncClient(
+            limits=httpx.Limits(
+                max_connections=concurrency,
+                max_keepalive_connections=concurrency,
+                # Drop idle connections before a server would (uvicorn closes them after 5 s, many
+                # proxies soon after): a request written onto a connection the server has just
+                # closed fails ambiguously and would have to be reported `unknown`.
+                keepalive_expiry=2.0,
+            ),
+            timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout, pool=None),
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        )
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    def _headers(self, body: bytes) -> dict[str, str]:
+        if self.settings.auth == "digest":
+            # A fresh nonce and date per attempt; the signed bytes are the bytes sent.
+            return digest_headers(self.settings.credentials, "POST", PATH, body)
+        return {"Authorization": basic_authorization(self.settings.credentials), "Content-Type": "application/json"}
+
+    async def send(self, body: bytes) -> Answer:
+        try:
+            response = await self.http.post(self.url, content=body, headers=self._headers(body))
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
+            # The connection failed before the request was written: nothing reached Telesign.
+            return Answer("retry", None, None, f"connection failed: {type(error).__name__}")
+        except httpx.TransportError as error:
+            # Read timeout, connection dropped after writing, a write that failed midway: the
+            # request may have been acted on.
+            return Answer("unknown", None, None, f"no answer: {type(error).__name__}")
+        return classify(response)

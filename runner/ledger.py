@@ -1,0 +1,395 @@
+"""The ledger: every message's state for one campaign, in SQLite (WAL), the only module that
+speaks SQL. DESIGN.md, "Sending, state and re-runs".
+
+Durability: a message is claimed (`sending`) in a committed transaction before its request
+leaves, with synchronous=FULL so that a claim survives even a power cut; claims and outcomes
+from concurrent requests share one commit (see runner.bookkeeping), so the fsync is amortised.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    command TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    exit_code INTEGER,
+    counts TEXT
+);
+-- One row per recipient ever messaged or planned, keyed by the recipient key (id or E.164).
+CREATE TABLE messages (
+    key TEXT PRIMARY KEY,
+    position INTEGER NOT NULL,          -- audience order in the last run that saw it
+    seen_run INTEGER NOT NULL,          -- the last run whose audience held it
+    external_id TEXT NOT NULL UNIQUE,
+    recipient_id TEXT,
+    phone TEXT NOT NULL,
+    state TEXT NOT NULL,
+    body TEXT NOT NULL,                 -- to be sent (pending, failed) or as sent (after a claim)
+    attempts INTEGER NOT NULL DEFAULT 0,
+    http_status INTEGER,
+    status_code INTEGER,
+    status_description TEXT,
+    reference_id TEXT,
+    submitted_at TEXT,
+    updated_at TEXT,
+    delivery_status_code INTEGER,
+    delivery_status_description TEXT,
+    last_channel TEXT,
+    viber_status_code INTEGER,
+    viber_status_description TEXT,
+    sms_status_code INTEGER,
+    sms_status_description TEXT,
+    status_updated_on TEXT,
+    callbacks INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX messages_by_run ON messages (seen_run, position);
+CREATE INDEX messages_by_reference ON messages (reference_id);
+-- Audience rows of the last run that are not messages: suppressed, invalid, duplicate.
+CREATE TABLE skipped (
+    position INTEGER PRIMARY KEY,
+    recipient_id TEXT,
+    phone TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+-- Every distinct delivery callback read by `enrich`, joined to its message.
+CREATE TABLE callbacks (
+    digest TEXT PRIMARY KEY,
+    message_key TEXT NOT NULL,
+    updated_on TEXT,
+    arrival INTEGER NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX callbacks_by_message ON callbacks (message_key, updated_on, arrival);
+-- Test sends (`send --test-to`): kept for audit, never part of the campaign's state.
+CREATE TABLE test_sends (
+    id INTEGER PRIMARY KEY,
+    sent_at TEXT NOT NULL,
+    recipient_key TEXT NOT NULL,
+    phone TEXT NOT NULL,
+    http_status INTEGER,
+    status_code INTEGER,
+    reference_id TEXT,
+    body TEXT NOT NULL
+);
+"""
+
+SENDABLE = ("pending", "failed")
+UNSETTLED = ("sending", "unknown")  # may have reached Telesign: resent only on request
+DONE = ("accepted", "rejected")
+STATES = ("pending", "sending", "accepted", "rejected", "failed", "unknown", "suppressed", "invalid", "duplicate", "expired")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A message to be in the ledger for this run."""
+
+    key: str
+    position: int
+    external_id: str
+    recipient_id: str | None
+    phone: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class SkippedRow:
+    position: int
+    recipient_id: str | None
+    phone: str
+    state: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Sendable:
+    key: str
+    position: int
+    external_id: str
+    body: bytes
+    state: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    key: str
+    state: str
+    http_status: int | None = None
+    status_code: int | None = None
+    status_description: str | None = None
+    reference_id: str | None = None
+    submitted_at: str | None = None
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: int
+    command: str
+    started_at: str
+    finished_at: str | None
+    exit_code: int | None
+    counts: dict[str, int]
+
+
+class Ledger:
+    def __init__(self, path: Path):
+        self.path = path
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA busy_timeout=30000")
+
+    @classmethod
+    def open(cls, folder: Path, campaign_id: str) -> "Ledger":
+        """Open the campaign's ledger, creating it atomically: the schema is written to a temporary
+        file that is then linked into place, so a crash never leaves a half-made ledger and two
+        processes never both create one."""
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "ledger.sqlite"
+        if not path.exists():
+            fd, temp = tempfile.mkstemp(prefix=".ledger-", suffix=".sqlite", dir=folder)
+            os.close(fd)
+            try:
+                db = sqlite3.connect(temp, isolation_level=None)
+                db.executescript(SCHEMA)
+                db.execute("INSERT INTO meta VALUES ('schema_version', ?), ('campaign_id', ?)", (str(SCHEMA_VERSION), campaign_id))
+                db.close()
+                try:
+                    os.link(temp, path)
+                except FileExistsError:
+                    pass  # another process made it first: use theirs
+            finally:
+                os.unlink(temp)
+        ledger = cls(path)
+        stored = ledger.meta("campaign_id")
+        if stored != campaign_id:
+            ledger.close()
+            raise ValueError(f"{path} belongs to campaign {stored!r}, not {campaign_id!r}")
+        return ledger
+
+    def close(self) -> None:
+        self.db.close()
+
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def start_run(self, command: str) -> int:
+        cur = self.db.execute("INSERT INTO runs (command, pid, started_at) VALUES (?, ?, ?)", (command, os.getpid(), now()))
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def finish_run(self, run_id: int, exit_code: int, counts: dict[str, int]) -> None:
+        self.db.execute("UPDATE runs SET finished_at = ?, exit_code = ?, counts = ? WHERE id = ?", (now(), exit_code, json.dumps(counts), run_id))
+
+    def last_run(self, command: str | None = None) -> RunInfo | None:
+        sql = "SELECT id, command, started_at, finished_at, exit_code, counts FROM runs"
+        args: tuple[Any, ...] = ()
+        if command:
+            sql += " WHERE command = ?"
+            args = (command,)
+        row = self.db.execute(sql + " ORDER BY id DESC LIMIT 1", args).fetchone()
+        if row is None:
+            return None
+        return RunInfo(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]) if row[5] else {})
+
+    # -- the audience of a run ----------------------------------------------------------------
+
+    def sync(self, run_id: int, items: Iterable[Planned | SkippedRow], batch: int = 2000) -> None:
+        """Record this run's audience in one transaction (the caller's exception rolls it back):
+        new recipients become pending; recipients not yet sent take the current body and phone
+        (edited texts apply to messages not yet sent); sent ones keep the body they were sent
+        with; recipients removed from the file are left alone and not sent."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("DELETE FROM skipped")
+            planned: list[tuple[Any, ...]] = []
+            skipped: list[tuple[Any, ...]] = []
+            for item in items:
+                if isinstance(item, Planned):
+                    planned.append((item.key, item.position, run_id, item.external_id, item.recipient_id, item.phone, item.body.decode("utf-8")))
+                else:
+                    skipped.append((item.position, item.recipient_id, item.phone, item.state, item.reason))
+                if len(planned) >= batch or len(skipped) >= batch:
+                    self._write_audience(planned, skipped)
+                    planned, skipped = [], []
+            self._write_audience(planned, skipped)
+            self._set_meta("audience_run", str(run_id))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _write_audience(self, planned: list[tuple[Any, ...]], skipped: list[tuple[Any, ...]]) -> None:
+        self.db.executemany(
+            """INSERT INTO messages (key, position, seen_run, external_id, recipient_id, phone, state, body)
+               VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)
+               ON CONFLICT(key) DO UPDATE SET
+                 position = excluded.position,
+                 seen_run = excluded.seen_run,
+                 recipient_id = excluded.recipient_id,
+                 phone = CASE WHEN state IN ('pending', 'failed', 'expired') THEN excluded.phone ELSE phone END,
+                 body = CASE WHEN state IN ('pending', 'failed', 'expired') THEN excluded.body ELSE body END,
+                 state = CASE WHEN state = 'expired' THEN 'pending' ELSE state END""",
+            planned,
+        )
+        self.db.executemany("INSERT OR REPLACE INTO skipped VALUES (?, ?, ?, ?, ?)", skipped)
+
+    def audience_run(self) -> int | None:
+        value = self.meta("audience_run")
+        return int(value) if value else None
+
+    def expire(self, run_id: int) -> int:
+        """After the schedule's end: what was never sent is `expired`."""
+        cur = self.db.execute(
+            "UPDATE messages SET state = 'expired', updated_at = ? WHERE seen_run = ? AND state IN ('pending', 'failed')",
+            (now(), run_id),
+        )
+        return cur.rowcount
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def sendable(self, run_id: int, states: Sequence[str], after_position: int, limit: int) -> list[Sendable]:
+        marks = ",".join("?" * len(states))
+        rows = self.db.execute(
+            f"""SELECT key, position, external_id, body, state FROM messages
+                WHERE seen_run = ? AND position > ? AND state IN ({marks})
+                ORDER BY position LIMIT ?""",
+            (run_id, after_position, *states, limit),
+        ).fetchall()
+        return [Sendable(r[0], r[1], r[2], r[3].encode("utf-8"), r[4]) for r in rows]
+
+    def commit(
+        self,
+        claims: Sequence[tuple[str, Sequence[str]]],
+        outcomes: Sequence[Outcome],
+        releases: Sequence[tuple[str, str]] = (),
+    ) -> list[bool]:
+        """One transaction: record outcomes; give back claims whose request never left (key, the
+        state it had); then claim messages (state -> sending, attempts + 1) if they are still in
+        one of the given states. Returns, per claim, whether it was taken."""
+        db = self.db
+        stamp = now()
+        taken: list[bool] = []
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if releases:
+                db.executemany(
+                    "UPDATE messages SET state = ?, attempts = attempts - 1, updated_at = ? WHERE key = ? AND state = 'sending'",
+                    [(state, stamp, key) for key, state in releases],
+                )
+            if outcomes:
+                db.executemany(
+                    """UPDATE messages SET state = ?, http_status = ?, status_code = ?, status_description = ?,
+                         reference_id = COALESCE(?, reference_id), submitted_at = COALESCE(?, submitted_at), updated_at = ?
+                       WHERE key = ?""",
+                    [(o.state, o.http_status, o.status_code, o.status_description, o.reference_id, o.submitted_at, stamp, o.key) for o in outcomes],
+                )
+            for key, states in claims:
+                marks = ",".join("?" * len(states))
+                cur = db.execute(
+                    f"UPDATE messages SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE key = ? AND state IN ({marks})",
+                    (stamp, key, *states),
+                )
+                taken.append(cur.rowcount == 1)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return taken
+
+    def record_test_send(self, key: str, phone: str, http_status: int | None, status_code: int | None, reference_id: str | None, body: bytes) -> None:
+        self.db.execute(
+            "INSERT INTO test_sends (sent_at, recipient_key, phone, http_status, status_code, reference_id, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (now(), key, phone, http_status, status_code, reference_id, body.decode("utf-8")),
+        )
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def counts(self, run_id: int | None = None) -> dict[str, int]:
+        """Messages by state in the run's audience (default: the last synced one), plus its skipped rows."""
+        run_id = run_id if run_id is not None else self.audience_run()
+        counts = {state: 0 for state in STATES}
+        if run_id is None:
+            return counts
+        for state, n in self.db.execute("SELECT state, COUNT(*) FROM messages WHERE seen_run = ? GROUP BY state", (run_id,)):
+            counts[state] = n
+        for state, n in self.db.execute("SELECT state, COUNT(*) FROM skipped GROUP BY state"):
+            counts[state] = counts.get(state, 0) + n
+        return counts
+
+    def delivery_counts(self) -> dict[str, int]:
+        run_id = self.audience_run()
+        rows = self.db.execute(
+            """SELECT delivery_status_code, last_channel, viber_status_code, sms_status_code, COUNT(*) FROM messages
+               WHERE seen_run = ? AND state = 'accepted' GROUP BY 1, 2, 3, 4""",
+            (run_id,),
+        ).fetchall()
+        tally = {"accepted": 0, "with_callbacks": 0, "delivered_viber": 0, "delivered_sms": 0, "read": 0, "failed": 0, "in_progress": 0}
+        for code, channel, viber, sms, n in rows:
+            tally["accepted"] += n
+            if code is None:
+                tally["in_progress"] += n
+                continue
+            tally["with_callbacks"] += n
+            if code == 3005:
+                tally["read"] += n
+            if code in (3000, 3005):
+                tally["delivered_sms" if channel == "sms" else "delivered_viber"] += n
+            elif code in (3003, 3006, 3055) or (code not in (3001, 3002, 3056)):
+                tally["failed"] += n
+            else:
+                tally["in_progress"] += n
+        return tally
+
+    def report_rows(self) -> Iterator[dict[str, Any]]:
+        """The last run's audience in order: messages and skipped rows merged by position."""
+        run_id = self.audience_run()
+        if run_id is None:
+            return
+        messages = self.db.execute(
+            """SELECT position, reference_id, external_id, recipient_id, phone, state, http_status, status_code,
+                      status_description, attempts, submitted_at, delivery_status_code, delivery_status_description,
+                      last_channel, viber_status_code, viber_status_description, sms_status_code, sms_status_description,
+                      status_updated_on, callbacks
+               FROM messages WHERE seen_run = ? ORDER BY position""",
+            (run_id,),
+        )
+        names = [d[0] for d in messages.description]
+        skipped = self.db.cursor().execute("SELECT position, recipient_id, phone, state, reason FROM skipped ORDER BY position")
+        next_message = messages.fetchone()
+        next_skipped = skipped.fetchone()
+        while next_message is not None or next_skipped is not None:
+            if next_skipped is None or (next_message is not None and next_message[0] < next_skipped[0]):
+                assert next_message is not None
+                yield dict(zip(names, next_message))
+                next_message = messages.fetchone()
+            else:
+                position, recipient_id, phone, state, reason = next_skipped
+                yield {"position": position, "recipient_id": recipient_id, "phone": phone, "state": state, "status_description": reason}
+                next_skipped = skipped.fetchone()

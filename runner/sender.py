@@ -1,0 +1,177 @@
+"""Sending one campaign's claimable messages: concurrency, pace, retries and stops.
+
+Every message is claimed in the ledger before its request leaves; only answers that prove no
+message was created are retried (see runner.client); a stop (Ctrl-C, SIGTERM, a 401) stops
+claiming at once and lets requests in flight finish within a grace period."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Literal
+
+from runner.bookkeeping import Bookkeeper
+from runner.client import Answer, OmnichannelClient
+from runner.ledger import SENDABLE, UNSETTLED, Ledger, Outcome, Sendable
+from runner.pacing import Pacer
+from runner.progress import Progress
+
+StopReason = Literal["unauthorized", "interrupted", "terminated"]
+PAGE = 500
+
+
+@dataclass
+class SendPlan:
+    run_id: int
+    rate: float | None
+    concurrency: int
+    max_attempts: int
+    resend_unknown: bool = False
+    limit: int | None = None
+    grace: float = 5.0  # seconds requests in flight get to finish after a stop
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+
+
+@dataclass
+class SendResult:
+    claimed: int = 0
+    stopped: StopReason | None = None
+    answers: dict[str, int] = field(default_factory=dict)
+
+
+class CampaignSender:
+    def __init__(self, ledger: Ledger, client: OmnichannelClient, plan: SendPlan, progress: Progress):
+        self.ledger = ledger
+        self.client = client
+        self.plan = plan
+        self.progress = progress
+        self.book = Bookkeeper(ledger)
+        self.pacer = Pacer(plan.rate)
+        self.states: tuple[str, ...] = SENDABLE + (UNSETTLED if plan.resend_unknown else ())
+        self.result = SendResult()
+        self._stop = asyncio.Event()
+        self._rng = random.Random()
+
+    def stop(self, reason: StopReason) -> None:
+        if self.result.stopped is None:
+            self.result.stopped = reason
+            self.progress.event(f"stopping ({reason}): no new messages; waiting up to {self.plan.grace:.0f}s for requests in flight")
+        self._stop.set()
+
+    async def run(self) -> SendResult:
+        loop = asyncio.get_running_loop()
+        handled = []
+        for signum, reason in ((signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated")):
+            try:
+                loop.add_signal_handler(signum, self.stop, reason)
+                handled.append(signum)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass  # not the main thread (tests, sandbox): the caller stops us instead
+        queue: asyncio.Queue[Sendable | None] = asyncio.Queue(maxsize=self.plan.concurrency * 2)
+        producer = asyncio.create_task(self._produce(queue))
+        workers = [asyncio.create_task(self._work(queue)) for _ in range(self.plan.concurrency)]
+        try:
+            stopper = asyncio.create_task(self._stop.wait())
+            await asyncio.wait([stopper, *workers], return_when=asyncio.FIRST_COMPLETED)
+            if self._stop.is_set():
+                producer.cancel()
+                _, pending = await asyncio.wait(workers, timeout=self.plan.grace)
+                for task in pending:
+                    task.cancel()  # their messages stay `sending`: reported, never resent blindly
+                await asyncio.gather(*pending, return_exceptions=True)
+            else:
+                await asyncio.gather(*workers)
+                stopper.cancel()
+            await asyncio.gather(producer, return_exceptions=True)
+            await self.book.drain()
+        finally:
+            for signum in handled:
+                loop.remove_signal_handler(signum)
+            self.book.close()
+        return self.result
+
+    async def _produce(self, queue: asyncio.Queue[Sendable | None]) -> None:
+        after = -1
+        budget = self.plan.limit
+        try:
+            while not self._stop.is_set():
+                page = await self.book.call(self.ledger.sendable, self.plan.run_id, self.states, after, PAGE)
+                if not page:
+                    break
+                for message in page:
+                    if budget is not None:
+                        if budget <= 0:
+                            return
+                        budget -= 1
+                    await queue.put(message)
+                after = page[-1].position
+        finally:
+            for _ in range(self.plan.concurrency):
+                try:
+                    queue.put_nowait(None)
+                except asyncio.QueueFull:
+                    break
+
+    async def _work(self, queue: asyncio.Queue[Sendable | None]) -> None:
+        while not self._stop.is_set():
+            try:
+                message = await asyncio.wait_for(queue.get(), timeout=0.5)
+            except asyncio.TimeoutError:
+                continue
+            if message is None:
+                return
+            await self._deliver(message)
+
+    async def _deliver(self, message: Sendable) -> None:
+        states, prior = self.states, message.state
+        for attempt in range(1, self.plan.max_attempts + 1):
+            if self._stop.is_set() or not await self.book.claim(message.key, states):
+                return
+            if attempt == 1:
+                self.result.claimed += 1
+            await self.pacer.wait_turn()
+            if self._stop.is_set():
+                # Claimed but not sent: give it back as it was.
+                self.book.release(message.key, prior)
+                return
+            answer = await self.client.send(message.body)
+            self.result.answers[answer.verdict] = self.result.answers.get(answer.verdict, 0) + 1
+            if answer.verdict == "retry" and attempt < self.plan.max_attempts:
+                if answer.retry_after is not None and answer.http_status == 429:
+                    self.pacer.pause(answer.retry_after)
+                    self.progress.event(f"Telesign asked to slow down (429/{answer.status_code}): pausing everyone {answer.retry_after:.1f}s")
+                self.book.record(self._outcome(message, answer, "failed"))
+                states, prior = ("failed",), "failed"
+                await self._backoff(attempt, answer)
+                continue
+            self._settle(message, answer, prior)
+            return
+
+    def _settle(self, message: Sendable, answer: Answer, prior: str) -> None:
+        if answer.verdict == "unauthorized":
+            # 401/3400: the credentials are wrong. The request created nothing: give the message
+            # back and stop the whole run.
+            self.book.release(message.key, prior)
+            self.stop("unauthorized")
+            return
+        state = {"accepted": "accepted", "rejected": "rejected", "unknown": "unknown", "retry": "failed"}[answer.verdict]
+        self.book.record(self._outcome(message, answer, state))
+        self.progress.note(state)
+
+    @staticmethod
+    def _outcome(message: Sendable, answer: Answer, state: str) -> Outcome:
+        submitted = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z") if state == "accepted" else None
+        return Outcome(message.key, state, answer.http_status, answer.status_code, answer.description, answer.reference_id, submitted)
+
+    async def _backoff(self, attempt: int, answer: Answer) -> None:
+        # Exponential backoff with full jitter, and never sooner than Telesign's Retry-After.
+        delay = self._rng.uniform(0, min(self.plan.backoff_cap, self.plan.backoff_base * 2 ** (attempt - 1)))
+        delay = max(delay, answer.retry_after or 0.0)
+        try:
+            await asyncio.wait_for(self._stop.wait(), timeout=delay)
+        except asyncio.TimeoutError:
+            pass

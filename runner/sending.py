@@ -1,0 +1,132 @@
+"""Sending a campaign, as a library: lock, ledger, audience sync, send, report.
+
+Used by `campaign send`, `campaign run` (cron) and the sandbox; each returns a CampaignRun the
+command turns into lines and an exit code."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from runner import report
+from runner.audience import Skipped
+from runner.campaign import Campaign
+from runner.client import OmnichannelClient
+from runner.config import TelesignSettings
+from runner.errors import CredentialsRefused, ExitCode, InvalidInput
+from runner.ledger import Ledger, Planned, SkippedRow
+from runner.lock import CampaignLock
+from runner.plan import Expansion, Message
+from runner.progress import Progress
+from runner.sender import CampaignSender, SendPlan, SendResult
+
+NOT_ACCEPTED = ("rejected", "failed", "unknown", "sending", "expired")
+
+
+@dataclass
+class SendOptions:
+    outputs: Path
+    resend_unknown: bool = False
+    limit: int | None = None
+    log_format: str = "auto"
+    grace: float = 5.0
+    now: datetime | None = None  # the clock, for schedule decisions (tests set it)
+
+
+@dataclass
+class CampaignRun:
+    campaign_id: str
+    exit_code: int
+    counts: dict[str, int] = field(default_factory=dict)
+    report_path: Path | None = None
+    note: str = ""
+
+
+def campaign_folder(outputs: Path, campaign_id: str) -> Path:
+    return outputs / campaign_id
+
+
+def planned_rows(expansion: Expansion) -> Iterator[Planned | SkippedRow]:
+    """The audience as ledger rows; raises InvalidInput at the end if any row had a problem, which
+    rolls back the ledger's sync: nothing from a file with an error is recorded or sent."""
+    for item in expansion:
+        if isinstance(item, Message):
+            r = item.recipient
+            yield Planned(r.key, r.position, item.external_id, r.recipient_id, r.phone, item.body)
+        elif isinstance(item, Skipped):
+            yield SkippedRow(item.position, item.recipient_id, item.phone, item.state, item.reason)
+    expansion.summary.raise_if_problems()
+
+
+def send_campaign(campaign: Campaign, settings: TelesignSettings, options: SendOptions) -> CampaignRun:
+    spec = campaign.spec
+    now = options.now or datetime.now(timezone.utc)
+    start, end = spec.schedule.start, spec.schedule.end
+    if start is not None and now < start:
+        return CampaignRun(spec.id, ExitCode.CANNOT_PROCEED, note=f"not due: its schedule starts {start.isoformat()}")
+    folder = campaign_folder(options.outputs, spec.id)
+    expansion = Expansion(campaign)  # template problems surface here, before any lock or ledger
+    with CampaignLock(folder, spec.id, "send"):
+        ledger = Ledger.open(folder, spec.id)
+        try:
+            return _send_locked(campaign, ledger, expansion, settings, options, folder, expired=end is not None and now >= end)
+        finally:
+            ledger.close()
+
+
+def _send_locked(campaign: Campaign, ledger: Ledger, expansion: Expansion, settings: TelesignSettings, options: SendOptions, folder: Path, expired: bool) -> CampaignRun:
+    spec = campaign.spec
+    run_id = ledger.start_run("send")
+    try:
+        ledger.sync(run_id, planned_rows(expansion))
+    except InvalidInput:
+        ledger.finish_run(run_id, ExitCode.INVALID, {})
+        raise
+    note = ""
+    stopped = None
+    if expired:
+        n = ledger.expire(run_id)
+        note = f"past its schedule's end: {n} unsent message(s) marked expired"
+    else:
+        counts = ledger.counts(run_id)
+        todo = counts["pending"] + counts["failed"] + ((counts["unknown"] + counts["sending"]) if options.resend_unknown else 0)
+        limit = min(x for x in (options.limit, spec.sending.max_per_run) if x is not None) if (options.limit or spec.sending.max_per_run) else None
+        total = min(todo, limit) if limit is not None else todo
+        progress = Progress(spec.id, total, options.log_format)
+        plan = SendPlan(run_id, spec.sending.rate, spec.sending.concurrency, spec.sending.max_attempts, options.resend_unknown, limit, options.grace)
+        result = asyncio.run(_send(ledger, settings, plan, progress))
+        progress.finish()
+        stopped = result.stopped
+    counts = ledger.counts(run_id)
+    path = folder / "report.csv"
+    report.write(ledger, path)
+    code = exit_code(counts, stopped)
+    ledger.finish_run(run_id, code, counts)
+    if stopped == "unauthorized":
+        raise CredentialsRefused(f"Telesign refused the credentials (401/3400) while sending {spec.id}: check TELESIGN_CUSTOMER_ID and TELESIGN_API_KEY; unsent messages stay pending. Report: {path}")
+    return CampaignRun(spec.id, code, counts, path, note)
+
+
+async def _send(ledger: Ledger, settings: TelesignSettings, plan: SendPlan, progress: Progress) -> SendResult:
+    client = OmnichannelClient(settings, plan.concurrency)
+    try:
+        return await CampaignSender(ledger, client, plan, progress).run()
+    finally:
+        await client.close()
+
+
+def exit_code(counts: dict[str, int], stopped: str | None) -> int:
+    if stopped == "interrupted":
+        return ExitCode.INTERRUPTED
+    if stopped == "terminated":
+        return ExitCode.TERMINATED
+    if stopped == "unauthorized":
+        return ExitCode.CANNOT_PROCEED
+    if any(counts.get(state, 0) for state in NOT_ACCEPTED):
+        return ExitCode.INCOMPLETE
+    return ExitCode.OK
+
+
