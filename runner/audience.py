@@ -146,9 +146,9 @@ class AudienceReader:
     def rows(self) -> Iterator[Row]:
         position = 0
         source = str(self.campaign.path)
-        for index, fields in enumerate(self.spec.recipients):
+        for index, inline in enumerate(self.spec.recipients):
             line = self.campaign.line_of("audience", "recipients", index) or 0
-            yield Row(position, source, line, {k: str(v) for k, v in fields.items()})
+            yield Row(position, source, line, {k: str(v) for k, v in inline.items()})
             position += 1
         if self.spec.file is None:
             return

@@ -219,7 +219,7 @@ class Ledger:
 
     # -- the audience of a run ----------------------------------------------------------------
 
-    def sync(self, run_id: int, items: Iterable[Planned | SkippedRow], batch: int = 2000) -> None:
+    def sync(self, run_id: int, items: Iterable[Planned | SkippedRow], fingerprint: str = "", batch: int = 2000) -> None:
         """Record this run's audience in one transaction (the caller's exception rolls it back):
         new recipients become pending; recipients not yet sent take the current body and phone
         (edited texts apply to messages not yet sent); sent ones keep the body they were sent
@@ -240,6 +240,7 @@ class Ledger:
                     planned, skipped = [], []
             self._write_audience(planned, skipped)
             self._set_meta("audience_run", str(run_id))
+            self._set_meta("source_fingerprint", fingerprint)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

@@ -7,6 +7,7 @@ claiming at once and lets requests in flight finish within a grace period."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import signal
 from dataclasses import dataclass, field
@@ -65,9 +66,10 @@ class CampaignSender:
     async def run(self) -> SendResult:
         loop = asyncio.get_running_loop()
         handled = []
-        for signum, reason in ((signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated")):
+        reasons: tuple[tuple[signal.Signals, StopReason], ...] = ((signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated"))
+        for signum, reason in reasons:
             try:
-                loop.add_signal_handler(signum, self.stop, reason)
+                loop.add_signal_handler(signum, functools.partial(self.stop, reason))
                 handled.append(signum)
             except (NotImplementedError, RuntimeError, ValueError):
                 pass  # not the main thread (tests, sandbox): the caller stops us instead

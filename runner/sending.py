@@ -6,6 +6,7 @@ command turns into lines and an exit code."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,6 +22,7 @@ from runner.ledger import Ledger, Planned, SkippedRow
 from runner.lock import CampaignLock
 from runner.plan import Expansion, Message
 from runner.progress import Progress
+from runner.render import find_templates_folder
 from runner.sender import CampaignSender, SendPlan, SendResult
 
 NOT_ACCEPTED = ("rejected", "failed", "unknown", "sending", "expired")
@@ -61,6 +63,25 @@ def planned_rows(expansion: Expansion) -> Iterator[Planned | SkippedRow]:
     expansion.summary.raise_if_problems()
 
 
+def source_fingerprint(campaign: Campaign) -> str:
+    """What the campaign's messages are made of: the campaign file's bytes and the size and
+    modification time of its audience, suppression and template files."""
+    digest = hashlib.sha256(campaign.path.read_bytes())
+    spec = campaign.spec
+    names = [n for n in (spec.audience.file, *spec.audience.suppress) if n]
+    paths = [campaign.resolve(n) for n in names]
+    templates = find_templates_folder(campaign.folder)
+    if templates is not None:
+        paths += [templates / n for n in (spec.viber.text_template, spec.sms.text_template if spec.sms else None) if n]
+    for path in paths:
+        try:
+            info = path.stat()
+            digest.update(f"{path}:{info.st_size}:{info.st_mtime_ns}".encode())
+        except OSError:
+            digest.update(f"{path}:missing".encode())
+    return digest.hexdigest()
+
+
 def send_campaign(campaign: Campaign, settings: TelesignSettings, options: SendOptions) -> CampaignRun:
     spec = campaign.spec
     now = options.now or datetime.now(timezone.utc)
@@ -81,7 +102,7 @@ def _send_locked(campaign: Campaign, ledger: Ledger, expansion: Expansion, setti
     spec = campaign.spec
     run_id = ledger.start_run("send")
     try:
-        ledger.sync(run_id, planned_rows(expansion))
+        ledger.sync(run_id, planned_rows(expansion), fingerprint=source_fingerprint(campaign))
     except InvalidInput:
         ledger.finish_run(run_id, ExitCode.INVALID, {})
         raise

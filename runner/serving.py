@@ -77,8 +77,8 @@ class BackgroundServer:
         self.port = sock.getsockname()[1]
         cfg = config(self.app, self.host, self.port)
         self.server = uvicorn.Server(cfg)
-        # Signal handlers belong to the main thread's program, not to a helper server.
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        # uvicorn installs signal handlers only on the main thread, so a background server
+        # leaves Ctrl-C and SIGTERM to the program that started it.
 
         def run() -> None:
             loop = asyncio.new_event_loop() if _loop_setting() == "asyncio" else _new_uvloop()

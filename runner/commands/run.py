@@ -1,0 +1,69 @@
+"""`campaign run [DIR]`, for cron: send every campaign under DIR whose schedule is due.
+
+A campaign not yet due is skipped quietly; one past its end has what is unsent marked expired;
+one locked by another run is skipped with a line; a complete one is left alone. The exit code
+is the worst (highest) of the campaigns'."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from runner import config, terminal
+from runner.campaign import Campaign, find_files, load
+from runner.commands.send import show
+from runner.errors import CampaignLocked, ExitCode, InvalidInput
+from runner.ledger import Ledger
+from runner.sending import SendOptions, campaign_folder, send_campaign, source_fingerprint
+
+
+def run(directory: Path, outputs: Path, log_format: str, now: datetime | None = None) -> int:
+    settings = config.from_environment()
+    now = now or datetime.now(timezone.utc)
+    worst: int = ExitCode.OK
+    for file in find_files([directory]):
+        try:
+            campaign = load(file)
+        except InvalidInput as error:
+            for line in error.lines():
+                terminal.err(line)
+            worst = max(worst, ExitCode.INVALID)
+            continue
+        schedule = campaign.spec.schedule
+        if schedule.start is not None and now < schedule.start:
+            terminal.out(f"{campaign.id}: not due until {schedule.start.isoformat()}")
+            continue
+        if is_settled(outputs, campaign):
+            terminal.out(f"{campaign.id}: complete")
+            continue
+        try:
+            result = send_campaign(campaign, settings, SendOptions(outputs=outputs, log_format=log_format, now=now))
+        except CampaignLocked as error:
+            terminal.err(f"{campaign.id}: skipped: {error}")
+            worst = max(worst, ExitCode.CANNOT_PROCEED)
+            continue
+        except InvalidInput as error:
+            for line in error.lines():
+                terminal.err(line)
+            worst = max(worst, ExitCode.INVALID)
+            continue
+        worst = max(worst, show(result))
+    return worst
+
+
+def is_settled(outputs: Path, campaign: Campaign) -> bool:
+    """Nothing left to do: the files are as the last finished send saw them and no message is
+    pending or failed. Skipping such a campaign spares cron a pass over a large audience."""
+    folder = campaign_folder(outputs, campaign.id)
+    if not (folder / "ledger.sqlite").exists():
+        return False
+    ledger = Ledger.open(folder, campaign.id)
+    try:
+        counts = ledger.counts()
+        last = ledger.last_run("send")
+        seen = ledger.meta("source_fingerprint")
+    finally:
+        ledger.close()
+    if last is None or last.finished_at is None or seen != source_fingerprint(campaign):
+        return False
+    return counts["pending"] == 0 and counts["failed"] == 0

@@ -1,0 +1,43 @@
+"""`campaign status FILE`: counts by state, delivery once callbacks are in, and the last runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runner import terminal
+from runner.campaign import load
+from runner.errors import ExitCode
+from runner.ledger import Ledger
+from runner.sending import campaign_folder
+
+
+def run(file: Path, outputs: Path) -> int:
+    campaign = load(file)
+    folder = campaign_folder(outputs, campaign.id)
+    if not (folder / "ledger.sqlite").exists():
+        terminal.out(f"{campaign.id}: never sent (no ledger in {folder})")
+        return ExitCode.OK
+    ledger = Ledger.open(folder, campaign.id)
+    try:
+        counts = ledger.counts()
+        delivery = ledger.delivery_counts()
+        send_run = ledger.last_run("send")
+        enrich_run = ledger.last_run("enrich")
+    finally:
+        ledger.close()
+    terminal.out(f"{campaign.id}: " + (", ".join(f"{n} {state}" for state, n in counts.items() if n) or "no messages"))
+    if counts.get("sending") or counts.get("unknown"):
+        terminal.out(
+            f"  {counts.get('sending', 0) + counts.get('unknown', 0)} may have reached Telesign without an answer: "
+            "enrich with callback logs to settle them, or resend with --resend-unknown if you accept a possible duplicate"
+        )
+    if delivery["with_callbacks"]:
+        terminal.out(
+            f"  delivery: {delivery['delivered_viber']} on Viber, {delivery['delivered_sms']} by SMS fallback, "
+            f"{delivery['read']} read, {delivery['failed']} failed, {delivery['in_progress']} awaiting a final status"
+        )
+    if send_run is not None:
+        terminal.out(f"  last send: started {send_run.started_at}, finished {send_run.finished_at or 'not (interrupted or running)'}, exit {send_run.exit_code if send_run.exit_code is not None else '-'}")
+    if enrich_run is not None:
+        terminal.out(f"  last enrich: {enrich_run.finished_at or enrich_run.started_at}")
+    return ExitCode.OK
