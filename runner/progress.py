@@ -23,7 +23,7 @@ class Progress:
         self.every = 0.2 if self.mode == "live" else every
         self.counts: Counter[str] = Counter()
         self.started = time.monotonic()
-        self._last = 0.0
+        self._last = self.started  # the first line after `every`, so a short run prints only its summary
 
     def note(self, state: str) -> None:
         self.counts[state] += 1

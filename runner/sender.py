@@ -81,6 +81,10 @@ class CampaignSender:
             await asyncio.wait([stopper, *workers], return_when=asyncio.FIRST_COMPLETED)
             if self._stop.is_set():
                 producer.cancel()
+                while not queue.empty():  # wake idle workers at once; busy ones get the grace
+                    queue.get_nowait()
+                for _ in workers:
+                    queue.put_nowait(None)
                 _, pending = await asyncio.wait(workers, timeout=self.plan.grace)
                 for task in pending:
                     task.cancel()  # their messages stay `sending`: reported, never resent blindly
@@ -112,18 +116,13 @@ class CampaignSender:
                     await queue.put(message)
                 after = page[-1].position
         finally:
-            for _ in range(self.plan.concurrency):
-                try:
-                    queue.put_nowait(None)
-                except asyncio.QueueFull:
-                    break
+            if not self._stop.is_set():
+                for _ in range(self.plan.concurrency):
+                    await queue.put(None)  # one end mark per worker
 
     async def _work(self, queue: asyncio.Queue[Sendable | None]) -> None:
         while not self._stop.is_set():
-            try:
-                message = await asyncio.wait_for(queue.get(), timeout=0.5)
-            except asyncio.TimeoutError:
-                continue
+            message = await queue.get()
             if message is None:
                 return
             await self._deliver(message)

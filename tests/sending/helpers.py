@@ -1,0 +1,96 @@
+"""Campaign files for sending tests, and running the CLI as a user would."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any, Iterable
+
+from click.testing import CliRunner, Result
+
+from runner.main import cli
+from runner.telesign_auth import DEMO_API_KEY, DEMO_CUSTOMER_ID
+
+
+def phone(i: int, last_digit: int) -> str:
+    """A valid US number (202-555-01xx is a fictional but valid range) ending in `last_digit`."""
+    return f"+1 202 555 {(i * 10 + last_digit) % 10000:04d}"
+
+
+def write_campaign(
+    folder: Path,
+    digits: Iterable[int] = range(9),
+    campaign_id: str = "test-campaign",
+    extra: str = "",
+    sending: str = "rate = 1000\nconcurrency = 8\nmax_attempts = 3",
+    text: str = "Hello {{ first_name }}, your order {{ order_id }} is on its way:",
+    name: str = "campaign.toml",
+) -> Path:
+    """A campaign whose audience CSV has one recipient per entry of `digits`, the i-th ending in
+    digits[i] (the simulator's outcome is chosen by the last digit)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = ["id,phone,first_name,order_id"]
+    for i, d in enumerate(digits):
+        rows.append(f"r-{i:04d},{phone(i, d)},Name{i},{50000 + i}")
+    (folder / "audience.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    path = folder / name
+    path.write_text(
+        f'''id = "{campaign_id}"
+message_type = "ARN"
+{extra}
+[sending]
+{sending}
+
+[audience]
+file = "audience.csv"
+default_region = "US"
+
+[viber]
+text = "{text}"
+url = "https://shop.example/orders?id={{{{ order_id }}}}"
+url_text = "Track"
+url_id = "track"
+fallback_time = 60
+
+[sms]
+text = "Your order {{{{ order_id }}}}: https://shop.example/orders?id={{{{ order_id }}}}"
+''',
+        encoding="utf-8",
+    )
+    return path
+
+
+def telesign_env(url: str, **more: str) -> dict[str, str]:
+    env = {"TELESIGN_CUSTOMER_ID": DEMO_CUSTOMER_ID, "TELESIGN_API_KEY": DEMO_API_KEY, "TELESIGN_BASE_URL": url}
+    env.update(more)
+    return env
+
+
+def campaign(*args: str, env: dict[str, str] | None = None) -> Result:
+    """Run `campaign ARGS...` in-process, as a user would from a shell."""
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def subprocess_env(url: str, **more: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(telesign_env(url, **more))
+    return env
+
+
+def ledger_states(outputs: Path, campaign_id: str = "test-campaign") -> dict[str, str]:
+    """recipient id -> state, read straight from the ledger file."""
+    db = sqlite3.connect(outputs / campaign_id / "ledger.sqlite")
+    try:
+        return {rid: state for rid, state in db.execute("SELECT recipient_id, state FROM messages")}
+    finally:
+        db.close()
+
+
+def ledger_rows(outputs: Path, campaign_id: str = "test-campaign") -> list[dict[str, Any]]:
+    db = sqlite3.connect(outputs / campaign_id / "ledger.sqlite")
+    db.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in db.execute("SELECT * FROM messages ORDER BY position")]
+    finally:
+        db.close()
