@@ -1,0 +1,61 @@
+"""Run `campaign send ...` and die by SIGKILL at one exact point of the N-th message.
+
+    python -m tests.sending.crash_driver POINT N campaign-args...
+
+POINT: before_claim (the claim's transaction is about to commit), after_claim (it committed,
+the request has not left), during_request (the request is on the wire), after_response (the
+answer arrived, its outcome is not committed). SIGKILL: no handler, no cleanup, as kill -9."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from typing import Any
+
+from runner.client import Answer, OmnichannelClient
+from runner.ledger import Ledger
+
+
+def die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def install(point: str, nth: int) -> None:
+    seen = 0
+
+    def reached() -> bool:
+        nonlocal seen
+        seen += 1
+        return seen == nth
+
+    commit = Ledger.commit
+
+    def commit_and_maybe_die(self: Ledger, claims: Any, outcomes: Any, releases: Any = ()) -> list[bool]:
+        if point == "before_claim" and claims and reached():
+            die()
+        taken = commit(self, claims, outcomes, releases)
+        if point == "after_claim" and claims and reached():
+            die()
+        return taken
+
+    send = OmnichannelClient.send
+
+    async def send_and_maybe_die(self: OmnichannelClient, body: bytes) -> Answer:
+        if point == "during_request" and reached():
+            asyncio.get_running_loop().call_later(0.05, die)  # the simulator holds it for latency_ms
+        answer = await send(self, body)
+        if point == "after_response" and reached():
+            die()
+        return answer
+
+    Ledger.commit = commit_and_maybe_die  # type: ignore[method-assign]
+    OmnichannelClient.send = send_and_maybe_die  # type: ignore[method-assign]
+
+
+if __name__ == "__main__":
+    install(sys.argv[1], int(sys.argv[2]))
+    from runner.main import cli
+
+    cli(sys.argv[3:], prog_name="campaign")
