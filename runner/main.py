@@ -185,6 +185,13 @@ Outcome by the phone number's last digit:
 @click.option("--fail-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
 @click.option("--drop-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Makes faults repeatable.")
+@click.option(
+    "--journal",
+    "journal_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Append one JSON line per accepted request to FILE (flushed at once).",
+)
 def simulate(
     host: str,
     port: int,
@@ -195,6 +202,7 @@ def simulate(
     fail_rate: float,
     drop_rate: float,
     seed: int,
+    journal_path: Path | None,
 ) -> None:
     from runner.commands import simulate as command
 
@@ -209,6 +217,7 @@ def simulate(
         fail_rate=fail_rate,
         drop_rate=drop_rate,
         seed=seed,
+        journal_path=journal_path,
     )
 
 

@@ -1,0 +1,6 @@
+"""Fixture modules shared by the whole suite."""
+
+pytest_plugins = [
+    "tests.fixtures.simulator",
+    "tests.fixtures.receiver",
+]
