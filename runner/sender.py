@@ -75,7 +75,7 @@ class CampaignSender:
                 pass  # not the main thread (tests, sandbox): the caller stops us instead
         queue: asyncio.Queue[Sendable | None] = asyncio.Queue(maxsize=self.plan.concurrency * 2)
         producer = asyncio.create_task(self._produce(queue))
-        workers = [asyncio.create_task(self._work(queue)) for _ in range(self.plan.concurrency)]
+        workers = [asyncio.create_task(self._work(queue, lane)) for lane in range(self.plan.concurrency)]
         try:
             stopper = asyncio.create_task(self._stop.wait())
             await asyncio.wait([stopper, *workers], return_when=asyncio.FIRST_COMPLETED)
@@ -120,14 +120,14 @@ class CampaignSender:
                 for _ in range(self.plan.concurrency):
                     await queue.put(None)  # one end mark per worker
 
-    async def _work(self, queue: asyncio.Queue[Sendable | None]) -> None:
+    async def _work(self, queue: asyncio.Queue[Sendable | None], lane: int) -> None:
         while not self._stop.is_set():
             message = await queue.get()
             if message is None:
                 return
-            await self._deliver(message)
+            await self._deliver(message, lane)
 
-    async def _deliver(self, message: Sendable) -> None:
+    async def _deliver(self, message: Sendable, lane: int) -> None:
         states, prior = self.states, message.state
         for attempt in range(1, self.plan.max_attempts + 1):
             if self._stop.is_set() or not await self.book.claim(message.key, states):
@@ -139,7 +139,7 @@ class CampaignSender:
                 # Claimed but not sent: give it back as it was.
                 self.book.release(message.key, prior)
                 return
-            answer = await self.client.send(message.body)
+            answer = await self.client.send(message.body, lane)
             self.result.answers[answer.verdict] = self.result.answers.get(answer.verdict, 0) + 1
             if answer.verdict == "retry" and attempt < self.plan.max_attempts:
                 if answer.retry_after is not None and answer.http_status == 429:

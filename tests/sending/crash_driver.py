@@ -42,10 +42,10 @@ def install(point: str, nth: int) -> None:
 
     send = OmnichannelClient.send
 
-    async def send_and_maybe_die(self: OmnichannelClient, body: bytes) -> Answer:
+    async def send_and_maybe_die(self: OmnichannelClient, body: bytes, lane: int = 0) -> Answer:
         if point == "during_request" and reached():
             asyncio.get_running_loop().call_later(0.05, die)  # the simulator holds it for latency_ms
-        answer = await send(self, body)
+        answer = await send(self, body, lane)
         if point == "after_response" and reached():
             die()
         return answer
