@@ -69,13 +69,14 @@ CREATE TABLE skipped (
 );
 -- Every distinct delivery callback read by `enrich`, joined to its message.
 CREATE TABLE callbacks (
-    digest TEXT PRIMARY KEY,
+    digest TEXT PRIMARY KEY,            -- sha256 of the payload's canonical JSON: a repeat is one row
     message_key TEXT NOT NULL,
-    updated_on TEXT,
-    arrival INTEGER NOT NULL,
+    arrival INTEGER NOT NULL,           -- order first read, across every enrich: breaks time ties
+    source TEXT NOT NULL,               -- the log and line it was first read from
+    line INTEGER NOT NULL,
     payload TEXT NOT NULL
 );
-CREATE INDEX callbacks_by_message ON callbacks (message_key, updated_on, arrival);
+CREATE INDEX callbacks_by_message ON callbacks (message_key, arrival);
 -- Test sends (`send --test-to`): kept for audit, never part of the campaign's state.
 CREATE TABLE test_sends (
     id INTEGER PRIMARY KEY,
@@ -329,6 +330,93 @@ class Ledger:
             "INSERT INTO test_sends (sent_at, recipient_key, phone, http_status, status_code, reference_id, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (now(), key, phone, http_status, status_code, reference_id, body.decode("utf-8")),
         )
+
+    # -- callbacks ---------------------------------------------------------------------------
+
+    def next_arrival(self) -> int:
+        row = self.db.execute("SELECT MAX(arrival) FROM callbacks").fetchone()
+        return 0 if row[0] is None else int(row[0]) + 1
+
+    def store_callbacks(self, rows: Sequence[tuple[str, str | None, str | None, int, str, int, str]]) -> list[tuple[str, int, str]]:
+        """Store callbacks (digest, reference_id, external_id, arrival, source, line, payload),
+        each joined to its message by reference_id, or by external_id when the send's answer was
+        lost; a callback already stored (same digest) is kept as first read. The joined messages
+        are marked for `refold`. Returns (source, line, id) of callbacks no message matches."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS incoming (digest TEXT, reference_id TEXT, external_id TEXT, arrival INTEGER, source TEXT, line INTEGER, payload TEXT, message_key TEXT)"
+            )
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (key TEXT PRIMARY KEY)")
+            db.executemany("INSERT INTO incoming VALUES (?, ?, ?, ?, ?, ?, ?, NULL)", rows)
+            db.execute(
+                """UPDATE incoming SET message_key = COALESCE(
+                     (SELECT key FROM messages WHERE messages.reference_id = incoming.reference_id),
+                     (SELECT key FROM messages WHERE messages.external_id = incoming.external_id))"""
+            )
+            db.execute(
+                """INSERT OR IGNORE INTO callbacks (digest, message_key, arrival, source, line, payload)
+                   SELECT digest, message_key, arrival, source, line, payload FROM incoming WHERE message_key IS NOT NULL"""
+            )
+            db.execute("INSERT OR IGNORE INTO touched SELECT DISTINCT message_key FROM incoming WHERE message_key IS NOT NULL")
+            unmatched = [
+                (source, line, ref or ext or "")
+                for source, line, ref, ext in db.execute("SELECT source, line, reference_id, external_id FROM incoming WHERE message_key IS NULL ORDER BY arrival")
+            ]
+            db.execute("DELETE FROM incoming")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return unmatched
+
+    def touched(self, after: str, limit: int) -> list[tuple[str, list[tuple[str, int, str, int, str]]]]:
+        """Messages marked by `store_callbacks`, after key `after`, each with all its stored
+        callbacks (digest, arrival, source, line, payload) in arrival order."""
+        keys = [k for (k,) in self.db.execute("SELECT key FROM temp.touched WHERE key > ? ORDER BY key LIMIT ?", (after, limit))]
+        if not keys:
+            return []
+        marks = ",".join("?" * len(keys))
+        grouped: dict[str, list[tuple[str, int, str, int, str]]] = {k: [] for k in keys}
+        for key, digest, arrival, source, line, payload in self.db.execute(
+            f"SELECT message_key, digest, arrival, source, line, payload FROM callbacks WHERE message_key IN ({marks}) ORDER BY message_key, arrival",
+            keys,
+        ):
+            grouped[key].append((digest, arrival, source, line, payload))
+        return list(grouped.items())
+
+    def set_deliveries(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        """(key, reference_id, code, description, last_channel, viber code, viber description,
+        sms code, sms description, updated_on, callbacks): the merged delivery of each message.
+        A callback proves Telesign accepted the message: one left `unknown` or `sending` (its
+        answer was lost) becomes accepted, with its reference_id, and is never resent. Returns
+        how many such messages were settled."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            settled = db.execute(
+                f"SELECT COUNT(*) FROM messages WHERE state IN ('unknown', 'sending', 'failed', 'pending', 'expired') AND key IN ({','.join('?' * len(rows))})",
+                [r[0] for r in rows],
+            ).fetchone()[0] if rows else 0
+            db.executemany(
+                """UPDATE messages SET
+                     state = CASE WHEN state IN ('unknown', 'sending', 'failed', 'pending', 'expired') THEN 'accepted' ELSE state END,
+                     reference_id = COALESCE(reference_id, ?),
+                     delivery_status_code = ?, delivery_status_description = ?, last_channel = ?,
+                     viber_status_code = ?, viber_status_description = ?, sms_status_code = ?, sms_status_description = ?,
+                     status_updated_on = ?, callbacks = ?, updated_at = ?
+                   WHERE key = ?""",
+                [(*r[1:], now(), r[0]) for r in rows],
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return int(settled)
+
+    def forget_touched(self) -> None:
+        self.db.execute("DROP TABLE IF EXISTS temp.touched")
 
     # -- reading -----------------------------------------------------------------------------
 

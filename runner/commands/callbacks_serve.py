@@ -1,0 +1,81 @@
+"""`campaign callbacks serve`: run the callback receiver in the foreground (runner.receiver).
+
+The API key comes from the environment only (TELESIGN_API_KEY), as for sending; it is never
+printed. SIGHUP reopens the log, so that logrotate (or `mv` + `kill -HUP`) can rotate it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from pathlib import Path
+
+from runner import terminal
+from runner.errors import CannotProceed, ExitCode, MissingCredentials
+from runner.receiver import create_receiver
+from runner.serving import serve_forever
+
+API_KEY_VARIABLE = "TELESIGN_API_KEY"
+CUSTOMER_ID_VARIABLE = "TELESIGN_CUSTOMER_ID"
+
+
+def run(host: str, port: int, log_path: Path, no_verify: bool) -> int:
+    api_key = os.environ.get(API_KEY_VARIABLE, "").strip() or None
+    if api_key is None and not no_verify:
+        # Only the key signs callbacks; the customer id in `Authorization: TSA <id>:<sig>` is not
+        # needed to check them, so a receiver host need not be given it.
+        raise MissingCredentials(
+            f"{API_KEY_VARIABLE} is not set: the receiver needs your Telesign API key to verify "
+            f"callback signatures ({CUSTOMER_ID_VARIABLE} is not needed). Set it in the "
+            "environment, or pass --no-verify for a local experiment."
+        )
+    _check_can_listen(host, port)
+    try:
+        receiver = create_receiver(log_path, api_key, verify=not no_verify)
+    except OSError as error:
+        raise CannotProceed(f"{log_path}: cannot open the callback log for appending ({error.strerror})")
+
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, lambda signum, frame: receiver.reopen())
+    # uvicorn shuts down gracefully on SIGTERM (requests in flight get their fsync and their 200),
+    # then re-raises the signal to the handler it found: this one, so that we end with a summary
+    # and the conventional exit code instead of dying silently.
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    verifying = "signatures verified" if not no_verify else "signatures NOT verified"
+    terminal.err(f"receiving callbacks on http://{host}:{port}/ (POST, any path; {verifying})")
+    terminal.err(f"appending them to {log_path} (SIGHUP reopens it; Ctrl-C stops)")
+    try:
+        serve_forever(receiver, host, port)
+    except SystemExit as stop:  # uvicorn's way of saying it could not start (e.g. port in use)
+        if stop.code:
+            raise CannotProceed(f"cannot serve on {host}:{port}: is another program using this port?")
+    except _Terminated:
+        return int(ExitCode.TERMINATED)
+    finally:
+        refused = ", ".join(f"{count} {reason}" for reason, count in sorted(receiver.refused.items()))
+        terminal.err(
+            f"stopped: {receiver.accepted} callbacks logged in {receiver.log.flushes} disk flushes; "
+            f"refused: {refused or 'none'}"
+        )
+    return 0
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Fail with a clear line, before announcing anything, when the address is taken."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as error:
+        raise CannotProceed(f"cannot listen on {host}:{port}: {error.strerror or error}")
+
+
+class _Terminated(Exception):
+    pass
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated()

@@ -1,0 +1,79 @@
+"""`campaign send --sandbox FILE`: a campaign sent end to end on this machine, nothing real.
+
+The simulator and the callback receiver run in this process on free loopback ports with demo
+credentials; the campaign is sent to the simulator, its signed callbacks are received and
+logged, the report is enriched, and a summary a marketer reads at a glance is printed. Outputs go
+to <outputs>/sandbox/<campaign-id>/, fresh each time, so a rehearsal never touches the real
+campaign's ledger."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+from runner import terminal
+from runner.campaign import load
+from runner.config import TelesignSettings
+from runner.enrichment import enrich
+from runner.ledger import Ledger
+from runner.receiver import create_receiver
+from runner.sending import SendOptions, campaign_folder, send_campaign
+from runner.serving import BackgroundServer
+from runner.simulator import SimulatorConfig, create_app
+from runner.telesign_auth import DEMO_API_KEY, DEMO_CUSTOMER_ID, Credentials
+
+# Simulated delays are real Telesign delays times this; the longest (a Viber fallback_time) is
+# compressed to about FALLBACK_SECONDS so that the whole rehearsal takes seconds.
+FALLBACK_SECONDS = 1.5
+SETTLE_TIMEOUT = 20.0
+
+
+def run_sandbox(files: list[Path], outputs: Path, log_format: str) -> int:
+    if any(name.startswith("TELESIGN_") for name in os.environ):
+        terminal.err("sandbox: ignoring TELESIGN_* settings; sending to a local simulator with demo credentials")
+    worst = 0
+    for file in files:
+        worst = max(worst, rehearse(file, outputs / "sandbox", log_format))
+    return worst
+
+
+def rehearse(file: Path, outputs: Path, log_format: str) -> int:
+    campaign = load(file)
+    folder = campaign_folder(outputs, campaign.id)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    log = folder / "callbacks.jsonl"
+    credentials = Credentials(DEMO_CUSTOMER_ID, DEMO_API_KEY)
+    scale = min(1.0, FALLBACK_SECONDS / campaign.spec.viber.fallback_time)
+    receiver = create_receiver(log, DEMO_API_KEY)
+    with BackgroundServer(receiver) as callbacks:
+        simulator = create_app(SimulatorConfig(credentials=credentials, callback_url=callbacks.url + "/telesign/callbacks", time_scale=scale))
+        with BackgroundServer(simulator) as telesign:
+            terminal.err(f"sandbox: simulator on {telesign.url}, callbacks to {callbacks.url}, time x{scale:g}")
+            settings = TelesignSettings(credentials, telesign.url, "basic")
+            result = send_campaign(campaign, settings, SendOptions(outputs=outputs, log_format=log_format))
+            started = time.monotonic()
+            settled = simulator.wait_callbacks_settled(SETTLE_TIMEOUT)
+            waited = time.monotonic() - started
+    ledger = Ledger.open(folder, campaign.id)
+    try:
+        enriched = enrich(ledger, [log], folder / "report.csv")
+        counts, delivery = ledger.counts(), ledger.delivery_counts()
+    finally:
+        ledger.close()
+    refused = counts["rejected"] + counts["failed"] + counts["unknown"]
+    lines = [
+        f"sandbox {campaign.id}: {counts['accepted']} sent, {refused} refused or not sent"
+        + (f", {counts['suppressed'] + counts['duplicate'] + counts['invalid']} skipped (suppressed, duplicate, invalid)" if counts["suppressed"] + counts["duplicate"] + counts["invalid"] else ""),
+        f"  delivered on Viber:          {delivery['delivered_viber']}",
+        f"  fell back to SMS, delivered: {delivery['delivered_sms']}",
+        f"  failed on every channel:     {delivery['failed']}",
+        f"  read on Viber:               {delivery['read']}",
+        f"  still in progress:           {delivery['in_progress']}" + ("" if settled else f" (stopped waiting after {waited:.0f}s)"),
+        f"  {enriched.callbacks} callbacks received; report {folder / 'report.csv'}",
+    ]
+    for line in lines:
+        terminal.out(line)
+    return result.exit_code
