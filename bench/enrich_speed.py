@@ -1,0 +1,124 @@
+"""Enrichment speed and memory: a generated callback log into a campaign's ledger.
+
+    python bench/enrich_speed.py [--messages 250000] [--lines 1000000]
+
+Builds (untimed) a campaign of N recipients whose ledger has every message accepted, and a
+receiver-format log of L callbacks for them (in progress, failed on Viber, delivered by SMS,
+repeats included, shuffled across messages). Then times `campaign enrich` as its own process
+(lines/s and its peak RSS, from wait4), beside a baseline in the same run: a bare loop doing only
+the unavoidable work on the same file (read each line, json.loads it). Targets: 100,000 lines/s
+or more; peak RSS under 150 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from runner.callback_log import receiver_line  # noqa: E402
+from runner.campaign import load  # noqa: E402
+from runner.ledger import Ledger, Outcome  # noqa: E402
+from runner.plan import Expansion  # noqa: E402
+from runner.sending import campaign_folder, planned_rows  # noqa: E402
+
+CAMPAIGN = """id = "bench-enrich"
+[audience]
+file = "audience.csv"
+phone_check = "possible"
+[viber]
+text = "Hi {{ name }}"
+url = "https://shop.example/o/{{ name }}"
+url_text = "Open"
+url_id = "open"
+[sms]
+text = "Hi {{ name }}: https://shop.example/o/{{ name }}"
+"""
+
+
+def build(folder: Path, messages: int, lines: int) -> tuple[Path, Path, Path]:
+    (folder / "campaign.toml").write_text(CAMPAIGN)
+    with (folder / "audience.csv").open("w") as handle:
+        handle.write("phone,name\n")
+        for i in range(messages):
+            handle.write(f"+1 555 {i // 10000:03d} {i % 10000:04d},n{i}\n")
+    campaign = load(folder / "campaign.toml")
+    outputs = folder / "outputs"
+    ledger = Ledger.open(campaign_folder(outputs, campaign.id), campaign.id)
+    run_id = ledger.start_run("send")
+    ledger.sync(run_id, planned_rows(Expansion(campaign)))
+    keys = [k for (k,) in ledger.db.execute("SELECT key FROM messages ORDER BY position")]
+    references = [f"{i:032X}" for i in range(messages)]
+    for start in range(0, messages, 10000):
+        ledger.commit([], [Outcome(keys[i], "accepted", 200, 3001, "Message in progress", references[i], "2026-11-27T00:00:00Z") for i in range(start, min(messages, start + 10000))])
+    ledger.close()
+    log = folder / "callbacks.jsonl"
+    rng = random.Random(1)
+    kinds = [(3001, "Message in progress", "viber"), (3056, "Message failed to deliver in specified fallback time", "viber"), (3000, "Delivered", "sms"), (3000, "Delivered", "sms")]
+    with log.open("wb") as handle:
+        for n in range(lines):
+            i = rng.randrange(messages)
+            code, description, channel = kinds[n % 4]
+            stamp = f"2026-11-27 10:{(n // 60000) % 60:02d}:{(n // 1000) % 60:02d}:{n % 1000:03d}"
+            payload = {
+                "reference_id": references[i],
+                "external_id": None,
+                "status": {"code": code, "description": description, "last_channel": channel, "updated_on": stamp},
+                "channel_status": [{channel: {"code": code, "description": description, "reference_id": f"{i:031X}{n % 4}", "updated_on": stamp}}],
+            }
+            handle.write(receiver_line("2026-11-27T10:00:00.000000Z", payload))
+    return folder / "campaign.toml", outputs, log
+
+
+def bare_loop(log: Path) -> float:
+    started = time.perf_counter()
+    count = 0
+    with log.open("rb") as handle:
+        for line in handle:
+            json.loads(line)
+            count += 1
+    return count / (time.perf_counter() - started)
+
+
+def enrich(file: Path, outputs: Path, log: Path) -> tuple[float, float, int]:
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "runner", "enrich", str(file), "--callbacks", str(log), "--outputs", str(outputs)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    output = proc.stdout.read().decode() if proc.stdout else ""
+    if status != 0:
+        sys.exit(f"enrich failed: {output} {proc.stderr.read().decode() if proc.stderr else ''}")
+    print("  " + output.strip().splitlines()[-1][:160])
+    return elapsed, usage.ru_maxrss / 1024, status
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=250_000)
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-enrich-") as temp:
+        t0 = time.perf_counter()
+        file, outputs, log = build(Path(temp), args.messages, args.lines)
+        print(f"built {args.messages:,} accepted messages and {args.lines:,} callback lines in {time.perf_counter() - t0:.1f}s")
+        baseline = bare_loop(log)
+        elapsed, rss_mb, _ = enrich(file, outputs, log)
+        rate = args.lines / elapsed
+        print(f"enrich:   {rate:,.0f} lines/s ({elapsed:.1f}s), peak RSS {rss_mb:.0f} MB   target >= 100,000 lines/s, < 150 MB")
+        print(f"baseline: {baseline:,.0f} lines/s (read + json.loads only, same file)   ratio {rate / baseline:.2f}x")
+        started = time.perf_counter()
+        enrich(file, outputs, log)
+        print(f"again (every callback already stored): {args.lines / (time.perf_counter() - started):,.0f} lines/s")
+
+
+if __name__ == "__main__":
+    main()
