@@ -1,0 +1,112 @@
+"""Shared by the benchmarks: a simulator in its own process, generated campaigns, child-process
+measurement (wall time, CPU, peak RSS from wait4), and the FIGURE lines bench/run_all.py reads."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class SimulatorProcess:
+    """`campaign simulate` in its own process, so it does not share the measured process's GIL."""
+
+    def __init__(self, *args: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.args = args
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> "SimulatorProcess":
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "runner", "simulate", "--port", str(self.port), "--time-scale", "0.001", *self.args],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(self.url + "/v1/omnichannel/0", timeout=0.5)
+                return self
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError("the simulator did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+def write_campaign(folder: Path, rows: int, campaign_id: str = "bench", rate: int = 10000, concurrency: int = 16) -> Path:
+    """A campaign of `rows` recipients in a CSV audience; test numbers (phone_check = possible)
+    whose last digits cycle 0..8, so every simulator outcome but a refusal occurs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "audience.csv").open("w", encoding="utf-8") as handle:
+        handle.write("id,phone,first_name,order_id\n")
+        for i in range(rows):
+            number = i // 9 * 10 + i % 9  # unique, last digit i % 9
+            handle.write(f"c-{i},+1 555 {number:07d},Name{i},{100000 + i}\n")
+    path = folder / "campaign.toml"
+    path.write_text(
+        f'''id = "{campaign_id}"
+[sending]
+rate = {rate}
+concurrency = {concurrency}
+[audience]
+file = "audience.csv"
+phone_check = "possible"
+[vars]
+shop = "viatushop.com"
+[viber]
+text = "Thanks for your purchase on {{{{ shop }}}}, {{{{ first_name }}}}! Track your order status here:"
+url = "https://{{{{ shop }}}}/orders?id={{{{ order_id }}}}"
+url_text = "Track Order"
+url_id = "track-order"
+fallback_time = 600
+[sms]
+text = "Thanks for your purchase on {{{{ shop }}}}! Track your order: https://{{{{ shop }}}}/orders?id={{{{ order_id }}}}"
+''',
+        encoding="utf-8",
+    )
+    return path
+
+
+@dataclass
+class Measured:
+    seconds: float
+    cpu_seconds: float
+    peak_rss_mb: float
+    exit_code: int
+    output: str
+
+
+def measure(args: list[str], env: dict[str, str] | None = None) -> Measured:
+    """Run a child process and measure it alone: wall time, its CPU (user + system) and its peak
+    RSS, from wait4 (no other child is counted)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    output = proc.stdout.read().decode("utf-8", "replace")
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Measured(time.perf_counter() - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode, output)
+
+
+def figure(name: str, value: float, unit: str, baseline: float | None, target: str, met: bool, note: str = "") -> None:
+    """One result line for bench/run_all.py's table (and a readable line for people)."""
+    print("FIGURE " + json.dumps({"figure": name, "value": value, "unit": unit, "baseline": baseline, "target": target, "met": met, "note": note}))

@@ -1,0 +1,71 @@
+"""Every benchmark, one after the other, and one table of their figures: value, the baseline
+measured in the same run, their ratio, the target and whether it is met.
+
+    python -m bench            # the sizes the issues name (several minutes)
+    python -m bench --quick    # smaller sizes, for a first look
+
+Each benchmark is its own script under bench/ (run one alone for its full printout); each prints
+`FIGURE {json}` lines, which this collects."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
+    # script, full arguments, quick arguments
+    ("check_speed.py", [], ["--rows", "20000"]),
+    ("memory_scaling.py", [], ["--sizes", "10000", "100000"]),
+    ("simulator_rps.py", [], ["--requests", "3000"]),
+    ("send_throughput.py", [], ["--messages", "2000"]),
+    ("rate_accuracy.py", [], ["--seconds", "10"]),
+    ("sdk_compare.py", [], []),
+    ("receiver_rps.py", [], []),
+    ("enrich_speed.py", [], ["--messages", "25000", "--lines", "100000"]),
+]
+
+
+def run(script: str, args: list[str]) -> list[dict[str, object]]:
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, str(HERE / script), *args], capture_output=True, text=True)
+    figures = [json.loads(line[len("FIGURE ") :]) for line in proc.stdout.splitlines() if line.startswith("FIGURE ")]
+    status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
+    print(f"{script}: {status} in {time.monotonic() - started:.0f}s", file=sys.stderr)
+    if proc.returncode != 0:
+        print(proc.stdout[-2000:] + proc.stderr[-2000:], file=sys.stderr)
+    return figures
+
+
+def table(figures: list[dict[str, object]]) -> str:
+    rows = [("figure", "value", "baseline", "ratio", "target", "met")]
+    for f in figures:
+        value, baseline = f["value"], f.get("baseline")
+        ratio = f"{float(value) / float(baseline):.2f}x" if isinstance(value, (int, float)) and isinstance(baseline, (int, float)) and baseline else "-"  # type: ignore[arg-type]
+        rows.append((str(f["figure"]), f"{value} {f['unit']}", "-" if baseline is None else f"{baseline} {f['unit']}", ratio, str(f["target"]), "yes" if f["met"] else "NO"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |" for row in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", nargs="*", help="run only these scripts")
+    args = parser.parse_args()
+    figures: list[dict[str, object]] = []
+    for script, full, quick in BENCHMARKS:
+        if args.only and script not in args.only:
+            continue
+        figures.extend(run(script, quick if args.quick else full))
+    print(table(figures))
+
+
+if __name__ == "__main__":
+    main()
