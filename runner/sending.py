@@ -17,7 +17,7 @@ from runner.audience import Skipped
 from runner.campaign import Campaign
 from runner.client import OmnichannelClient
 from runner.config import TelesignSettings
-from runner.errors import CredentialsRefused, ExitCode, InvalidInput
+from runner.errors import CredentialsRefused, EndpointUnreachable, ExitCode, InvalidInput
 from runner.ledger import Ledger, Planned, SkippedRow
 from runner.lock import CampaignLock
 from runner.plan import Expansion, Message
@@ -114,8 +114,9 @@ def _send_locked(campaign: Campaign, ledger: Ledger, expansion: Expansion, setti
     else:
         counts = ledger.counts(run_id)
         todo = counts["pending"] + counts["failed"] + ((counts["unknown"] + counts["sending"]) if options.resend_unknown else 0)
-        limit = min(x for x in (options.limit, spec.sending.max_per_run) if x is not None) if (options.limit or spec.sending.max_per_run) else None
-        total = min(todo, limit) if limit is not None else todo
+        caps = [cap for cap in (options.limit, spec.sending.max_per_run) if cap is not None]
+        limit = min(caps) if caps else None  # --limit and [sending] max_per_run: the smaller wins
+        total = min([todo, *caps])
         progress = Progress(spec.id, total, options.log_format)
         plan = SendPlan(run_id, spec.sending.rate, spec.sending.concurrency, spec.sending.max_attempts, options.resend_unknown, limit, options.grace)
         result = asyncio.run(_send(ledger, settings, plan, progress))
@@ -128,6 +129,8 @@ def _send_locked(campaign: Campaign, ledger: Ledger, expansion: Expansion, setti
     ledger.finish_run(run_id, code, counts)
     if stopped == "unauthorized":
         raise CredentialsRefused(f"Telesign refused the credentials (401/3400) while sending {spec.id}: check TELESIGN_CUSTOMER_ID and TELESIGN_API_KEY; unsent messages stay pending. Report: {path}")
+    if stopped == "unreachable":
+        raise EndpointUnreachable(f"could not reach {settings.base_url} while sending {spec.id}: no connection could be made; check TELESIGN_BASE_URL and the network. Nothing was sent in this run; the next run sends what is left. Report: {path}")
     return CampaignRun(spec.id, code, counts, path, note)
 
 
@@ -144,7 +147,7 @@ def exit_code(counts: dict[str, int], stopped: str | None) -> int:
         return ExitCode.INTERRUPTED
     if stopped == "terminated":
         return ExitCode.TERMINATED
-    if stopped == "unauthorized":
+    if stopped in ("unauthorized", "unreachable"):
         return ExitCode.CANNOT_PROCEED
     if any(counts.get(state, 0) for state in NOT_ACCEPTED):
         return ExitCode.INCOMPLETE
