@@ -193,15 +193,31 @@ class DurableLog:
 
 
 def _open_for_append(path: Path) -> int:
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+    # Read access too: to look at the last byte (below). O_APPEND makes every write land at the end.
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags | os.O_EXCL, 0o644)
     except FileExistsError:
-        return os.open(path, flags, 0o644)
+        fd = os.open(path, flags, 0o644)
+        _end_torn_line(fd)
+        return fd
     # A new file: its directory entry must reach the disk too, or a crash could lose the file
     # along with the callbacks that were acknowledged into it.
     _sync_directory(path.parent)
     return fd
+
+
+def _end_torn_line(fd: int) -> None:
+    """A receiver killed (kill -9) in the middle of writing a batch can leave a partial last line
+    (the kernel may cut a large write short on a fatal signal; none of it was acknowledged).
+    Close it with a newline, so that the next callback starts a line of its own instead of being
+    glued to the fragment and lost with it."""
+    try:
+        size = os.fstat(fd).st_size
+        if size > 0 and os.pread(fd, 1, size - 1) != b"\n":
+            os.write(fd, b"\n")
+    except OSError:
+        pass  # not a regular file (a pipe, a device): nothing to repair
 
 
 def _sync_directory(folder: Path) -> None:

@@ -6,6 +6,7 @@ import gzip
 import json
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -59,7 +60,9 @@ def test_a_receiver_line_reads_back_as_the_callback_it_logged(tmp_path: Path) ->
 
 @pytest.mark.parametrize("compress", [False, True], ids=["plain", "gz"])
 @pytest.mark.parametrize("shape", [receiver_lines, plain_lines], ids=["receiver-lines", "payload-lines"])
-def test_both_shapes_read_the_same_plain_or_gzipped(tmp_path: Path, compress: bool, shape) -> None:  # type: ignore[no-untyped-def]
+def test_both_shapes_read_the_same_plain_or_gzipped(
+    tmp_path: Path, compress: bool, shape: Callable[[int], list[bytes]]
+) -> None:
     log = write_lines(tmp_path / ("log.gz" if compress else "log.jsonl"), shape(5), compress)
     records = list(read_log(log))
     assert all(isinstance(r, Callback) for r in records)

@@ -169,6 +169,17 @@ def test_counters_say_what_was_accepted_and_why_the_rest_was_refused(served_rece
     assert dict(receiver.refused) == {"unsigned": 1, "not_json": 1, "method_not_allowed": 1}
 
 
+def test_a_line_torn_by_a_killed_receiver_does_not_swallow_the_next_callback(
+    make_served_receiver: MakeServedReceiver, tmp_path: Path
+) -> None:
+    log = tmp_path / "callbacks.log"
+    log.write_bytes(b'{"received_at":"2026-11-28T09:00:00.000000Z","payload":{"reference_id":"0000')  # cut short
+    served = make_served_receiver(log_path=log)
+    assert served.post(signed_payload(1)).status_code == 200
+    records = list(read_log(log))
+    assert [(r.line, type(r).__name__) for r in records] == [(1, "Malformed"), (2, "Callback")]
+
+
 def test_a_callback_the_disk_refuses_gets_500_so_telesign_sends_it_again(
     make_served_receiver: MakeServedReceiver,
 ) -> None:

@@ -46,7 +46,8 @@ class ReceiverProcess:
         deadline = time.monotonic() + 30  # a bound on a slow machine, not a speed requirement
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(f"the receiver exited: {self.process.stderr.read().decode()}")  # type: ignore[union-attr]
+                _, errors = self.process.communicate()
+                raise AssertionError(f"the receiver exited: {errors.decode()}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return
