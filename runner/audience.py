@@ -78,7 +78,7 @@ def read_csv(path: Path, shown: str) -> Iterator[tuple[int, list[str], dict[str,
             except StopIteration:
                 break
             except UnicodeDecodeError:
-                raise InvalidInput.at(shown, reader.line_num + 1, "not UTF-8 text; save the CSV as UTF-8") from None
+                raise InvalidInput.at(shown, _first_undecodable_line(path), "not UTF-8 text; save the CSV as UTF-8") from None
             except csv.Error as error:
                 raise InvalidInput.at(shown, start, f"unreadable CSV ({error}); is a quote left open?") from None
             end = reader.line_num
@@ -93,6 +93,19 @@ def read_csv(path: Path, shown: str) -> Iterator[tuple[int, list[str], dict[str,
             yield start, header, dict(zip(header, values))
     if header is None:
         raise InvalidInput.at(shown, 1, "empty file: the first row must be a header with a `phone` column")
+
+
+def _first_undecodable_line(path: Path) -> int | None:
+    """The first line of `path` that is not UTF-8. The text reader decodes blocks ahead of the
+    rows it hands out, so where it fails says nothing about the line; the bytes are read again,
+    a line at a time, only on this error path."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return None
 
 
 def _find_column(header: list[str], name: str) -> str | None:
@@ -182,15 +195,22 @@ class AudienceReader:
         keys, phones = FingerprintSet(), FingerprintSet()
         region, check = self.spec.default_region, self.spec.phone_check
         checked_inline: set[frozenset[str]] = set()
+        inline_source = str(self.campaign.path)
+        # (phone column, id column) per set of column names: a CSV has one, so this is looked up
+        # once, not once per row of a million.
+        columns: dict[tuple[str, ...], tuple[str | None, str | None]] = {}
         for row in self.rows():
             fields = row.fields
-            if row.source == str(self.campaign.path):
+            if row.source == inline_source:
                 names = frozenset(fields)
                 if names not in checked_inline:
                     self._check_names(row.source, row.line, list(fields))
                     checked_inline.add(names)
-            phone_column = _find_column(list(fields), "phone")
-            id_column = _find_column(list(fields), "id")
+            header = tuple(fields)
+            found = columns.get(header)
+            if found is None:
+                found = columns[header] = (_find_column(list(header), "phone"), _find_column(list(header), "id"))
+            phone_column, id_column = found
             raw_phone = fields.get(phone_column, "") if phone_column else ""
             recipient_id = (fields.get(id_column) or "").strip() if id_column else ""
             if phone_column is None:

@@ -166,7 +166,10 @@ def load(path: Path) -> Campaign:
     try:
         spec = CampaignFile.model_validate(data)
     except ValidationError as error:
-        raise InvalidInput(sorted(_problems(path, lines, error, data))) from None
+        # By line; a problem without one (a missing top-level key) first. Problem's own ordering
+        # would compare None with int and fail.
+        found = _problems(path, lines, error, data)
+        raise InvalidInput(sorted(found, key=lambda p: (p.line or 0, p.message))) from None
     return Campaign(path, spec, lines)
 
 

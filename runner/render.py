@@ -3,6 +3,7 @@ templates compiled once per campaign, every rendered message checked before anyt
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,10 @@ from runner.errors import InvalidInput, Problem
 # Telesign refuses Viber links to other messengers (Engage API: Line, Signal and Telegram links are
 # not allowed in a Viber message).
 _FORBIDDEN_HOSTS = ("line.me", "lin.ee", "line.naver.jp", "signal.me", "signal.org", "signal.group", "t.me", "telegram.me", "telegram.org", "telegram.dog", "telegra.ph")
+# Checked once per recipient over audiences of a million rows: one compiled pattern each, not a
+# Python loop over characters or hosts.
+_FORBIDDEN_HOST = re.compile(r"(?:^|\.)(?:" + "|".join(re.escape(h) for h in _FORBIDDEN_HOSTS) + r")$")
+_WHITESPACE = re.compile(r"\s")
 
 
 @dataclass(frozen=True)
@@ -42,13 +47,13 @@ def find_templates_folder(start: Path) -> Path | None:
 
 def url_problem(url: str) -> str | None:
     """Why Telesign would refuse this link-button URL, or None."""
-    if not url or any(ch.isspace() for ch in url):
+    if not url or _WHITESPACE.search(url):
         return f"url {url!r} is empty or contains whitespace; URL-encode spaces as %20"
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return f"url {url!r} must be an absolute http(s) URL with a host"
     host = parts.hostname.lower().rstrip(".")
-    if any(host == h or host.endswith("." + h) for h in _FORBIDDEN_HOSTS):
+    if _FORBIDDEN_HOST.search(host):
         return f"url {url!r} links to Line, Signal or Telegram, which Telesign refuses in Viber messages"
     return None
 
@@ -62,7 +67,12 @@ class Renderer:
         self.templates_folder = find_templates_folder(campaign.folder)
         loader = jinja2.FileSystemLoader(str(self.templates_folder)) if self.templates_folder else None
         self.env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, loader=loader, autoescape=False, keep_trailing_newline=False)
-        self.base: dict[str, Any] = dict(spec.vars)
+        # Jinja's helpers (the sandbox's bounded `range`, `cycler`, `namespace`...) travel in each
+        # recipient's context instead of as globals: every render merges a template's globals
+        # through a ChainMap, which cost more than the rendering itself over a million rows.
+        helpers = dict(self.env.globals)
+        self.env.globals.clear()
+        self.base: dict[str, Any] = {**helpers, **spec.vars}
         self.base["campaign"] = {"id": spec.id, "name": spec.name or spec.id}
         problems: list[Problem] = []
         self.viber_text = self._compile(("viber", "text"), spec.viber.text, ("viber", "text_template"), spec.viber.text_template, problems)

@@ -77,10 +77,6 @@ class KeyLines:
                 nl = text.find("\n", i)
                 i = n if nl < 0 else nl
                 continue
-            if ch in "\"'":
-                i, line = self._skip_string(text, i, line)
-                at_line_start = False
-                continue
             if not stack and at_line_start and ch == "[":
                 double = text.startswith("[[", i)
                 end = text.find("]", i)
@@ -106,6 +102,14 @@ class KeyLines:
                     i = m.end()
                     at_line_start = False
                     continue
+            if ch in "\"'":
+                # After the key check, so a quoted key (`"text" = ...`) gets its line too.
+                if stack and stack[-1][0] == "[":  # a string element of an array: its own line
+                    self.lines.setdefault(stack[-1][1] + (stack[-1][2][0],), line)
+                    stack[-1][2][0] += 1
+                i, line = self._skip_string(text, i, line)
+                at_line_start = False
+                continue
             if ch in "[{":
                 if stack and stack[-1][0] == "[":
                     parent = stack[-1]
@@ -130,6 +134,7 @@ class KeyLines:
             if stack and stack[-1][0] == "[" and ch not in ",":
                 # a scalar element of an array: count it so later inline tables keep their index
                 m2 = _SCALAR.match(text, i)
+                self.lines.setdefault(stack[-1][1] + (stack[-1][2][0],), line)
                 stack[-1][2][0] += 1
                 i = m2.end() if m2 else i + 1
                 continue
