@@ -80,7 +80,7 @@ def read_csv(path: Path, shown: str) -> Iterator[tuple[int, list[str], dict[str,
             except UnicodeDecodeError:
                 raise InvalidInput.at(shown, _first_undecodable_line(path), "not UTF-8 text; save the CSV as UTF-8") from None
             except csv.Error as error:
-                raise InvalidInput.at(shown, start, f"unreadable CSV ({error}); is a quote left open?") from None
+                raise InvalidInput.at(shown, start, f"unreadable CSV ({error}){_csv_hint(error)}") from None
             end = reader.line_num
             if not values or (len(values) == 1 and not values[0].strip()):
                 continue
@@ -106,6 +106,12 @@ def _first_undecodable_line(path: Path) -> int | None:
             except UnicodeDecodeError:
                 return number
     return None
+
+
+def _csv_hint(error: csv.Error) -> str:
+    if "field larger than field limit" in str(error):
+        return f"; a field over {csv.field_size_limit():,} characters: shorten it, or close the quote left open before it"
+    return "; is a quote left open?"
 
 
 def _find_column(header: list[str], name: str) -> str | None:
@@ -192,7 +198,9 @@ class AudienceReader:
 
     def __iter__(self) -> Iterator[Recipient | Skipped]:
         suppressed = self.suppression()
-        keys, phones = FingerprintSet(), FingerprintSet()
+        # A recipient's key is its id, or else its phone: the phones set covers keys without an
+        # id, so only ids need a set of their own (half the memory for an audience without ids).
+        ids, phones = FingerprintSet(), FingerprintSet()
         region, check = self.spec.default_region, self.spec.phone_check
         checked_inline: set[frozenset[str]] = set()
         inline_source = str(self.campaign.path)
@@ -225,12 +233,13 @@ class AudienceReader:
             if phone in suppressed:
                 yield Skipped(row.position, row.source, row.line, recipient_id or None, phone, "suppressed", "on a suppression list")
                 continue
-            seen_key, seen_phone = key in keys, phone in phones
-            if seen_key or seen_phone:
-                what = f"id {recipient_id!r}" if seen_key and recipient_id else f"phone {phone}"
+            seen_id = bool(recipient_id) and recipient_id in ids
+            if seen_id or phone in phones:
+                what = f"id {recipient_id!r}" if seen_id else f"phone {phone}"
                 yield Skipped(row.position, row.source, row.line, recipient_id or None, phone, "duplicate", f"duplicate: {what} appears earlier in the audience")
                 continue
-            keys.add(key)
+            if recipient_id:
+                ids.add(recipient_id)
             phones.add(phone)
             variables = {k: v for k, v in fields.items() if k not in (phone_column, id_column)}
             yield Recipient(row.position, row.source, row.line, key, recipient_id or None, phone, variables)

@@ -40,12 +40,17 @@ class Summary:
     max_segments: int = 0
     problems: list[Problem] = field(default_factory=list)
     problems_not_listed: int = 0
+    skipped: list[Problem] = field(default_factory=list)  # bad rows passed over (on_invalid = "skip")
 
     def add_problem(self, problem: Problem) -> None:
         if len(self.problems) < MAX_PROBLEMS_LISTED:
             self.problems.append(problem)
         else:
             self.problems_not_listed += 1
+
+    def add_skipped(self, problem: Problem) -> None:
+        if len(self.skipped) < MAX_PROBLEMS_LISTED:
+            self.skipped.append(problem)
 
     def raise_if_problems(self) -> None:
         if self.problems:
@@ -73,16 +78,15 @@ class Expansion:
         for item in self.audience:
             summary.recipients += 1
             if isinstance(item, Skipped):
-                if item.state == "invalid" and not self._skip_invalid:
-                    summary.add_problem(item.problem)
+                if item.state == "invalid":
+                    (summary.add_skipped if self._skip_invalid else summary.add_problem)(item.problem)
                 summary.by_state[item.state] += 1
                 yield item
                 continue
             result = self.message(item)
             if isinstance(result, Problem):
                 skipped = Skipped(item.position, item.source, item.line, item.recipient_id, item.phone, "invalid", result.message)
-                if not self._skip_invalid:
-                    summary.add_problem(result)
+                (summary.add_skipped if self._skip_invalid else summary.add_problem)(result)
                 summary.by_state["invalid"] += 1
                 yield skipped
                 continue

@@ -58,6 +58,26 @@ def url_problem(url: str) -> str | None:
     return None
 
 
+MAX_EXPONENT = 64
+MAX_REPEAT_CHARS = 10 * 1024  # nothing longer fits in a Telesign request anyway
+
+
+class _Sandbox(SandboxedEnvironment):
+    """Jinja's sandbox, plus bounds on the two operators that can hang or exhaust memory with a
+    one-line template (`{{ 2**10**9 }}`, `{{ 'x' * 10**9 }}`): the rest the sandbox already bounds."""
+
+    intercepted_binops = frozenset({"**", "*"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
+            raise jinja2.exceptions.SecurityError(f"exponent {right} is over {MAX_EXPONENT}")
+        if operator == "*":
+            text, times = (left, right) if isinstance(left, (str, list)) else (right, left)
+            if isinstance(text, (str, list)) and isinstance(times, int) and len(text) * times > MAX_REPEAT_CHARS:
+                raise jinja2.exceptions.SecurityError(f"repeating {len(text)} characters {times} times is over {MAX_REPEAT_CHARS}")
+        return super().call_binop(context, operator, left, right)
+
+
 class Renderer:
     """The campaign's templates, compiled once; `render` fills them for one recipient."""
 
@@ -66,7 +86,7 @@ class Renderer:
         spec = campaign.spec
         self.templates_folder = find_templates_folder(campaign.folder)
         loader = jinja2.FileSystemLoader(str(self.templates_folder)) if self.templates_folder else None
-        self.env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, loader=loader, autoescape=False, keep_trailing_newline=False)
+        self.env = _Sandbox(undefined=jinja2.StrictUndefined, loader=loader, autoescape=False, keep_trailing_newline=False)
         # Jinja's helpers (the sandbox's bounded `range`, `cycler`, `namespace`...) travel in each
         # recipient's context instead of as globals: every render merges a template's globals
         # through a ChainMap, which cost more than the rendering itself over a million rows.

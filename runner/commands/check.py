@@ -31,6 +31,8 @@ def run(paths: list[Path]) -> int:
             if summary.problems_not_listed:
                 terminal.err(f"{path}: ... and {summary.problems_not_listed} more problems")
             continue
+        for problem in summary.skipped:
+            terminal.err(f"{problem.path}:{problem.line}: skipped (on_invalid = \"skip\"): {problem.message}")
         terminal.out(f"{path}: ok: {describe(summary)}")
     if failed:
         terminal.err(f"{failed} of {len(files)} campaign file(s) have problems; nothing can be sent from them")

@@ -263,3 +263,17 @@ def test_skipped_rows_do_not_fail_the_check_and_are_counted(tmp_path: Path, monk
     assert "3 recipients, 2 messages, 0 suppressed, 0 duplicates, 1 skipped" in result.stdout
     expanded = expand(Path(CAMPAIGN))
     assert [m.recipient.recipient_id for m in expanded.messages] == ["x-1", "x-3"]
+
+
+def test_check_lists_the_rows_it_would_skip(tmp_path: Path) -> None:
+    root = tmp_path
+    write(root, "campaigns/audiences/a.csv", "id,phone,order_id\na,+1 555 867 5300,1\nb,not a phone,2\n")
+    text = (
+        'id = "skipper"\n[audience]\nfile = "audiences/a.csv"\nphone_check = "possible"\non_invalid = "skip"\n'
+        '[viber]\ntext = "Order {{ order_id }}"\nurl = "https://shop.example/o/{{ order_id }}"\nurl_text = "Open"\nurl_id = "o"\n'
+    )
+    path = write(root, "campaigns/s.toml", text)
+    result = invoke("check", str(path))
+    assert result.exit_code == 0
+    assert "a.csv:3: skipped" in result.output and "not a phone" in result.output
+    assert "1 skipped" in result.output

@@ -211,3 +211,11 @@ def test_a_campaign_without_sms_is_viber_only(tmp_path: Path) -> None:
     expanded = expand(campaign(tmp_path, text))
     assert all(m.sms is None and m.texts.sms_text is None for m in expanded.messages)
     assert [b["channels"] for b in expanded.bodies()] == [[{"channel": "viber", "fallback_time": 600}]] * 2
+
+
+@pytest.mark.parametrize("expression", ["{{ 2**100000000 }}", "{{ 'x' * 1000000000 }}", "{{ [1] * 10**8 }}"])
+def test_expressions_that_would_hang_or_exhaust_memory_are_refused(tmp_path: Path, expression: str) -> None:
+    path = campaign(tmp_path, with_viber_text(f'text = "{expression}"'))
+    found = problems(path)
+    assert found and all("refused by the sandbox" in p for p in found)
+    assert found[0].startswith(f"{path}:{A_LINE}:")
