@@ -15,7 +15,8 @@ Transaction Callback Service retries a callback that was not acknowledged). The 
    delivered, whatever a later callback says (nor does a 3000 retried after the read undo it).
 4. Each channel (viber, sms...) keeps its own latest status by the same rules, ordered by that
    channel's own updated_on (the callback's when the channel gives none).
-5. `callbacks` counts distinct callbacks: a repeat (same content hash) counts once.
+5. `callbacks` counts distinct callbacks: a repeat (same content hash) counts once, and takes
+   part once, as the copy that arrived first (a retry logged later must not win a tie by arrival).
 
 Applying these rules in time order is the same as taking, among all the statuses seen, the
 greatest by (rank, updated_on, arrival), where rank is intermediate < final < read: the state can
@@ -27,11 +28,11 @@ updated_on ranks before every timed one of its rank: only its arrival orders it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from runner.callback_log import Callback
+from runner.timeparse import to_micros
 
 IN_PROGRESS = 3001
 DELIVERED_TO_GATEWAY = 3002
@@ -58,9 +59,10 @@ def rank(code: int) -> int:
     return 2 if code == READ else 1
 
 
-@dataclass(frozen=True, slots=True)
-class Status:
-    """The status that won for a message or for one of its channels, with where it came from."""
+class Status(NamedTuple):
+    """The status that won for a message or for one of its channels, with where it came from.
+    (A NamedTuple rather than a frozen dataclass: as immutable, and three times faster to make,
+    which counts when enrichment merges millions of callbacks.)"""
 
     code: int
     description: str | None
@@ -79,15 +81,43 @@ class Status:
         return _order_key(self) > _order_key(other)
 
 
-def _order_key(status: Status) -> tuple[int, bool, datetime | None, int, str]:
-    # (updated_on is not None) comes first, so None is never compared with a datetime.
-    timed = status.updated_on is not None
-    return (rank(status.code), timed, status.updated_on if timed else None, status.arrival, status.content_hash)
+def _order_key(status: Status) -> OrderKey:
+    return _key(status.code, status.updated_on, status.arrival, status.content_hash)
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """All the callbacks of one message, merged. `Delivery()` is a message with none yet."""
+OrderKey = tuple[int, int, str]
+
+
+def _key(code: int, updated_on: datetime | None, arrival: int, digest: str) -> OrderKey:
+    return (order_head(code, None if updated_on is None else to_micros(updated_on)), arrival, digest)
+
+
+# Microseconds from year 1 to year 9999 fit in 59 bits; rank and "timed" go above them.
+_TIME_BITS = 59
+_TIMED = 1 << _TIME_BITS
+_TIME_MASK = _TIMED - 1
+_RANKED = {code: rank(code) << (_TIME_BITS + 1) for code in (*INTERMEDIATE_CODES, READ)}
+_FINAL = 1 << (_TIME_BITS + 1)
+
+
+def order_head(code: int, updated_on_micros: int | None) -> int:
+    """(rank, timed, updated_on) packed into one non-negative int (under 2**62) that orders like
+    them: the part of a status's order that comes before its arrival. `updated_on_micros` is
+    timeparse.to_micros of the status's time, None when it had none (an untimed status ranks
+    before every timed one of its rank). Enrichment (runner.enrichment) keeps millions of these in
+    arrays; `outranks` and `apply` use it too, so that both order statuses by one definition."""
+    ranked = _RANKED.get(code, _FINAL)  # rank(code), looked up: enrichment calls this per status
+    return ranked if updated_on_micros is None else ranked | _TIMED | updated_on_micros
+
+
+def order_micros(head: int) -> int | None:
+    """The updated_on (microseconds) an `order_head` was made with; None if it had none."""
+    return head & _TIME_MASK if head & _TIMED else None
+
+
+class Delivery(NamedTuple):
+    """All the callbacks of one message, merged. `Delivery()` is a message with none yet.
+    (A NamedTuple too; it holds the content hashes it has seen, a few per message.)"""
 
     status: Status | None = None  # the message's overall status (Telesign's `status`)
     last_channel: str | None = None  # the channel of that status ("viber", "sms")
@@ -101,15 +131,15 @@ class Delivery:
 
     @property
     def code(self) -> int | None:
-        return self.status.code if self.status else None
+        return self.status.code if self.status is not None else None
 
     @property
     def description(self) -> str | None:
-        return self.status.description if self.status else None
+        return self.status.description if self.status is not None else None
 
     @property
     def updated_on(self) -> datetime | None:
-        return self.status.updated_on if self.status else None
+        return self.status.updated_on if self.status is not None else None
 
     @property
     def final(self) -> bool:
@@ -132,47 +162,52 @@ class Delivery:
 
 
 def apply(delivery: Delivery, callback: Callback) -> Delivery:
-    """`delivery` with one more callback merged in (it may change nothing)."""
+    """`delivery` with one more callback merged in (it may change nothing). A repeat of a callback
+    already merged changes nothing: the copy merged first is the one kept."""
+    if callback.content_hash in delivery.seen:
+        return delivery
+    # Enrichment applies millions of callbacks: compare order keys first, and build a Status
+    # (or a new channels tuple) only for what wins.
+    arrival, digest, moment = callback.arrival, callback.content_hash, callback.updated_on
     status, last_channel = delivery.status, delivery.last_channel
-    candidate = Status(
-        code=callback.code,
-        description=callback.description,
-        updated_on=callback.updated_on,
-        updated_on_raw=callback.updated_on_raw,
-        reference_id=callback.reference_id,
-        arrival=callback.arrival,
-        content_hash=callback.content_hash,
-    )
-    if status is None or candidate.outranks(status):
-        status, last_channel = candidate, callback.last_channel
+    if status is None or _key(callback.code, moment, arrival, digest) > _order_key(status):
+        status = Status(
+            callback.code, callback.description, moment, callback.updated_on_raw, callback.reference_id,
+            arrival, digest,
+        )
+        last_channel = callback.last_channel
 
-    channels = dict(delivery.channels)
+    channels: dict[str, Status] | None = None
     for entry in callback.channels:
         if entry.code is None:
             continue  # a channel listed without a code says nothing to merge
         timed = entry.updated_on is not None
-        candidate = Status(
-            code=entry.code,
-            description=entry.description,
-            updated_on=entry.updated_on if timed else callback.updated_on,
-            updated_on_raw=entry.updated_on_raw if timed else callback.updated_on_raw,
-            reference_id=entry.reference_id,
-            arrival=callback.arrival,
-            content_hash=callback.content_hash,
-        )
-        current = channels.get(entry.channel)
-        if current is None or candidate.outranks(current):
-            channels[entry.channel] = candidate
+        when = entry.updated_on if timed else moment
+        current = delivery.channel(entry.channel) if channels is None else channels.get(entry.channel)
+        if current is None or _key(entry.code, when, arrival, digest) > _order_key(current):
+            if channels is None:
+                channels = dict(delivery.channels)
+            channels[entry.channel] = Status(
+                entry.code, entry.description, when,
+                entry.updated_on_raw if timed else callback.updated_on_raw,
+                entry.reference_id, arrival, digest,
+            )
 
-    # A repeat still takes part in the comparison above (so that which copy is fed first cannot
-    # matter), but counts once.
-    seen = delivery.seen if callback.content_hash in delivery.seen else delivery.seen | {callback.content_hash}
-    return Delivery(status, last_channel, tuple(sorted(channels.items())), seen)
+    return Delivery(
+        status, last_channel, delivery.channels if channels is None else tuple(sorted(channels.items())),
+        delivery.seen | {digest},
+    )
 
 
 def fold(callbacks: Iterable[Callback], start: Delivery = Delivery()) -> Delivery:
-    """All of one message's callbacks merged, in any order."""
-    delivery = start
+    """All of one message's callbacks merged, in any order: of several copies of one callback (a
+    retry, a log read twice), the one that arrived first takes part, whichever is fed first."""
+    first: dict[str, Callback] = {}
     for callback in callbacks:
+        kept = first.get(callback.content_hash)
+        if kept is None or callback.arrival < kept.arrival:
+            first[callback.content_hash] = callback
+    delivery = start
+    for callback in first.values():
         delivery = apply(delivery, callback)
     return delivery

@@ -1,25 +1,41 @@
-"""Enrichment: callback logs into the ledger, merged per message, then the report rewritten.
+"""Enrichment: callback logs merged into each message's delivery columns, then the report rewritten.
 
-Logs are streamed (runner.callback_log) and stored in batches; each callback is kept once (by
-the digest of its payload), so re-reading a log changes nothing. Each touched message's delivery
-is then re-merged from all of its stored callbacks (runner.delivery), in whatever order they came:
-enriching twice with the same logs gives a byte-identical report."""
+Logs are streamed (runner.callback_log.read_entries). Callbacks are joined to their messages a
+batch at a time (by reference_id, or by external_id where the send's answer was lost) and merged
+in memory by runner.delivery's rules: a message's status, and each channel's, is the greatest by
+(delivery.order_head: rank, timed, updated_on), then arrival; a repeat (the same content digest)
+takes part once, as first read. The merge keeps a few integers per message in arrays rather than
+Python objects, so that a campaign of 250,000 messages merges in tens of MB; past MAX_MESSAGES
+what is merged is written out and merging goes on from the ledger, so memory stays bounded
+whatever the campaign's size.
+
+Merged deliveries go to the ledger in one transaction (Ledger.save_deliveries): the messages'
+delivery columns, and what a later enrichment needs to go on merging (the winners' orders, the
+digests merged). So re-reading a log changes nothing, and enriching twice, or with logs repeated
+or reordered, gives a byte-identical report.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable, Iterator
 
 from runner import report
-from runner.callback_log import Callback, Malformed, payload_to_callback, read_callbacks
-from runner.delivery import Delivery, Status, fold
-from runner.ledger import Ledger
-from runner.timeparse import format_utc
+from runner.callback_log import Entry, Malformed, entry_of, payload_to_callback, read_entries
+from runner.delivery import order_head, order_micros
+from runner.ledger import Ledger, MergedDelivery, StoredDelivery
+from runner.timeparse import format_micros
 
-BATCH = 5000
+BATCH = 10_000  # callbacks joined to their messages at a time
+MAX_MESSAGES = 300_000  # messages merged in memory before being written out (~100 MB at most)
 LISTED = 20  # problems listed in full; the rest are counted
+
+_NONE = -1  # the order of "no status yet": below every order_head
+_DIGEST = 8  # bytes of each callback's sha256 kept to tell repeats: a collision within one message's few callbacks is beyond unlikely (2**-64 a pair)
 
 
 @dataclass
@@ -39,95 +55,254 @@ class EnrichResult:
 
 def enrich(ledger: Ledger, logs: Iterable[Path], report_path: Path) -> EnrichResult:
     result = EnrichResult()
-    batch: list[tuple[str, str | None, str | None, int, str, int, str]] = []
-
-    def flush() -> None:
-        for source, line, ident in ledger.store_callbacks(batch):
-            result.unmatched += 1
-            result.note(f"{source}:{line}: callback for {ident}, which is not a message of this campaign")
-        batch.clear()
-
-    for record in read_callbacks(logs, first_arrival=ledger.next_arrival()):
-        result.lines += 1
-        if isinstance(record, Malformed):
-            result.malformed += 1
-            result.note(str(record))
-            continue
-        result.callbacks += 1
-        batch.append((record.content_hash, record.reference_id, record.external_id, record.arrival, record.path, record.line, _payload_of(record)))
-        if len(batch) >= BATCH:
-            flush()
-    flush()
-    result.messages, result.settled = _refold(ledger)
+    with ledger.enriching():
+        merged = Merged(ledger.has_deliveries())
+        next_arrival = ledger.next_arrival()
+        batch: list[Entry] = []
+        legacy = ledger.legacy_callbacks()  # a ledger from before DELIVERIES: its callbacks first
+        for entry in _legacy_entries(legacy):
+            batch.append(entry)
+            if len(batch) >= BATCH:
+                merged = _merge(ledger, merged, batch, result, next_arrival)
+        for record in read_entries(logs, next_arrival):
+            result.lines += 1
+            if isinstance(record, Malformed):
+                result.malformed += 1
+                result.note(str(record))
+                continue
+            result.callbacks += 1
+            next_arrival = record.arrival + 1
+            batch.append(record)
+            if len(batch) >= BATCH:
+                merged = _merge(ledger, merged, batch, result, next_arrival)
+        merged = _merge(ledger, merged, batch, result, next_arrival)
+        result.messages += merged.size
+        result.settled += merged.save(ledger, next_arrival, drop_legacy=True)
     report.write(ledger, report_path)
     return result
 
 
-def _payload_of(callback: Callback) -> str:
-    """What is stored to re-merge later: the fields the rules need, as compact JSON."""
-    return json.dumps(
-        [
-            callback.reference_id, callback.external_id, callback.code, callback.description,
-            callback.last_channel, callback.updated_on_raw,
-            [[c.channel, c.code, c.description, c.reference_id, c.updated_on_raw] for c in callback.channels],
-        ],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )  # fmt: skip
+def _merge(ledger: Ledger, merged: Merged, batch: list[Entry], result: EnrichResult, next_arrival: int) -> Merged:
+    """Merge a batch (in read order), then empty it; past MAX_MESSAGES, write out and start afresh."""
+    merged.join(ledger, batch)
+    for entry in batch:
+        slot = merged.slot_of(entry)
+        if slot is None:
+            result.unmatched += 1
+            result.note(f"{entry.path}:{entry.line}: callback for {entry.reference_id or entry.external_id}, which is not a message of this campaign")
+        else:
+            merged.add(slot, entry)
+    batch.clear()
+    if merged.size < MAX_MESSAGES:
+        return merged
+    result.messages += merged.size
+    result.settled += merged.save(ledger, next_arrival)
+    return Merged(stored=True)
 
 
-def _callback_from(digest: str, arrival: int, source: str, line: int, stored: str) -> Callback | Malformed:
-    ref, ext, code, description, last_channel, updated_on, channels = json.loads(stored)
-    payload: dict[str, Any] = {
-        "reference_id": ref,
-        "external_id": ext,
-        "status": {"code": code, "description": description, "last_channel": last_channel, "updated_on": updated_on},
-        "channel_status": [{c[0]: {"code": c[1], "description": c[2], "reference_id": c[3], "updated_on": c[4]}} for c in channels],
-    }
-    return payload_to_callback(payload, source, line, arrival, None, digest)
+def _legacy_entries(rows: Iterator[tuple[str, int, str, int, str]]) -> Iterator[Entry]:
+    """Callbacks a ledger stored before DELIVERIES (as [reference_id, external_id, code,
+    description, last_channel, updated_on, [[channel, code, description, reference_id,
+    updated_on]...]]), as Entries with their first arrival."""
+    for digest, arrival, source, line, stored in rows:
+        ref, ext, code, description, last_channel, updated_on, channels = json.loads(stored)
+        payload = {
+            "reference_id": ref,
+            "external_id": ext,
+            "status": {"code": code, "description": description, "last_channel": last_channel, "updated_on": updated_on},
+            "channel_status": [{c[0]: {"code": c[1], "description": c[2], "reference_id": c[3], "updated_on": c[4]}} for c in channels],
+        }
+        callback = payload_to_callback(payload, source, line, arrival, None, digest)
+        if not isinstance(callback, Malformed):
+            yield entry_of(callback)
 
 
-def _refold(ledger: Ledger) -> tuple[int, int]:
-    messages = settled = 0
-    after = ""
-    while True:
-        page = ledger.touched(after, 1000)
-        if not page:
-            break
-        rows = []
-        for key, stored in page:
-            callbacks = [c for c in (_callback_from(*s) for s in stored) if isinstance(c, Callback)]
-            rows.append(_delivery_row(key, fold(callbacks)))
-        settled += ledger.set_deliveries(rows)
-        messages += len(rows)
-        after = page[-1][0]
-    ledger.forget_touched()
-    return messages, settled
+# What is merged for each message (a "slot"), laid out for a million merges over 250,000 messages:
+# plain Python objects would take ~550 bytes a message, and scattered arrays a cache miss each.
+# In `numbers` (int64), _WIDTH numbers side by side: the order (delivery.order_head; _NONE when
+# no status yet), arrival and code of the message's status, then of Viber's, then of SMS's (the
+# channels the report has columns for). In `texts`, _TEXTS side by side: the status's description
+# and last_channel, Viber's description, SMS's description.
+_STATUS, _VIBER, _SMS, _WIDTH = 0, 3, 6, 9
+_DESCRIPTION, _LAST_CHANNEL, _VIBER_DESCRIPTION, _SMS_DESCRIPTION, _TEXTS = 0, 1, 2, 3, 4
+_COLUMNS = {"viber": (_VIBER, _VIBER_DESCRIPTION), "sms": (_SMS, _SMS_DESCRIPTION)}
+_EMPTY = array("q", [_NONE, 0, 0] * 3)
+_NO_TEXTS = [None] * _TEXTS
 
 
-def _delivery_row(key: str, delivery: Delivery) -> tuple[Any, ...]:
-    status = delivery.status
-    viber, sms = delivery.viber, delivery.sms
-    return (
-        key,
-        status.reference_id if status else None,
-        delivery.code,
-        delivery.description,
-        delivery.last_channel,
-        *_channel(viber),
-        *_channel(sms),
-        _when(status),
-        delivery.callbacks,
-    )
+class Merged:
+    """The deliveries merged in this enrichment, one slot per message touched."""
+
+    def __init__(self, stored: bool) -> None:
+        self.stored = stored  # whether the ledger may hold earlier merges to go on from
+        self.by_reference: dict[str, int] = {}  # reference_id -> slot, for messages that have it
+        self.by_external_id: dict[str, int] = {}  # external_id -> slot, where the reference_id did not join
+        self.joined_by_external_id: dict[int, int] = {}  # rowid -> slot of those (few: lost answers)
+        self.rowid = array("q")  # the message's in the ledger
+        self.changed = bytearray()  # 1 where a callback was merged in (what to write out)
+        self.seen: list[bytes] = []  # _DIGEST bytes of each callback merged, end to end
+        self.numbers = array("q")  # see _WIDTH
+        self.texts: list[str | None] = []  # see _TEXTS
+        # rare, so kept aside: an untimed status's updated_on as written; the winner's reference_id
+        # where the message was joined by external_id; channels the report has no columns for
+        self.raw_time: dict[int, str | None] = {}
+        self.reference: dict[int, str] = {}
+        self.others: dict[int, dict[str, tuple[int, int, int, str | None]]] = {}
+
+    @property
+    def size(self) -> int:
+        return len(self.rowid)
+
+    # -- joining -------------------------------------------------------------------------------
+
+    def join(self, ledger: Ledger, batch: list[Entry]) -> None:
+        """Find the messages of a batch's callbacks that have no slot yet, and give them one: by
+        reference_id, else by external_id (the messages as the ledger has them now)."""
+        by_reference, by_external_id = self.by_reference, self.by_external_id
+        new: list[int] = []
+        references = {e.reference_id for e in batch if e.reference_id is not None and e.reference_id not in by_reference}
+        if references:
+            # (lowest rowid last, so that it wins where two messages had the same reference_id)
+            for reference, rowid in ledger.messages_by_reference(references):
+                # the message may have a slot already, joined by its external_id
+                slot = self.joined_by_external_id.get(rowid)
+                if slot is None:
+                    slot = self._new_slot(rowid, new)
+                by_reference[reference] = slot
+        external_ids = {
+            e.external_id for e in batch
+            if e.external_id is not None and e.external_id not in by_external_id
+            and (e.reference_id is None or e.reference_id not in by_reference)
+        }  # fmt: skip
+        if external_ids:
+            for external_id, rowid, its_reference in ledger.messages_by_external_id(external_ids):
+                slot = by_reference.get(its_reference) if its_reference is not None else None
+                if slot is None:
+                    slot = self._new_slot(rowid, new)
+                by_external_id[external_id] = slot
+                self.joined_by_external_id[rowid] = slot
+        if new and self.stored:
+            slot_of = {self.rowid[slot]: slot for slot in new}
+            for stored in ledger.stored_deliveries(list(slot_of)):
+                self._load(slot_of[stored.rowid], stored)
+
+    def slot_of(self, entry: Entry) -> int | None:
+        if entry.reference_id is not None:
+            slot = self.by_reference.get(entry.reference_id)
+            if slot is not None:
+                return slot
+        return None if entry.external_id is None else self.by_external_id.get(entry.external_id)
+
+    def _new_slot(self, rowid: int, new: list[int]) -> int:
+        slot = len(self.rowid)
+        self.rowid.append(rowid)
+        self.changed.append(0)
+        self.seen.append(b"")
+        self.numbers.extend(_EMPTY)
+        self.texts.extend(_NO_TEXTS)
+        new.append(slot)
+        return slot
+
+    def _load(self, slot: int, stored: StoredDelivery) -> None:
+        self.seen[slot] = stored.seen
+        at, text_at = slot * _WIDTH, slot * _TEXTS
+        numbers, texts = self.numbers, self.texts
+        if stored.code is not None:
+            numbers[at + _STATUS : at + _STATUS + 3] = array("q", (stored.status_order, stored.status_arrival, stored.code))
+            texts[text_at + _DESCRIPTION], texts[text_at + _LAST_CHANNEL] = stored.description, stored.last_channel
+            if order_micros(stored.status_order) is None:
+                self.raw_time[slot] = stored.updated_on
+        for offset, text_offset, order, arrival, code, description in (
+            (_VIBER, _VIBER_DESCRIPTION, stored.viber_order, stored.viber_arrival, stored.viber_code, stored.viber_description),
+            (_SMS, _SMS_DESCRIPTION, stored.sms_order, stored.sms_arrival, stored.sms_code, stored.sms_description),
+        ):
+            if order is not None and arrival is not None and code is not None:
+                numbers[at + offset : at + offset + 3] = array("q", (order, arrival, code))
+                texts[text_at + text_offset] = description
+        if stored.other_channels:
+            self.others[slot] = {name: (o, a, c, d) for name, (o, a, c, d) in json.loads(stored.other_channels).items()}
+
+    # -- merging -------------------------------------------------------------------------------
+
+    def add(self, slot: int, entry: Entry) -> None:
+        """Merge one callback into its message's slot (the hot path: a million calls a run)."""
+        digest = entry.digest[:_DIGEST]
+        seen = self.seen[slot]
+        if seen and _holds(seen, digest):
+            return  # a repeat: the copy read first took part
+        self.seen[slot] = seen + digest
+        self.changed[slot] = 1
+        numbers, texts = self.numbers, self.texts
+        at, text_at = slot * _WIDTH, slot * _TEXTS
+        micros, arrival = entry.updated_on, entry.arrival
+        order = order_head(entry.code, micros)
+        current = numbers[at]
+        if order > current or (order == current and arrival > numbers[at + 1]):
+            numbers[at], numbers[at + 1], numbers[at + 2] = order, arrival, entry.code
+            description, last_channel = entry.description, entry.last_channel
+            texts[text_at] = None if description is None else _intern(description)
+            texts[text_at + _LAST_CHANNEL] = None if last_channel is None else _intern(last_channel)
+            if micros is None:
+                self.raw_time[slot] = entry.updated_on_raw
+            elif self.raw_time:
+                self.raw_time.pop(slot, None)
+            reference = entry.reference_id
+            if reference is not None and reference not in self.by_reference:
+                self.reference[slot] = reference  # joined by external_id: the reference to settle it with
+            elif self.reference:
+                self.reference.pop(slot, None)
+        for name, code, description, when in entry.channels:
+            # a channel without its own time takes the callback's (delivery.apply does the same)
+            order = order_head(code, micros if when is None else when)
+            column = _COLUMNS.get(name)
+            if column is None:
+                self._add_other(slot, name, order, arrival, code, description)
+                continue
+            offset, text_offset = column
+            current = numbers[at + offset]
+            if order > current or (order == current and arrival > numbers[at + offset + 1]):
+                numbers[at + offset], numbers[at + offset + 1], numbers[at + offset + 2] = order, arrival, code
+                texts[text_at + text_offset] = None if description is None else _intern(description)
+
+    def _add_other(self, slot: int, name: str, order: int, arrival: int, code: int, description: str | None) -> None:
+        channels = self.others.setdefault(slot, {})
+        current = channels.get(name)
+        if current is None or (order, arrival) > current[:2]:
+            channels[name] = (order, arrival, code, description)
+
+    # -- writing out ---------------------------------------------------------------------------
+
+    def save(self, ledger: Ledger, next_arrival: int, drop_legacy: bool = False) -> int:
+        """Write the merged deliveries of the messages that changed; returns how many settled."""
+        self.by_reference = self.by_external_id = {}  # done joining: their memory goes to the writing
+        changed = sorted((slot for slot in range(self.size) if self.changed[slot]), key=self.rowid.__getitem__)
+        return ledger.save_deliveries((self._row(slot) for slot in changed), next_arrival, drop_legacy)
+
+    def _row(self, slot: int) -> MergedDelivery:
+        at, text_at = slot * _WIDTH, slot * _TEXTS
+        order, arrival, code, viber_order, viber_arrival, viber_code, sms_order, sms_arrival, sms_code = self.numbers[at : at + _WIDTH]
+        description, last_channel, viber_description, sms_description = self.texts[text_at : text_at + _TEXTS]
+        micros = order_micros(order)
+        viber, sms = viber_order != _NONE, sms_order != _NONE
+        others = self.others.get(slot)
+        return MergedDelivery(
+            self.rowid[slot], self.reference.get(slot), code, description, last_channel,
+            viber_code if viber else None, viber_description, sms_code if sms else None, sms_description,
+            self.raw_time.get(slot) if micros is None else format_micros(micros), len(self.seen[slot]) // _DIGEST,
+            self.seen[slot], order, arrival,
+            viber_order if viber else None, viber_arrival if viber else None,
+            sms_order if sms else None, sms_arrival if sms else None,
+            json.dumps(others, sort_keys=True) if others else None,
+        )  # fmt: skip
 
 
-def _channel(status: Status | None) -> tuple[int | None, str | None]:
-    return (status.code, status.description) if status else (None, None)
+def _holds(seen: bytes, digest: bytes) -> bool:
+    """Whether `digest` is one of the _DIGEST-byte digests laid end to end in `seen`."""
+    at = seen.find(digest)
+    while at >= 0 and at % _DIGEST:
+        at = seen.find(digest, at + 1)
+    return at >= 0
 
 
-def _when(status: Status | None) -> str | None:
-    if status is None:
-        return None
-    if status.updated_on is not None:
-        return format_utc(status.updated_on)
-    return status.updated_on_raw
+# Each line decodes its own copy of "Delivered"; a slot keeps the one shared copy instead.
+_intern = sys.intern

@@ -12,10 +12,11 @@ import json
 import os
 import sqlite3
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Collection, Iterable, Iterator, NamedTuple, Sequence
 
 SCHEMA_VERSION = 1
 
@@ -67,16 +68,7 @@ CREATE TABLE skipped (
     state TEXT NOT NULL,
     reason TEXT NOT NULL
 );
--- Every distinct delivery callback read by `enrich`, joined to its message.
-CREATE TABLE callbacks (
-    digest TEXT PRIMARY KEY,            -- sha256 of the payload's canonical JSON: a repeat is one row
-    message_key TEXT NOT NULL,
-    arrival INTEGER NOT NULL,           -- order first read, across every enrich: breaks time ties
-    source TEXT NOT NULL,               -- the log and line it was first read from
-    line INTEGER NOT NULL,
-    payload TEXT NOT NULL
-);
-CREATE INDEX callbacks_by_message ON callbacks (message_key, arrival);
+-- `enrich` adds DELIVERIES (below) the first time it runs.
 -- Test sends (`send --test-to`): kept for audit, never part of the campaign's state.
 CREATE TABLE test_sends (
     id INTEGER PRIMARY KEY,
@@ -94,6 +86,84 @@ SENDABLE = ("pending", "failed")
 UNSETTLED = ("sending", "unknown")  # may have reached Telesign: resent only on request
 DONE = ("accepted", "rejected")
 STATES = ("pending", "sending", "accepted", "rejected", "failed", "unknown", "suppressed", "invalid", "duplicate", "expired")
+
+
+# Per message that has callbacks, what `enrich` needs to go on merging them (runner.enrichment):
+# the order of each winning status (runner.delivery.order_head, then arrival) and which callbacks
+# were merged. The winners' fields are the message's delivery columns.
+DELIVERIES = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    message_key TEXT PRIMARY KEY,
+    seen BLOB NOT NULL,                 -- the first 8 bytes of each merged callback's sha256, end to end
+    status_order INTEGER NOT NULL,
+    status_arrival INTEGER NOT NULL,
+    viber_order INTEGER,                -- NULL: no Viber status yet
+    viber_arrival INTEGER,
+    sms_order INTEGER,
+    sms_arrival INTEGER,
+    other_channels TEXT                 -- JSON {channel: [order, arrival, code, description]}: channels without columns
+) WITHOUT ROWID
+"""
+
+# A callback proves Telesign accepted the message: these states then become `accepted`.
+_SETTLED_FROM = "'unknown', 'sending', 'failed', 'pending', 'expired'"
+
+
+class StoredDelivery(NamedTuple):
+    """A message's merged delivery as the ledger has it (see DELIVERIES)."""
+
+    rowid: int
+    code: int | None
+    description: str | None
+    last_channel: str | None
+    viber_code: int | None
+    viber_description: str | None
+    sms_code: int | None
+    sms_description: str | None
+    updated_on: str | None
+    seen: bytes
+    status_order: int
+    status_arrival: int
+    viber_order: int | None
+    viber_arrival: int | None
+    sms_order: int | None
+    sms_arrival: int | None
+    other_channels: str | None
+
+
+class MergedDelivery(NamedTuple):
+    """A message's merged delivery, to be saved: its columns, then what DELIVERIES keeps."""
+
+    rowid: int
+    reference_id: str | None  # the winner's, for a message whose own is unknown (its answer was lost)
+    code: int
+    description: str | None
+    last_channel: str | None
+    viber_code: int | None
+    viber_description: str | None
+    sms_code: int | None
+    sms_description: str | None
+    updated_on: str | None
+    callbacks: int
+    seen: bytes
+    status_order: int
+    status_arrival: int
+    viber_order: int | None
+    viber_arrival: int | None
+    sms_order: int | None
+    sms_arrival: int | None
+    other_channels: str | None
+
+
+def _chunks(rows: Iterable[MergedDelivery], size: int) -> Iterator[list[MergedDelivery]]:
+    chunk: list[MergedDelivery] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def now() -> str:
@@ -332,91 +402,117 @@ class Ledger:
         )
 
     # -- callbacks ---------------------------------------------------------------------------
+    #
+    # `enrich` (runner.enrichment) merges callbacks in memory and writes here, for each message it
+    # touched, the winners' fields into the message's delivery columns and, in DELIVERIES, what a
+    # later enrichment needs to go on merging where this one stopped.
+
+    @contextmanager
+    def enriching(self) -> Iterator[None]:
+        """For the length of an enrichment: DELIVERIES exists (a ledger made before it gets it), and
+        commits are synchronous=NORMAL: in WAL mode that still never corrupts the ledger, but a power
+        cut may undo the last commits, which only ever hold what the callback logs still hold and the
+        next `enrich` reads again. Claims (`commit`) keep FULL: it is set back on the way out."""
+        self.db.execute(DELIVERIES)
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            yield
+        finally:
+            self.db.execute("PRAGMA synchronous=FULL")
 
     def next_arrival(self) -> int:
-        row = self.db.execute("SELECT MAX(arrival) FROM callbacks").fetchone()
-        return 0 if row[0] is None else int(row[0]) + 1
+        """The arrival number of the next callback read: they go on across enrichments."""
+        stored = self.meta("callback_arrivals")
+        if stored is not None:
+            return int(stored)
+        if self._has_legacy_callbacks():
+            row = self.db.execute("SELECT MAX(arrival) FROM callbacks").fetchone()
+            return 0 if row[0] is None else int(row[0]) + 1
+        return 0
 
-    def store_callbacks(self, rows: Sequence[tuple[str, str | None, str | None, int, str, int, str]]) -> list[tuple[str, int, str]]:
-        """Store callbacks (digest, reference_id, external_id, arrival, source, line, payload),
-        each joined to its message by reference_id, or by external_id when the send's answer was
-        lost; a callback already stored (same digest) is kept as first read. The joined messages
-        are marked for `refold`. Returns (source, line, id) of callbacks no message matches."""
+    def has_deliveries(self) -> bool:
+        return bool(self.db.execute("SELECT EXISTS (SELECT 1 FROM deliveries)").fetchone()[0])
+
+    def messages_by_reference(self, references: Collection[str]) -> list[tuple[str, int]]:
+        """(reference_id, rowid) of the messages with these reference_ids, lowest rowid first (the
+        index answers alone: enrichment asks this for every message)."""
+        return self.db.execute(
+            "SELECT reference_id, rowid FROM messages WHERE reference_id IN (SELECT value FROM json_each(?)) ORDER BY rowid DESC",
+            (json.dumps(list(references)),),
+        ).fetchall()
+
+    def messages_by_external_id(self, external_ids: Collection[str]) -> list[tuple[str, int, str | None]]:
+        """(external_id, rowid, reference_id) of the messages with these external_ids."""
+        return self.db.execute(
+            "SELECT external_id, rowid, reference_id FROM messages WHERE external_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(external_ids)),),
+        ).fetchall()
+
+    def stored_deliveries(self, rowids: Collection[int]) -> list[StoredDelivery]:
+        """What earlier enrichments merged for these messages (those that have anything)."""
+        rows = self.db.execute(
+            """SELECT m.rowid, m.delivery_status_code, m.delivery_status_description, m.last_channel,
+                      m.viber_status_code, m.viber_status_description, m.sms_status_code, m.sms_status_description,
+                      m.status_updated_on, d.seen, d.status_order, d.status_arrival, d.viber_order, d.viber_arrival,
+                      d.sms_order, d.sms_arrival, d.other_channels
+               FROM messages m JOIN deliveries d ON d.message_key = m.key
+               WHERE m.rowid IN (SELECT value FROM json_each(?))""",
+            (json.dumps(list(rowids)),),
+        )
+        return [StoredDelivery(*row) for row in rows]
+
+    def save_deliveries(
+        self, rows: Iterable[MergedDelivery], next_arrival: int, drop_legacy: bool = False
+    ) -> int:
+        """One transaction: each message's merged delivery into its columns and into DELIVERIES
+        (pass `rows` in rowid order: the writes then walk the table once). A callback proves that
+        Telesign accepted the message: one still `unknown` or `sending` (its answer was lost), or
+        failed, pending or expired, becomes accepted and is never resent. Returns how many were
+        settled so."""
         db = self.db
+        stamp = now()
+        written: list[int] = []
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS incoming (digest TEXT, reference_id TEXT, external_id TEXT, arrival INTEGER, source TEXT, line INTEGER, payload TEXT, message_key TEXT)"
-            )
-            db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (key TEXT PRIMARY KEY)")
-            db.executemany("INSERT INTO incoming VALUES (?, ?, ?, ?, ?, ?, ?, NULL)", rows)
-            db.execute(
-                """UPDATE incoming SET message_key = COALESCE(
-                     (SELECT key FROM messages WHERE messages.reference_id = incoming.reference_id),
-                     (SELECT key FROM messages WHERE messages.external_id = incoming.external_id))"""
-            )
-            db.execute(
-                """INSERT OR IGNORE INTO callbacks (digest, message_key, arrival, source, line, payload)
-                   SELECT digest, message_key, arrival, source, line, payload FROM incoming WHERE message_key IS NOT NULL"""
-            )
-            db.execute("INSERT OR IGNORE INTO touched SELECT DISTINCT message_key FROM incoming WHERE message_key IS NOT NULL")
-            unmatched = [
-                (source, line, ref or ext or "")
-                for source, line, ref, ext in db.execute("SELECT source, line, reference_id, external_id FROM incoming WHERE message_key IS NULL ORDER BY arrival")
-            ]
-            db.execute("DELETE FROM incoming")
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        return unmatched
-
-    def touched(self, after: str, limit: int) -> list[tuple[str, list[tuple[str, int, str, int, str]]]]:
-        """Messages marked by `store_callbacks`, after key `after`, each with all its stored
-        callbacks (digest, arrival, source, line, payload) in arrival order."""
-        keys = [k for (k,) in self.db.execute("SELECT key FROM temp.touched WHERE key > ? ORDER BY key LIMIT ?", (after, limit))]
-        if not keys:
-            return []
-        marks = ",".join("?" * len(keys))
-        grouped: dict[str, list[tuple[str, int, str, int, str]]] = {k: [] for k in keys}
-        for key, digest, arrival, source, line, payload in self.db.execute(
-            f"SELECT message_key, digest, arrival, source, line, payload FROM callbacks WHERE message_key IN ({marks}) ORDER BY message_key, arrival",
-            keys,
-        ):
-            grouped[key].append((digest, arrival, source, line, payload))
-        return list(grouped.items())
-
-    def set_deliveries(self, rows: Sequence[tuple[Any, ...]]) -> int:
-        """(key, reference_id, code, description, last_channel, viber code, viber description,
-        sms code, sms description, updated_on, callbacks): the merged delivery of each message.
-        A callback proves Telesign accepted the message: one left `unknown` or `sending` (its
-        answer was lost) becomes accepted, with its reference_id, and is never resent. Returns
-        how many such messages were settled."""
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+            for chunk in _chunks(rows, 1000):
+                written.extend(r.rowid for r in chunk)
+                db.executemany(
+                    """UPDATE messages SET reference_id = COALESCE(reference_id, ?),
+                         delivery_status_code = ?, delivery_status_description = ?, last_channel = ?,
+                         viber_status_code = ?, viber_status_description = ?, sms_status_code = ?,
+                         sms_status_description = ?, status_updated_on = ?, callbacks = ?, updated_at = ?
+                       WHERE rowid = ?""",
+                    [(*r[1:11], stamp, r.rowid) for r in chunk],
+                )
+                db.executemany(
+                    """INSERT OR REPLACE INTO deliveries VALUES
+                         ((SELECT key FROM messages WHERE rowid = ?), ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    [(r.rowid, *r[11:]) for r in chunk],
+                )
             settled = db.execute(
-                f"SELECT COUNT(*) FROM messages WHERE state IN ('unknown', 'sending', 'failed', 'pending', 'expired') AND key IN ({','.join('?' * len(rows))})",
-                [r[0] for r in rows],
-            ).fetchone()[0] if rows else 0
-            db.executemany(
-                """UPDATE messages SET
-                     state = CASE WHEN state IN ('unknown', 'sending', 'failed', 'pending', 'expired') THEN 'accepted' ELSE state END,
-                     reference_id = COALESCE(reference_id, ?),
-                     delivery_status_code = ?, delivery_status_description = ?, last_channel = ?,
-                     viber_status_code = ?, viber_status_description = ?, sms_status_code = ?, sms_status_description = ?,
-                     status_updated_on = ?, callbacks = ?, updated_at = ?
-                   WHERE key = ?""",
-                [(*r[1:], now(), r[0]) for r in rows],
-            )
+                f"""UPDATE messages SET state = 'accepted'
+                    WHERE state IN ({_SETTLED_FROM}) AND rowid IN (SELECT value FROM json_each(?))""",
+                (json.dumps(written),),
+            ).rowcount
+            self._set_meta("callback_arrivals", str(next_arrival))
+            if drop_legacy:
+                db.execute("DROP TABLE IF EXISTS callbacks")
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        return int(settled)
+        return settled
 
-    def forget_touched(self) -> None:
-        self.db.execute("DROP TABLE IF EXISTS temp.touched")
+    def _has_legacy_callbacks(self) -> bool:
+        return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'callbacks'").fetchone() is not None
+
+    def legacy_callbacks(self) -> Iterator[tuple[str, int, str, int, str]]:
+        """Callbacks a ledger made before DELIVERIES keeps (a table `callbacks`, one row per distinct
+        callback with its payload): (digest, arrival, source, line, payload), in arrival order, for
+        enrichment to merge once; `save_deliveries(drop_legacy=True)` then drops the table."""
+        if not self._has_legacy_callbacks():
+            return iter(())
+        return iter(self.db.execute("SELECT digest, arrival, source, line, payload FROM callbacks ORDER BY arrival"))
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -21,7 +21,9 @@ class Pacer:
         self.rate = rate
         self.interval = 1.0 / rate if rate else 0.0
         self.clock = clock
-        self._cap = max(1, math.floor(rate)) if rate else 0
+        # ceil, not floor: a cap of floor(2.5) = 2 a second would hold a 2.5/s campaign to 2/s;
+        # ceil keeps every window within rate + 1, as the contract allows.
+        self._cap = max(1, math.ceil(rate)) if rate else 0
         self._recent: deque[float] = deque(maxlen=self._cap or 1)
         self._next = 0.0
         self._paused_until = 0.0

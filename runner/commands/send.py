@@ -11,7 +11,7 @@ from runner import config, terminal
 from runner.campaign import load
 from runner.client import Answer, OmnichannelClient
 from runner.commands.check import describe
-from runner.errors import ExitCode, InvalidInput, UsageProblem
+from runner.errors import EndpointUnreachable, ExitCode, InvalidInput, UsageProblem
 from runner.ledger import Ledger
 from runner.plan import Expansion, Message
 from runner.sending import CampaignRun, SendOptions, campaign_folder, send_campaign
@@ -106,6 +106,8 @@ def test_send(file: Path, phone: str, recipient_id: str | None, settings: config
     # settle the real recipient's message.
     body = message.body.replace(message.external_id.encode(), f"{campaign.id}.test".encode(), 1)
     answer = asyncio.run(_post_once(settings, body))
+    if answer.verdict == "retry" and answer.http_status is None:
+        raise EndpointUnreachable(f"TEST {campaign.id}: could not reach {settings.base_url} ({answer.description}): check TELESIGN_BASE_URL and the network; nothing was sent")
     ledger = Ledger.open(campaign_folder(outputs, campaign.id), campaign.id)
     try:
         ledger.record_test_send(chosen.recipient.key, destination, answer.http_status, answer.status_code, answer.reference_id, body)

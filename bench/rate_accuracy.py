@@ -1,0 +1,252 @@
+"""How exactly `campaign send` keeps its rate, counted where Telesign counts: at the server.
+
+The simulator runs in its own process with `--journal FILE`, which writes one JSON line per
+accepted request with the simulator's time.monotonic(). A campaign of RATE x SECONDS recipients
+with `rate = RATE` is sent by `python -m runner send` in a subprocess; from the journal we compute
+the achieved rate ((n - 1) / (last - first)) and the busiest one-second sliding window.
+
+Baselines, measured in the same run against the same simulator with the same bodies and
+concurrency (an httpx loop in this process):
+- naive sleep: start a request, then `await asyncio.sleep(1 / rate)`: drifts low, since every
+  sleep wakes late;
+- token bucket (capacity = rate, as aiolimiter and most limiters): on time on average, but lets a
+  full bucket through at once, up to twice the rate within one second.
+
+Targets: achieved rate within 2% of RATE, no one-second window over RATE + 1.
+
+With two CPUs or more the simulator is pinned to CPU 1 and the senders to CPU 0 (--no-pin to let
+them float): what is measured is then the sender's pacing, not the two processes taking turns
+on the same core, which delays requests between the sender's clock and the simulator's.
+
+    .venv/bin/python bench/rate_accuracy.py [--rate 100] [--seconds 30] [--concurrency 16] [--no-baselines] [--no-pin]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Awaitable, Callable
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from runner.simulator import DEMO_CREDENTIALS  # noqa: E402
+from runner.telesign_auth import DEMO_API_KEY, DEMO_CUSTOMER_ID, basic_authorization  # noqa: E402
+
+
+PIN: bool = False  # set by main(): simulator on CPU 1, senders on CPU 0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def start_simulator(port: int, journal: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TELESIGN_")}  # demo credentials
+    command = [sys.executable, "-m", "runner", "simulate", "--port", str(port), "--time-scale", "0.001", "--journal", str(journal)]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if PIN:
+        os.sched_setaffinity(process.pid, {1})
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise SystemExit("the simulator did not start")
+
+
+def write_campaign(folder: Path, messages: int, rate: float, concurrency: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    numbers = (n for n in range(10_000_000) if n % 10 != 9)  # last digit 9 is refused by the simulator
+    with (folder / "audience.csv").open("w", encoding="utf-8") as handle:
+        handle.write("id,phone,order_id\n")
+        for i, n in zip(range(messages), numbers):
+            handle.write(f"c-{i:06d},+1 555 {n // 10_000:03d} {n % 10_000:04d},{40000 + i}\n")
+    file = folder / "rate.toml"
+    file.write_text(
+        f'''id = "bench-rate"
+[sending]
+rate = {rate}
+concurrency = {concurrency}
+[audience]
+file = "audience.csv"
+default_region = "US"
+phone_check = "possible"
+[viber]
+text = "Your order {{{{ order_id }}}} is on its way:"
+url = "https://viatushop.com/orders?id={{{{ order_id }}}}"
+url_text = "Track Order"
+url_id = "track-order"
+[sms]
+text = "Your order {{{{ order_id }}}}: https://viatushop.com/orders?id={{{{ order_id }}}}"
+''',
+        encoding="utf-8",
+    )
+    return file
+
+
+def journal_times(journal: Path, skip: int) -> list[float]:
+    """Acceptance times of the journal's lines after the first `skip`."""
+    deadline = time.monotonic() + 5
+    while True:  # the journal is flushed per line; wait for the last ones to land
+        with journal.open(encoding="utf-8") as lines:
+            times = [json.loads(line)["monotonic"] for line in lines if line.strip()][skip:]
+        if time.monotonic() > deadline or times:
+            return sorted(times)
+        time.sleep(0.05)
+
+
+def count_lines(journal: Path) -> int:
+    if not journal.exists():
+        return 0
+    with journal.open(encoding="utf-8") as lines:
+        return sum(1 for line in lines if line.strip())
+
+
+def busiest_second(times: list[float]) -> int:
+    most, first = 0, 0
+    for last, moment in enumerate(times):
+        while times[first] <= moment - 1.0:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+def figures(name: str, times: list[float], rate: float) -> tuple[float, int]:
+    achieved = (len(times) - 1) / (times[-1] - times[0])
+    worst = busiest_second(times)
+    error = achieved / rate - 1
+    over = sum(1 for n in windows_over(times, int(rate) + 1))
+    buckets: dict[int, int] = {}
+    for moment in times:  # whole seconds of the simulator's clock, as a per-second TPS counter sees
+        buckets[int(moment)] = buckets.get(int(moment), 0) + 1
+    print(f"{name:<38} {len(times):>6} {achieved:>10.2f} {error:>+8.2%} {worst:>12} {over:>14} {max(buckets.values()):>12}")
+    return achieved, worst
+
+
+def windows_over(times: list[float], cap: int) -> list[int]:
+    """For each start, the size of the one-second window ending at it, where it is over `cap`."""
+    over, first = [], 0
+    for last, moment in enumerate(times):
+        while times[first] <= moment - 1.0:
+            first += 1
+        if last - first + 1 > cap:
+            over.append(last - first + 1)
+    return over
+
+
+
+
+async def naive_sleep(fire: Callable[[], Awaitable[None]], total: int, rate: float) -> None:
+    tasks = []
+    for _ in range(total):
+        tasks.append(asyncio.ensure_future(fire()))
+        await asyncio.sleep(1 / rate)
+    await asyncio.gather(*tasks)
+
+
+async def token_bucket(fire: Callable[[], Awaitable[None]], total: int, rate: float) -> None:
+    capacity, tokens, last = rate, rate, time.monotonic()
+    tasks = []
+    for _ in range(total):
+        while True:
+            now = time.monotonic()
+            tokens = min(capacity, tokens + (now - last) * rate)
+            last = now
+            if tokens >= 1:
+                tokens -= 1
+                break
+            await asyncio.sleep((1 - tokens) / rate)
+        tasks.append(asyncio.ensure_future(fire()))
+    await asyncio.gather(*tasks)
+
+
+async def baseline(kind: str, url: str, bodies: list[bytes], rate: float, concurrency: int) -> None:
+    headers = {"Authorization": basic_authorization(DEMO_CREDENTIALS), "Content-Type": "application/json"}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    slots = asyncio.Semaphore(concurrency)
+    queue = list(reversed(bodies))
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+        async def fire() -> None:
+            async with slots:
+                await client.post(url + "/v1/omnichannel", content=queue.pop(), headers=headers)
+
+        pace = naive_sleep if kind == "naive" else token_bucket
+        await pace(fire, len(bodies), rate)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=100)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument("--no-pin", action="store_true", help="let the simulator and the senders float over the CPUs")
+    args = parser.parse_args()
+    global PIN
+    PIN = not args.no_pin and (os.cpu_count() or 1) >= 2 and hasattr(os, "sched_setaffinity")
+    total = int(args.rate * args.seconds)
+
+    work = Path(tempfile.mkdtemp(prefix="bench-rate-"))
+    journal = work / "journal.jsonl"
+    port = free_port()
+    simulator = start_simulator(port, journal)
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "TELESIGN_CUSTOMER_ID": DEMO_CUSTOMER_ID, "TELESIGN_API_KEY": DEMO_API_KEY, "TELESIGN_BASE_URL": url}
+    results: list[tuple[str, list[float]]] = []
+    try:
+        file = write_campaign(work / "campaign", total, args.rate, args.concurrency)
+        pin = (lambda: os.sched_setaffinity(0, {0})) if PIN else None
+        send = subprocess.run([sys.executable, "-m", "runner", "send", str(file), "--outputs", str(work / "out"), "--log-format", "plain"], cwd=ROOT, env=env, capture_output=True, text=True, preexec_fn=pin)
+        if send.returncode != 0:
+            raise SystemExit(f"campaign send exited {send.returncode}:\n{send.stdout}\n{send.stderr}")
+        results.append(("runner (campaign send)", journal_times(journal, 0)))
+        if not args.no_baselines:
+            dry = subprocess.run([sys.executable, "-m", "runner", "send", str(file), "--dry-run", "--outputs", str(work / "dry")], cwd=ROOT, env=env, capture_output=True, text=True)
+            if dry.returncode != 0:
+                raise SystemExit(dry.stdout + dry.stderr)
+            bodies = (work / "dry" / "bench-rate" / "dry-run.jsonl").read_bytes().splitlines()
+            if PIN:
+                os.sched_setaffinity(0, {0})  # the baselines run in this process
+            for kind, label in (("naive", "baseline: sleep(1/rate) per start"), ("bucket", "baseline: token bucket, capacity rate")):
+                before = count_lines(journal)
+                asyncio.run(baseline(kind, url, bodies, args.rate, args.concurrency))
+                results.append((label, journal_times(journal, before)))
+    finally:
+        simulator.terminate()
+        simulator.wait(timeout=15)
+        shutil.rmtree(work, ignore_errors=True)
+
+    layout = "simulator pinned to CPU 1, senders to CPU 0" if PIN else "unpinned"
+    print(f"rate {args.rate:g}/s for {args.seconds:g} s ({total:,} messages), concurrency {args.concurrency}, {layout}; counted from the simulator's journal")
+    print(f"{'':<38} {'sent':>6} {'achieved/s':>10} {'error':>8} {'worst 1s win':>12} {f'wins > {int(args.rate) + 1}':>14} {'worst whole s':>12}")
+    achieved, worst = 0.0, 0
+    for index, (name, times) in enumerate(results):
+        a, w = figures(name, times, args.rate)
+        if index == 0:
+            achieved, worst = a, w
+    within = abs(achieved / args.rate - 1) <= 0.02
+    cap = int(args.rate) + 1
+    print(f"targets: achieved within 2% ({'met' if within else 'MISSED'}), worst one-second window <= {cap} ({'met' if worst <= cap else 'MISSED'})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""`campaign run [DIR]` as cron runs it: every due campaign sent, the others skipped with a reason,
+the exit code the worst of the campaigns'. Schedules are relative to the real clock (the CLI has
+no clock option), a day away on either side, so no test depends on timing."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from runner.lock import CampaignLock
+from tests.sending.helpers import campaign, ledger_states, phone, telesign_env, write_campaign
+
+DAY = timedelta(days=1)
+
+
+def schedule(start: timedelta | None = None, end: timedelta | None = None) -> str:
+    """A [schedule] table with times relative to now, as TOML offset date-times."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    lines = ["[schedule]"]
+    if start is not None:
+        lines.append(f"start = {(now + start).isoformat()}")
+    if end is not None:
+        lines.append(f"end = {(now + end).isoformat()}")
+    return "\n".join(lines) + "\n"
+
+
+def sent_per_campaign(sim: Any) -> Counter[str]:
+    """Accepted requests by campaign id (external_id is `<campaign-id>.<hash>`)."""
+    return Counter(a.external_id.split(".", 1)[0] for a in sim.app.accepted())
+
+
+def report_states(out: Path, campaign_id: str) -> list[str]:
+    with (out / campaign_id / "report.csv").open(encoding="utf-8") as handle:
+        return [row["state"] for row in csv.DictReader(handle)]
+
+
+def test_cron_sends_what_is_due_and_skips_the_rest_each_with_its_reason(tmp_path: Path, make_simulator: Any) -> None:
+    sim = make_simulator()
+    root = tmp_path / "campaigns"
+    write_campaign(root / "a-due", digits=[1, 2, 3], campaign_id="due", extra=schedule(start=-DAY, end=DAY))
+    write_campaign(root / "b-future", digits=[1, 2], campaign_id="future", extra=schedule(start=DAY))
+    write_campaign(root / "c-over", digits=[1, 2, 3, 4], campaign_id="over", extra=schedule(start=-2 * DAY, end=-DAY))
+    write_campaign(root / "d-locked", digits=[1, 2], campaign_id="locked")
+    write_campaign(root / "e-unscheduled", digits=[4, 5], campaign_id="anytime")
+    out = tmp_path / "out"
+
+    with CampaignLock(out / "locked", "locked", "send"):
+        result = campaign("run", str(root), "--outputs", str(out), "--log-format", "plain", env=telesign_env(sim.url))
+
+    assert result.exit_code == 4, result.output  # the worst: a locked campaign could not proceed
+    assert sent_per_campaign(sim) == Counter({"due": 3, "anytime": 2})
+    assert set(sim.app.accepted_by_phone().values()) == {1}
+    printed = result.output
+    assert "future: not due until" in printed
+    locked_lines = [line for line in result.stderr.splitlines() if line.startswith("locked:")]
+    assert len(locked_lines) == 1 and "skipped" in locked_lines[0] and "another process" in locked_lines[0]
+    assert not (out / "locked" / "ledger.sqlite").exists() and not (out / "future").exists()
+    # past its end: nothing sent, every message reported expired
+    assert "over: past its schedule's end: 4 unsent message(s) marked expired" in printed
+    assert report_states(out, "over") == ["expired"] * 4
+    assert report_states(out, "due") == ["accepted"] * 3
+
+
+def test_an_expired_campaign_alone_exits_3(tmp_path: Path, make_simulator: Any) -> None:
+    sim = make_simulator()
+    root = tmp_path / "campaigns"
+    write_campaign(root / "over", digits=[1, 2], campaign_id="over", extra=schedule(start=-2 * DAY, end=-DAY))
+    result = campaign("run", str(root), "--outputs", str(tmp_path / "out"), env=telesign_env(sim.url))
+    assert result.exit_code == 3, result.output
+    assert sim.app.outcomes() == Counter()
+
+
+def test_a_campaign_that_ends_midway_has_its_unsent_rest_expired(tmp_path: Path, make_simulator: Any) -> None:
+    """max_per_run spreads it over cron runs; the end comes before everyone was sent."""
+    sim = make_simulator()
+    root = tmp_path / "campaigns"
+    file = write_campaign(root / "c", digits=[1, 2, 3, 4, 5], campaign_id="spread", sending="rate = 1000\nconcurrency = 2\nmax_attempts = 3\nmax_per_run = 2", extra=schedule(start=-DAY, end=DAY))
+    out = tmp_path / "out"
+    assert campaign("run", str(root), "--outputs", str(out), env=telesign_env(sim.url)).exit_code == 0
+    assert len(sim.app.accepted()) == 2
+    # move the end into the past
+    text = file.read_text()
+    end_line = next(line for line in text.splitlines() if line.startswith("end = "))
+    file.write_text(text.replace(end_line, f"end = {(datetime.now(timezone.utc) - timedelta(hours=1)).replace(microsecond=0).isoformat()}"))
+    result = campaign("run", str(root), "--outputs", str(out), env=telesign_env(sim.url))
+    assert result.exit_code == 3, result.output
+    assert len(sim.app.accepted()) == 2
+    assert report_states(out, "spread") == ["accepted", "accepted", "expired", "expired", "expired"]
+
+
+def test_a_complete_campaign_is_left_alone_until_its_audience_grows(tmp_path: Path, make_simulator: Any) -> None:
+    sim = make_simulator()
+    root = tmp_path / "campaigns"
+    folder = root / "c"
+    write_campaign(folder, digits=[1, 2, 3], campaign_id="weekly", extra=schedule(start=-DAY))
+    out = tmp_path / "out"
+    env = telesign_env(sim.url)
+
+    first = campaign("run", str(root), "--outputs", str(out), env=env)
+    assert first.exit_code == 0, first.output
+    assert len(sim.app.accepted()) == 3
+
+    again = campaign("run", str(root), "--outputs", str(out), env=env)
+    assert again.exit_code == 0
+    assert "weekly: complete" in again.stdout
+    assert len(sim.app.accepted()) == 3
+
+    audience = folder / "audience.csv"
+    audience.write_text(audience.read_text() + f"r-new,{phone(40, 4)},New,60000\n")
+    grown = campaign("run", str(root), "--outputs", str(out), env=env)
+    assert grown.exit_code == 0, grown.output
+    assert len(sim.app.accepted()) == 4
+    assert sim.app.accepted()[-1].phone_number == "".join(c for c in phone(40, 4) if c.isdigit())
+    assert set(sim.app.accepted_by_phone().values()) == {1}
+    assert set(ledger_states(out, "weekly").values()) == {"accepted"} and len(ledger_states(out, "weekly")) == 4
+
+    settled = campaign("run", str(root), "--outputs", str(out), env=env)
+    assert "weekly: complete" in settled.stdout and len(sim.app.accepted()) == 4
+
+
+def test_a_campaign_with_failed_messages_is_retried_by_the_next_cron_run(tmp_path: Path, make_simulator: Any) -> None:
+    root = tmp_path / "campaigns"
+    write_campaign(root / "c", digits=[1, 2], campaign_id="flaky", sending="rate = 1000\nconcurrency = 2\nmax_attempts = 2")
+    out = tmp_path / "out"
+    failing = make_simulator(fail_rate=1.0)
+    assert campaign("run", str(root), "--outputs", str(out), env=telesign_env(failing.url)).exit_code == 3
+    healthy = make_simulator()
+    result = campaign("run", str(root), "--outputs", str(out), env=telesign_env(healthy.url))
+    assert result.exit_code == 0, result.output
+    assert "complete" not in result.stdout
+    assert len(healthy.app.accepted()) == 2
+
+
+def test_an_invalid_campaign_does_not_stop_the_others(tmp_path: Path, make_simulator: Any) -> None:
+    sim = make_simulator()
+    root = tmp_path / "campaigns"
+    write_campaign(root / "good", digits=[1, 2], campaign_id="good")
+    bad = write_campaign(root / "bad", digits=[1], campaign_id="bad")
+    (bad.parent / "audience.csv").write_text("id,phone,first_name,order_id\nr-x,not a phone,X,1\n")
+    result = campaign("run", str(root), "--outputs", str(tmp_path / "out"), env=telesign_env(sim.url))
+    assert result.exit_code == 1
+    assert "audience.csv:2:" in result.stderr
+    assert sent_per_campaign(sim) == Counter({"good": 2})

@@ -1,0 +1,151 @@
+"""The Pacer on a virtual clock: asyncio.sleep is replaced by a scheduler that moves a fake
+monotonic clock to the next sleeper's wake-up time, so seconds of pacing run in milliseconds and
+every start time is exact. Sleepers may be woken late, as a busy event loop wakes them."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import random
+from typing import Any, Awaitable, Callable
+
+import pytest
+
+from runner.pacing import Pacer
+
+_real_sleep = asyncio.sleep
+
+
+class VirtualTime:
+    def __init__(self, lateness: Callable[[], float] = lambda: 0.0, start: float = 5000.0):
+        self.now = start
+        self.lateness = lateness
+        self.sleeps = 0
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float, result: Any = None) -> Any:
+        self.sleeps += 1
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self.now + max(0.0, delay) + self.lateness(), next(self._order), future))
+        await future
+        return result
+
+    async def run(self, *jobs: Awaitable[None]) -> None:
+        """Run the jobs to the end, advancing the clock whenever all of them are asleep."""
+        tasks = [asyncio.ensure_future(job) for job in jobs]
+        while not all(task.done() for task in tasks):
+            for _ in range(4):  # let every woken task run up to its next sleep
+                await _real_sleep(0)
+            if all(task.done() for task in tasks):
+                break
+            assert self._sleepers, "every job is blocked on something other than the clock"
+            wake, _, future = heapq.heappop(self._sleepers)
+            self.now = max(self.now, wake)
+            future.set_result(None)
+        for task in tasks:
+            task.result()
+
+
+@pytest.fixture
+def virtual(monkeypatch: pytest.MonkeyPatch) -> Callable[..., VirtualTime]:
+    def make(**kwargs: Any) -> VirtualTime:
+        time = VirtualTime(**kwargs)
+        monkeypatch.setattr(asyncio, "sleep", time.sleep)
+        return time
+
+    return make
+
+
+async def paced_starts(pacer: Pacer, time: VirtualTime, workers: int, total: int, on_start: Callable[[int], None] = lambda n: None) -> list[float]:
+    starts: list[float] = []
+
+    async def worker() -> None:
+        while len(starts) < total:
+            await pacer.wait_turn()
+            if len(starts) >= total:
+                return
+            starts.append(time.clock())
+            on_start(len(starts))
+            await asyncio.sleep(0.003)  # the request itself
+
+    await time.run(*(worker() for _ in range(workers)))
+    return starts
+
+
+def busiest_second(starts: list[float]) -> int:
+    """The most starts in any window [t, t + 1s)."""
+    times = sorted(starts)
+    most, first = 0, 0
+    for last, moment in enumerate(times):
+        while times[first] <= moment - 1.0:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+def achieved_rate(starts: list[float]) -> float:
+    return (len(starts) - 1) / (max(starts) - min(starts))
+
+
+@pytest.mark.parametrize("rate", [1, 7, 20, 100, 250])
+@pytest.mark.parametrize("late", [0.0, 0.5], ids=["on-time", "late-wakeups"])
+async def test_no_second_holds_more_than_rate_starts_and_the_rate_is_achieved(virtual: Any, rate: int, late: float) -> None:
+    rng = random.Random(rate)
+    # late: each sleeper wakes up to half an interval late, as on a loaded event loop
+    time = virtual(lateness=lambda: rng.uniform(0, late / rate))
+    pacer = Pacer(rate, clock=time.clock)
+    starts = await paced_starts(pacer, time, workers=16, total=rate * 10 + 1)
+    assert busiest_second(starts) <= rate
+    assert achieved_rate(starts) == pytest.approx(rate, rel=0.02)
+
+
+@pytest.mark.parametrize("rate", [0.5, 2.5, 12.5])
+async def test_a_fractional_rate_is_achieved_within_one_extra_start_a_second(virtual: Any, rate: float) -> None:
+    time = virtual()
+    pacer = Pacer(rate, clock=time.clock)
+    starts = await paced_starts(pacer, time, workers=8, total=int(rate * 20) + 1)
+    assert busiest_second(starts) <= int(rate) + 1
+    assert achieved_rate(starts) == pytest.approx(rate, rel=0.02)
+
+
+async def test_pause_holds_every_worker_until_it_ends(virtual: Any) -> None:
+    time = virtual()
+    pacer = Pacer(50, clock=time.clock)
+    paused_at: list[float] = []
+
+    def on_start(n: int) -> None:
+        if n == 30:  # this start's answer was 429 with Retry-After: 3
+            paused_at.append(time.clock())
+            pacer.pause(3.0)
+
+    starts = await paced_starts(pacer, time, workers=8, total=120, on_start=on_start)
+    [moment] = paused_at
+    after = starts[30:]
+    assert min(after) >= moment + 3.0  # nobody started during the pause
+    assert busiest_second(starts) <= 50  # and no burst when it ends
+    assert achieved_rate(after) == pytest.approx(50, rel=0.05)
+
+
+async def test_a_later_shorter_pause_does_not_cut_a_longer_one(virtual: Any) -> None:
+    time = virtual()
+    pacer = Pacer(10, clock=time.clock)
+    pacer.pause(5.0)
+    pacer.pause(1.0)
+    starts = await paced_starts(pacer, time, workers=2, total=3)
+    assert min(starts) >= 5000.0 + 5.0
+
+
+async def test_an_unlimited_rate_never_waits_but_still_pauses(virtual: Any) -> None:
+    time = virtual()
+    pacer = Pacer(None, clock=time.clock)
+    starts = await paced_starts(pacer, time, workers=4, total=200)
+    assert max(starts) - min(starts) < 0.5  # only the requests' own 3 ms, four at a time
+    pacer.pause(2.0)
+    begun = time.clock()
+    resumed = await paced_starts(pacer, time, workers=4, total=4)
+    assert min(resumed) >= begun + 2.0
