@@ -31,43 +31,34 @@ class FingerprintSet:
         fp = int.from_bytes(blake2b(value.encode("utf-8"), digest_size=8).digest(), "little")
         return fp or 1  # 0 marks an empty slot
 
+    def _slot(self, fp: int) -> int:
+        """Where `fp` is, or the empty slot where it would go (linear probing)."""
+        table, mask = self._table, self._mask
+        slot = fp & mask
+        while table[slot] != _EMPTY and table[slot] != fp:
+            slot = (slot + 1) & mask
+        return slot
+
     def add(self, value: str) -> bool:
         """Add `value`; True if it was new, False if it was already there."""
         fp = self._fingerprint(value)
-        table, mask = self._table, self._mask
-        slot = fp & mask
-        while True:
-            current = table[slot]
-            if current == _EMPTY:
-                table[slot] = fp
-                self._count += 1
-                if self._count * 2 > len(table):
-                    self._grow()
-                return True
-            if current == fp:
-                return False
-            slot = (slot + 1) & mask
+        slot = self._slot(fp)
+        if self._table[slot] == fp:
+            return False
+        self._table[slot] = fp
+        self._count += 1
+        if self._count * 2 > len(self._table):
+            self._grow()
+        return True
 
     def __contains__(self, value: str) -> bool:
         fp = self._fingerprint(value)
-        table, mask = self._table, self._mask
-        slot = fp & mask
-        while True:
-            current = table[slot]
-            if current == _EMPTY:
-                return False
-            if current == fp:
-                return True
-            slot = (slot + 1) & mask
+        return self._table[self._slot(fp)] == fp
 
     def _grow(self) -> None:
         old = self._table
         self._table = array("Q", bytes(16 * len(old)))
         self._mask = len(self._table) - 1
-        table, mask = self._table, self._mask
         for fp in old:
             if fp != _EMPTY:
-                slot = fp & mask
-                while table[slot] != _EMPTY:
-                    slot = (slot + 1) & mask
-                table[slot] = fp
+                self._table[self._slot(fp)] = fp
