@@ -1,13 +1,14 @@
 """Enrichment: callback logs merged into each message's delivery columns, then the report rewritten.
 
-Logs are streamed (runner.callback_log.read_entries). Callbacks are joined to their messages a
-batch at a time (by reference_id, or by external_id where the send's answer was lost) and merged
-in memory by runner.delivery's rules: a message's status, and each channel's, is the greatest by
-(delivery.order_head: rank, timed, updated_on), then arrival; a repeat (the same content digest)
-takes part once, as first read. The merge keeps a few integers per message in arrays rather than
-Python objects, so that a campaign of 250,000 messages merges in tens of MB; past MAX_MESSAGES
-what is merged is written out and merging goes on from the ledger, so memory stays bounded
-whatever the campaign's size.
+Logs are streamed (runner.callback_log.read_entries). Callbacks are joined to their messages (by
+reference_id, or by external_id where the send's answer was lost; those of messages not seen yet
+a batch at a time, in one query) and merged in memory by runner.delivery's rules: a message's
+status, and each channel's, is the greatest by (delivery.order_head: rank, timed, updated_on),
+then arrival; a repeat (the same content digest) takes part once, as first read. The merge keeps
+a few numbers per message in arrays rather than Python objects, so that a campaign of 250,000
+messages merges in tens of MB; past MAX_MESSAGES what is merged is written out and merging goes
+on from the ledger, so memory stays bounded whatever the campaign's size. A million callbacks
+are never held: each is merged as it is read.
 
 Merged deliveries go to the ledger in one transaction (Ledger.save_deliveries): the messages'
 delivery columns, and what a later enrichment needs to go on merging (the winners' orders, the
@@ -30,8 +31,8 @@ from runner.delivery import order_head, order_micros
 from runner.ledger import Ledger, MergedDelivery, StoredDelivery
 from runner.timeparse import format_micros
 
-BATCH = 10_000  # callbacks joined to their messages at a time
-MAX_MESSAGES = 300_000  # messages merged in memory before being written out (~100 MB at most)
+BATCH = 2_000  # callbacks of messages not seen yet, joined to them at a time
+MAX_MESSAGES = 250_000  # messages merged in memory (~330 bytes each) before being written out
 LISTED = 20  # problems listed in full; the rest are counted
 
 _NONE = -1  # the order of "no status yet": below every order_head
@@ -56,48 +57,68 @@ class EnrichResult:
 def enrich(ledger: Ledger, logs: Iterable[Path], report_path: Path) -> EnrichResult:
     result = EnrichResult()
     with ledger.enriching():
-        merged = Merged(ledger.has_deliveries())
-        next_arrival = ledger.next_arrival()
-        batch: list[Entry] = []
-        legacy = ledger.legacy_callbacks()  # a ledger from before DELIVERIES: its callbacks first
-        for entry in _legacy_entries(legacy):
-            batch.append(entry)
-            if len(batch) >= BATCH:
-                merged = _merge(ledger, merged, batch, result, next_arrival)
-        for record in read_entries(logs, next_arrival):
+        run = _Run(ledger, result)
+        for entry in _legacy_entries(ledger.legacy_callbacks()):  # a ledger from before DELIVERIES
+            run.take(entry)
+        for record in read_entries(logs, run.next_arrival):
             result.lines += 1
             if isinstance(record, Malformed):
                 result.malformed += 1
                 result.note(str(record))
                 continue
             result.callbacks += 1
-            next_arrival = record.arrival + 1
-            batch.append(record)
-            if len(batch) >= BATCH:
-                merged = _merge(ledger, merged, batch, result, next_arrival)
-        merged = _merge(ledger, merged, batch, result, next_arrival)
-        result.messages += merged.size
-        result.settled += merged.save(ledger, next_arrival, drop_legacy=True)
+            run.next_arrival = record.arrival + 1
+            run.take(record)
+        run.finish()
     report.write(ledger, report_path)
     return result
 
 
-def _merge(ledger: Ledger, merged: Merged, batch: list[Entry], result: EnrichResult, next_arrival: int) -> Merged:
-    """Merge a batch (in read order), then empty it; past MAX_MESSAGES, write out and start afresh."""
-    merged.join(ledger, batch)
-    for entry in batch:
-        slot = merged.slot_of(entry)
-        if slot is None:
-            result.unmatched += 1
-            result.note(f"{entry.path}:{entry.line}: callback for {entry.reference_id or entry.external_id}, which is not a message of this campaign")
+class _Run:
+    """Callbacks, in read order, into `Merged`. One whose message has a slot is merged at once; the
+    others wait, BATCH at a time, to be joined to their messages in one query. (Order within a
+    batch does not matter: ties are broken by arrival numbers, fixed as read, and the copies of a
+    callback carry the same ids, so they wait, or not, together, and the first read goes first.)"""
+
+    def __init__(self, ledger: Ledger, result: EnrichResult) -> None:
+        self.ledger, self.result = ledger, result
+        self.merged = Merged(stored=ledger.has_deliveries())
+        self.next_arrival = ledger.next_arrival()
+        self.waiting: list[Entry] = []
+
+    def take(self, entry: Entry) -> None:
+        merged = self.merged
+        if entry.reference_id is not None:
+            slot = merged.by_reference.get(entry.reference_id)
         else:
+            slot = merged.by_external_id.get(entry.external_id or "")  # (an Entry has one id at least)
+        if slot is not None:
             merged.add(slot, entry)
-    batch.clear()
-    if merged.size < MAX_MESSAGES:
-        return merged
-    result.messages += merged.size
-    result.settled += merged.save(ledger, next_arrival)
-    return Merged(stored=True)
+            return
+        self.waiting.append(entry)
+        if len(self.waiting) >= BATCH:
+            self._join()
+
+    def finish(self) -> None:
+        self._join()
+        self.result.messages += self.merged.size
+        self.result.settled += self.merged.save(self.ledger, self.next_arrival, drop_legacy=True)
+
+    def _join(self) -> None:
+        merged, result = self.merged, self.result
+        merged.join(self.ledger, self.waiting)
+        for entry in self.waiting:
+            slot = merged.slot_of(entry)
+            if slot is None:
+                result.unmatched += 1
+                result.note(f"{entry.path}:{entry.line}: callback for {entry.reference_id or entry.external_id}, which is not a message of this campaign")
+            else:
+                merged.add(slot, entry)
+        self.waiting.clear()
+        if merged.size >= MAX_MESSAGES:  # write out, and go on from the ledger
+            result.messages += merged.size
+            result.settled += merged.save(self.ledger, self.next_arrival)
+            self.merged = Merged(stored=True)
 
 
 def _legacy_entries(rows: Iterator[tuple[str, int, str, int, str]]) -> Iterator[Entry]:
@@ -209,7 +230,8 @@ class Merged:
         numbers, texts = self.numbers, self.texts
         if stored.code is not None:
             numbers[at + _STATUS : at + _STATUS + 3] = array("q", (stored.status_order, stored.status_arrival, stored.code))
-            texts[text_at + _DESCRIPTION], texts[text_at + _LAST_CHANNEL] = stored.description, stored.last_channel
+            texts[text_at + _DESCRIPTION] = _shared(stored.description)
+            texts[text_at + _LAST_CHANNEL] = _shared(stored.last_channel)
             if order_micros(stored.status_order) is None:
                 self.raw_time[slot] = stored.updated_on
         for offset, text_offset, order, arrival, code, description in (
@@ -218,7 +240,7 @@ class Merged:
         ):
             if order is not None and arrival is not None and code is not None:
                 numbers[at + offset : at + offset + 3] = array("q", (order, arrival, code))
-                texts[text_at + text_offset] = description
+                texts[text_at + text_offset] = _shared(description)
         if stored.other_channels:
             self.others[slot] = {name: (o, a, c, d) for name, (o, a, c, d) in json.loads(stored.other_channels).items()}
 
@@ -228,7 +250,7 @@ class Merged:
         """Merge one callback into its message's slot (the hot path: a million calls a run)."""
         digest = entry.digest[:_DIGEST]
         seen = self.seen[slot]
-        if seen and _holds(seen, digest):
+        if seen and seen.find(digest) >= 0 and _holds(seen, digest):
             return  # a repeat: the copy read first took part
         self.seen[slot] = seen + digest
         self.changed[slot] = 1
@@ -242,10 +264,8 @@ class Merged:
             description, last_channel = entry.description, entry.last_channel
             texts[text_at] = None if description is None else _intern(description)
             texts[text_at + _LAST_CHANNEL] = None if last_channel is None else _intern(last_channel)
-            if micros is None:
+            if micros is None:  # (read only while the winner is untimed: no need to clear it)
                 self.raw_time[slot] = entry.updated_on_raw
-            elif self.raw_time:
-                self.raw_time.pop(slot, None)
             reference = entry.reference_id
             if reference is not None and reference not in self.by_reference:
                 self.reference[slot] = reference  # joined by external_id: the reference to settle it with
@@ -304,5 +324,10 @@ def _holds(seen: bytes, digest: bytes) -> bool:
     return at >= 0
 
 
-# Each line decodes its own copy of "Delivered"; a slot keeps the one shared copy instead.
+# Each line decodes its own copy of "Delivered" (and each row read back from the ledger): a slot
+# keeps the one shared copy instead.
 _intern = sys.intern
+
+
+def _shared(text: str | None) -> str | None:
+    return None if text is None else _intern(text)

@@ -471,11 +471,10 @@ class Ledger:
         settled so."""
         db = self.db
         stamp = now()
-        written: list[int] = []
+        settled = 0
         db.execute("BEGIN IMMEDIATE")
         try:
             for chunk in _chunks(rows, 1000):
-                written.extend(r.rowid for r in chunk)
                 db.executemany(
                     """UPDATE messages SET reference_id = COALESCE(reference_id, ?),
                          delivery_status_code = ?, delivery_status_description = ?, last_channel = ?,
@@ -489,11 +488,11 @@ class Ledger:
                          ((SELECT key FROM messages WHERE rowid = ?), ?, ?, ?, ?, ?, ?, ?, ?)""",
                     [(r.rowid, *r[11:]) for r in chunk],
                 )
-            settled = db.execute(
-                f"""UPDATE messages SET state = 'accepted'
-                    WHERE state IN ({_SETTLED_FROM}) AND rowid IN (SELECT value FROM json_each(?))""",
-                (json.dumps(written),),
-            ).rowcount
+                settled += db.execute(
+                    f"""UPDATE messages SET state = 'accepted'
+                        WHERE state IN ({_SETTLED_FROM}) AND rowid IN (SELECT value FROM json_each(?))""",
+                    (json.dumps([r.rowid for r in chunk]),),
+                ).rowcount
             self._set_meta("callback_arrivals", str(next_arrival))
             if drop_legacy:
                 db.execute("DROP TABLE IF EXISTS callbacks")
