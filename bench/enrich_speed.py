@@ -25,8 +25,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from runner import report  # noqa: E402
+from common import figure  # noqa: E402
 from runner.callback_log import receiver_line  # noqa: E402
 from runner.campaign import load  # noqa: E402
 from runner.ledger import Ledger, Outcome  # noqa: E402
@@ -128,6 +130,8 @@ def main() -> None:
         rate = args.lines / elapsed
         print(f"enrich:   {rate:,.0f} lines/s ({elapsed:.1f}s, {cpu:.1f}s CPU), peak RSS {rss_mb:.0f} MB   target >= 100,000 lines/s, < 150 MB")
         print(f"baseline: {baseline:,.0f} lines/s (read + json.loads only, same file)   ratio {rate / baseline:.2f}x")
+        figure(f"enrich lines/s ({args.lines:,} lines, {args.messages:,} msgs)", round(rate), "lines/s", round(baseline), ">= 100,000", rate >= 100_000)
+        figure("enrich peak RSS", round(rss_mb, 1), "MB", None, "< 150 MB", rss_mb < 150)
         print(f"of which report.write alone: {report_alone(outputs):.1f}s ({args.messages:,} rows)")
         elapsed, rss_mb, cpu = enrich(file, outputs, log)
         print(f"again (every callback already stored): {args.lines / elapsed:,.0f} lines/s ({elapsed:.1f}s, {cpu:.1f}s CPU), peak RSS {rss_mb:.0f} MB")

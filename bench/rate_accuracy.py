@@ -40,6 +40,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from common import figure  # noqa: E402
 
 from runner.simulator import DEMO_CREDENTIALS  # noqa: E402
 from runner.telesign_auth import DEMO_API_KEY, DEMO_CUSTOMER_ID, basic_authorization  # noqa: E402
@@ -246,6 +248,8 @@ def main() -> None:
     within = abs(achieved / args.rate - 1) <= 0.02
     cap = int(args.rate) + 1
     print(f"targets: achieved within 2% ({'met' if within else 'MISSED'}), worst one-second window <= {cap} ({'met' if worst <= cap else 'MISSED'})")
+    figure(f"achieved rate at {args.rate:g}/s for {args.seconds:g} s (simulator side)", round(achieved, 2), "msgs/s", args.rate, "within 2%", within)
+    figure("worst one-second window (simulator side)", worst, "requests", args.rate, f"<= {cap}", worst <= cap)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from common import figure  # noqa: E402
 
 from runner.telesign_auth import DEMO_API_KEY, DEMO_CUSTOMER_ID  # noqa: E402
 
@@ -247,6 +249,9 @@ def main() -> None:
         net_ratio = (runner.cpu - runner_idle.cpu) / max(1e-9, bare.cpu - bare_idle.cpu)
         print(f"runner / bare CPU per message ({pick}): {ratio:.2f}x whole process, {net_ratio:.2f}x net of fixed costs "
               f"(target <= 1.3x: {'met' if ratio <= 1.3 else 'MISSED'} whole, {'met' if net_ratio <= 1.3 else 'MISSED'} net)")
+        if pick == "median":
+            figure(f"send CPU per 1k msgs ({n:,} msgs, median, whole process)", round(runner.cpu * per_k, 3), "CPU s", round(bare.cpu * per_k, 3), "<= 1.3x bare httpx", ratio <= 1.3, f"net of start-up {net_ratio:.2f}x")
+            figure("send throughput (median)", round(runner.rate), "msgs/s", round(bare.rate), "-", True)
     print("all runs: runner CPU " + ", ".join(f"{f.cpu:.2f}" for f in runner_runs) + "; bare CPU " + ", ".join(f"{f.cpu:.2f}" for f in bare_runs)
           + f"; median msg/s runner {statistics.median(f.rate for f in runner_runs):,.0f}, bare {statistics.median(f.rate for f in bare_runs):,.0f}")
 
