@@ -23,6 +23,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def start_simulator(port: int, *extra: str, cpu: int | None = None) -> "subprocess.Popen[bytes]":
+    """`campaign simulate` on `port` with demo credentials, optionally pinned to one CPU; returns
+    once it accepts connections."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TELESIGN_")}
+    command = [sys.executable, "-m", "runner", "simulate", "--port", str(port), "--time-scale", "0.001", *extra]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if cpu is not None:
+        os.sched_setaffinity(process.pid, {cpu})
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise SystemExit("the simulator did not start")
+
+
 class SimulatorProcess:
     """`campaign simulate` in its own process, so it does not share the measured process's GIL."""
 

@@ -46,7 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from common import figure  # noqa: E402
+from common import figure, start_simulator as common_start_simulator  # noqa: E402
 
 from runner.telesign_auth import DEMO_API_KEY, DEMO_CUSTOMER_ID  # noqa: E402
 
@@ -104,20 +104,7 @@ def free_port() -> int:
 
 
 def start_simulator(port: int) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TELESIGN_")}  # demo credentials
-    command = [sys.executable, "-m", "runner", "simulate", "--port", str(port), "--time-scale", "0.001"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    if PIN:
-        os.sched_setaffinity(process.pid, {1})
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit("the simulator did not start")
+    return common_start_simulator(port, cpu=1 if PIN else None)
 
 
 def write_campaign(folder: Path, messages: int, concurrency: int) -> Path:
