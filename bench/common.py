@@ -71,7 +71,7 @@ class SimulatorProcess:
             self.proc.wait(timeout=10)
 
 
-def write_campaign(folder: Path, rows: int, campaign_id: str = "bench", rate: int = 10000, concurrency: int = 16) -> Path:
+def write_campaign(folder: Path, rows: int, campaign_id: str = "bench", rate: float = 10000, concurrency: int = 16) -> Path:
     """A campaign of `rows` recipients in a CSV audience; test numbers (phone_check = possible)
     whose last digits cycle 0..8, so every simulator outcome but a refusal occurs."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -41,7 +41,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from common import figure, start_simulator as common_start_simulator  # noqa: E402
+from common import figure, start_simulator as common_start_simulator, write_campaign as common_write_campaign  # noqa: E402
 
 from runner.simulator import DEMO_CREDENTIALS  # noqa: E402
 from runner.telesign_auth import DEMO_API_KEY, DEMO_CUSTOMER_ID, basic_authorization  # noqa: E402
@@ -62,33 +62,7 @@ def start_simulator(port: int, journal: Path) -> subprocess.Popen[bytes]:
 
 
 def write_campaign(folder: Path, messages: int, rate: float, concurrency: int) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    numbers = (n for n in range(10_000_000) if n % 10 != 9)  # last digit 9 is refused by the simulator
-    with (folder / "audience.csv").open("w", encoding="utf-8") as handle:
-        handle.write("id,phone,order_id\n")
-        for i, n in zip(range(messages), numbers):
-            handle.write(f"c-{i:06d},+1 555 {n // 10_000:03d} {n % 10_000:04d},{40000 + i}\n")
-    file = folder / "rate.toml"
-    file.write_text(
-        f'''id = "bench-rate"
-[sending]
-rate = {rate}
-concurrency = {concurrency}
-[audience]
-file = "audience.csv"
-default_region = "US"
-phone_check = "possible"
-[viber]
-text = "Your order {{{{ order_id }}}} is on its way:"
-url = "https://viatushop.com/orders?id={{{{ order_id }}}}"
-url_text = "Track Order"
-url_id = "track-order"
-[sms]
-text = "Your order {{{{ order_id }}}}: https://viatushop.com/orders?id={{{{ order_id }}}}"
-''',
-        encoding="utf-8",
-    )
-    return file
+    return common_write_campaign(folder, messages, "bench-rate", rate=rate, concurrency=concurrency)
 
 
 def journal_times(journal: Path, skip: int) -> list[float]:

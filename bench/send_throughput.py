@@ -46,7 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from common import figure, start_simulator as common_start_simulator  # noqa: E402
+from common import figure, start_simulator as common_start_simulator, write_campaign as common_write_campaign  # noqa: E402
 
 from runner.telesign_auth import DEMO_API_KEY, DEMO_CUSTOMER_ID  # noqa: E402
 
@@ -108,38 +108,7 @@ def start_simulator(port: int) -> subprocess.Popen[bytes]:
 
 
 def write_campaign(folder: Path, messages: int, concurrency: int) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    numbers = (n for n in range(10_000_000) if n % 10 != 9)  # last digit 9 is refused by the simulator
-    with (folder / "audience.csv").open("w", encoding="utf-8") as handle:
-        handle.write("id,phone,first_name,order_id\n")
-        for i, n in zip(range(messages), numbers):
-            handle.write(f"c-{i:06d},+1 555 {n // 10_000:03d} {n % 10_000:04d},Name{i},{40000 + i}\n")
-    file = folder / "bench.toml"
-    file.write_text(
-        f'''id = "bench-throughput"
-message_type = "ARN"
-[sending]
-rate = 10000
-concurrency = {concurrency}
-max_attempts = 5
-[audience]
-file = "audience.csv"
-default_region = "US"
-phone_check = "possible"
-[vars]
-shop = "viatushop.com"
-[viber]
-text = "Thanks for your purchase on {{{{ shop }}}}, {{{{ first_name }}}}! Track your order status here:"
-url = "https://{{{{ shop }}}}/orders?id={{{{ order_id }}}}"
-url_text = "Track Order"
-url_id = "track-order"
-fallback_time = 600
-[sms]
-text = "Thanks for your purchase on {{{{ shop }}}}! Track your order: https://{{{{ shop }}}}/orders?id={{{{ order_id }}}}"
-''',
-        encoding="utf-8",
-    )
-    return file
+    return common_write_campaign(folder, messages, "bench-throughput", rate=10000, concurrency=concurrency)
 
 
 PIN: bool = False  # set by main(): simulator on CPU 1, measured clients on CPU 0
