@@ -20,38 +20,11 @@ from runner.campaign import load
 from runner.errors import InvalidInput
 from runner.main import cli
 from runner.plan import Expansion, Message, Summary
+from tests.seed import seed_request
 
 # The seed page's request example (../shared/seed/viber-link-button.txt), as printed there.
-SEED_BODY_JSON = """{
-  "channels": [
-    {
-      "channel": "viber",
-      "fallback_time": 600
-    },
-    {
-      "channel": "sms"
-    }
-  ],
-  "phone_number": "15558675309",
-  "message": {
-    "viber": {
-      "template": "url_action",
-      "parameters": {
-        "url_text": "Track Order",
-        "text": "Thanks for your purchase on viatushop.com! Track your order status here:",
-        "url_id": "urlid1",
-        "url":"https://viatushop.com/orders?id=45390"
-      }
-    },
-    "sms": {
-      "template": "text",
-      "parameters": {
-        "text": "Thanks for your purchase on viatushop.com! Track your order status here: https://viatushop.com/orders?id=45390"
-      }
-    }
-  },
-  "message_type": "MKT"
-}"""
+SEED_BODY_JSON = json.dumps(seed_request())  # the seed page's request example
+
 
 # A campaign file reproducing the seed's example: one recipient, the documentation's test number.
 SEED_CAMPAIGN = """\
