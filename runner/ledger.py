@@ -8,6 +8,7 @@ from concurrent requests share one commit (see runner.bookkeeping), so the fsync
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
 import sqlite3
@@ -551,8 +552,9 @@ class Ledger:
                 tally["in_progress"] += n
         return tally
 
-    def report_rows(self) -> Iterator[dict[str, Any]]:
-        """The last run's audience in order: messages and skipped rows merged by position."""
+    def report_rows(self) -> Iterator[tuple[Any, ...]]:
+        """The last run's audience in order, as report rows (runner.report.COLUMNS): messages and
+        skipped rows (their reason as status_description) merged by audience position."""
         run_id = self.audience_run()
         if run_id is None:
             return
@@ -564,16 +566,10 @@ class Ledger:
                FROM messages WHERE seen_run = ? ORDER BY position""",
             (run_id,),
         )
-        names = [d[0] for d in messages.description]
-        skipped = self.db.cursor().execute("SELECT position, recipient_id, phone, state, reason FROM skipped ORDER BY position")
-        next_message = messages.fetchone()
-        next_skipped = skipped.fetchone()
-        while next_message is not None or next_skipped is not None:
-            if next_skipped is None or (next_message is not None and next_message[0] < next_skipped[0]):
-                assert next_message is not None
-                yield dict(zip(names, next_message))
-                next_message = messages.fetchone()
-            else:
-                position, recipient_id, phone, state, reason = next_skipped
-                yield {"position": position, "recipient_id": recipient_id, "phone": phone, "state": state, "status_description": reason}
-                next_skipped = skipped.fetchone()
+        skipped = self.db.cursor().execute(
+            """SELECT position, NULL, NULL, recipient_id, phone, state, NULL, NULL, reason, NULL, NULL,
+                      NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+               FROM skipped ORDER BY position"""
+        )
+        for row in heapq.merge(messages, skipped, key=lambda row: int(row[0])):
+            yield row[1:]

@@ -28,9 +28,8 @@ def write(ledger: Ledger, path: Path) -> int:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(COLUMNS)
-            for row in ledger.report_rows():
-                row["phone_number"] = row.pop("phone", "")
-                writer.writerow(["" if row.get(c) is None else row.get(c) for c in COLUMNS])
+            for row in ledger.report_rows():  # None is written as an empty field
+                writer.writerow(row)
                 rows += 1
             handle.flush()
             os.fsync(handle.fileno())
