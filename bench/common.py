@@ -23,23 +23,56 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_simulator(port: int, *extra: str, cpu: int | None = None) -> "subprocess.Popen[bytes]":
-    """`campaign simulate` on `port` with demo credentials, optionally pinned to one CPU; returns
-    once it accepts connections."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TELESIGN_")}
-    command = [sys.executable, "-m", "runner", "simulate", "--port", str(port), "--time-scale", "0.001", *extra]
+# A do-nothing HTTP server (uvicorn + the same stack as the project's apps): the baseline the
+# simulator and receiver benchmarks compare against. Its port is its last argument.
+CONSTANT_ANSWER_SERVER = """
+import sys
+from runner.serving import serve_forever
+
+BODY = b'{"status": {"code": 3001, "description": "Message in progress"}, "reference_id": "0", "external_id": null}'
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            await send({"type": message["type"] + ".complete"})
+            if message["type"] == "lifespan.shutdown":
+                return
+    while (await receive()).get("more_body"):
+        pass
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]})
+    await send({"type": "http.response.body", "body": BODY})
+
+serve_forever(app, "127.0.0.1", int(sys.argv[-1]))
+"""
+
+
+def start_server(command: list[str], port: int, env: dict[str, str] | None = None, cpu: int | None = None) -> "subprocess.Popen[bytes]":
+    """Start a server process (demo credentials unless `env` says otherwise), optionally pinned to
+    one CPU; return once it accepts connections on `port`."""
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TELESIGN_")}
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     if cpu is not None:
         os.sched_setaffinity(process.pid, {cpu})
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited early with {process.returncode}: {command}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return process
         except OSError:
             time.sleep(0.05)
     process.kill()
-    raise SystemExit("the simulator did not start")
+    raise SystemExit(f"the server did not start: {command}")
+
+
+def start_simulator(port: int, *extra: str, cpu: int | None = None) -> "subprocess.Popen[bytes]":
+    """`campaign simulate` on `port` with demo credentials and a tiny time scale."""
+    command = [sys.executable, "-m", "runner", "simulate", "--port", str(port), "--time-scale", "0.001", *extra]
+    return start_server(command, port, cpu=cpu)
 
 
 class SimulatorProcess:

@@ -28,7 +28,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,20 +40,13 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from common import figure, start_simulator as common_start_simulator, write_campaign as common_write_campaign  # noqa: E402
+from common import figure, free_port, start_simulator as common_start_simulator, write_campaign as common_write_campaign  # noqa: E402
 
 from runner.simulator import DEMO_CREDENTIALS  # noqa: E402
 from runner.telesign_auth import DEMO_API_KEY, DEMO_CUSTOMER_ID, basic_authorization  # noqa: E402
 
 
 PIN: bool = False  # set by main(): simulator on CPU 1, senders on CPU 0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def start_simulator(port: int, journal: Path) -> subprocess.Popen[bytes]:

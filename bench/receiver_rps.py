@@ -21,8 +21,6 @@ import asyncio
 import json
 import os
 import re
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +31,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import figure  # noqa: E402
+from common import CONSTANT_ANSWER_SERVER, figure, free_port, start_server  # noqa: E402
 
 from runner.telesign_auth import DEMO_API_KEY, DEMO_CUSTOMER_ID, Credentials, callback_headers
 
@@ -42,43 +40,6 @@ ROOT = Path(__file__).resolve().parent.parent
 Requests = list[tuple[bytes, dict[str, str]]]
 Client = Callable[[int, Requests, int], Coroutine[Any, Any, tuple[float, int]]]
 
-NOOP_SERVER = """
-import sys
-from runner.serving import serve_forever
-
-async def app(scope, receive, send):
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            await send({"type": message["type"] + ".complete"})
-            if message["type"] == "lifespan.shutdown":
-                return
-    while (await receive()).get("more_body"):
-        pass
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
-    await send({"type": "http.response.body", "body": b"{}"})
-
-serve_forever(app, "127.0.0.1", int(sys.argv[-1]))
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_listening(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited early with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("the server did not start")
 
 
 def fsyncs_per_second(folder: Path, seconds: float = 1.5) -> float:
@@ -182,9 +143,8 @@ def measure(
     """(callbacks/s answered 200, what the server printed on stderr) for the server `command`
     starts (its port is its last argument)."""
     port = free_port()
-    process = subprocess.Popen([*command, str(port)], cwd=ROOT, env=env, stderr=subprocess.PIPE)
+    process = start_server([*command, str(port)], port, env=env)
     try:
-        wait_until_listening(port, process)
         seconds, ok = asyncio.run(client(port, requests, concurrency))
         if ok != len(requests):
             raise SystemExit(f"only {ok} of {len(requests)} callbacks were answered 200")
@@ -202,7 +162,7 @@ def main() -> None:
     args = parser.parse_args()
 
     env = {**os.environ, "TELESIGN_API_KEY": DEMO_API_KEY}
-    noop = [sys.executable, "-c", NOOP_SERVER]
+    noop = [sys.executable, "-c", CONSTANT_ANSWER_SERVER]
     rows = []
     with tempfile.TemporaryDirectory(dir=ROOT / "bench") as folder:
         fsync_rate = fsyncs_per_second(Path(folder))

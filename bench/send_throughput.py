@@ -35,7 +35,6 @@ import re
 import resource
 import shutil
 import statistics
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,7 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from common import figure, start_simulator as common_start_simulator, write_campaign as common_write_campaign  # noqa: E402
+from common import figure, free_port, start_simulator as common_start_simulator, write_campaign as common_write_campaign  # noqa: E402
 
 from runner.telesign_auth import DEMO_API_KEY, DEMO_CUSTOMER_ID  # noqa: E402
 
@@ -94,13 +93,6 @@ class Figures:
     wall: float  # seconds, the whole process
     cpu: float  # user + system seconds of the process
     rate: float  # messages/s while sending, as the process measured it
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def start_simulator(port: int) -> subprocess.Popen[bytes]:

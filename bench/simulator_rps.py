@@ -20,8 +20,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,53 +29,11 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from common import figure  # noqa: E402
+from common import CONSTANT_ANSWER_SERVER, figure, free_port, start_server  # noqa: E402
 
 from runner.simulator import DEMO_CREDENTIALS  # noqa: E402
 from runner.telesign_auth import basic_authorization  # noqa: E402
 
-BASELINE_APP = """
-from runner.serving import serve_forever
-
-BODY = b'{"status": {"code": 3001, "description": "Message in progress"}, "reference_id": "0", "external_id": null}'
-
-async def app(scope, receive, send):
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            await send({"type": message["type"] + ".complete"})
-            if message["type"] == "lifespan.shutdown":
-                return
-    more = True
-    while more:
-        more = (await receive()).get("more_body", False)
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]})
-    await send({"type": "http.response.body", "body": BODY})
-
-serve_forever(app, "127.0.0.1", int("PORT"))
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def start(command: list[str], port: int) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TELESIGN_")}  # demo credentials
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit(f"server did not start: {command}")
 
 
 def bodies() -> list[bytes]:
@@ -170,7 +126,7 @@ def cpu_seconds(pid: int) -> float | None:
 def measure(name: str, command: list[str], total: int, concurrency: int) -> dict[str, float]:
     port = free_port()
     command = [part.replace("PORT", str(port)) for part in command]
-    process = start(command, port)
+    process = start_server(command, port)
     figures: dict[str, float] = {}
     try:
         rps, statuses = asyncio.run(hammer(f"http://127.0.0.1:{port}", total, concurrency))
@@ -200,7 +156,7 @@ def main() -> None:
     print(f"{args.requests:,} POST /v1/omnichannel per run, concurrency {args.concurrency}, "
           f"{os.cpu_count()} CPUs; each server in its own process")
     baseline = measure("baseline (constant-answer ASGI app)",
-                       [sys.executable, "-c", BASELINE_APP], args.requests, args.concurrency)
+                       [sys.executable, "-c", CONSTANT_ANSWER_SERVER, "PORT"], args.requests, args.concurrency)
     simulator = measure("simulator (campaign simulate)",
                         [sys.executable, "-m", "runner", "simulate", "--port", "PORT"], args.requests, args.concurrency)
     print(f"simulator / baseline: httpx {simulator['httpx'] / baseline['httpx']:.0%}, "
