@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,18 +84,8 @@ class SimulatorProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> "SimulatorProcess":
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "runner", "simulate", "--port", str(self.port), "--time-scale", "0.001", *self.args],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(self.url + "/v1/omnichannel/0", timeout=0.5)
-                return self
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError("the simulator did not start")
+        self.proc = start_simulator(self.port, *self.args)
+        return self
 
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None:
