@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Collection, Iterable, Iterator, NamedTuple, Sequence
 
 SCHEMA_VERSION = 1
+LEDGER_FILE = "ledger.sqlite"
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -236,7 +237,7 @@ class Ledger:
         file that is then linked into place, so a crash never leaves a half-made ledger and two
         processes never both create one."""
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "ledger.sqlite"
+        path = folder / LEDGER_FILE
         if not path.exists():
             fd, temp = tempfile.mkstemp(prefix=".ledger-", suffix=".sqlite", dir=folder)
             os.close(fd)
@@ -257,6 +258,11 @@ class Ledger:
             ledger.close()
             raise ValueError(f"{path} belongs to campaign {stored!r}, not {campaign_id!r}")
         return ledger
+
+    @classmethod
+    def open_existing(cls, folder: Path, campaign_id: str) -> "Ledger | None":
+        """The campaign's ledger if a send ever made one, else None (reading never creates one)."""
+        return cls.open(folder, campaign_id) if (folder / LEDGER_FILE).exists() else None
 
     def close(self) -> None:
         self.db.close()

@@ -16,17 +16,17 @@ from runner.sending import campaign_folder
 def run(file: Path, logs: list[Path], outputs: Path) -> int:
     campaign = load(file)
     folder = campaign_folder(outputs, campaign.id)
-    if not (folder / "ledger.sqlite").exists():
+    ledger = Ledger.open_existing(folder, campaign.id)
+    if ledger is None:
         terminal.err(f"{campaign.id}: nothing sent yet (no ledger in {folder}); send the campaign first")
         return ExitCode.INVALID
-    with CampaignLock(folder, campaign.id, "enrich"):
-        ledger = Ledger.open(folder, campaign.id)
-        try:
+    try:
+        with CampaignLock(folder, campaign.id, "enrich"):
             run_id = ledger.start_run("enrich")
             result = enrich(ledger, logs, folder / "report.csv")
             ledger.finish_run(run_id, ExitCode.OK, {"callbacks": result.callbacks, "malformed": result.malformed, "unmatched": result.unmatched})
-        finally:
-            ledger.close()
+    finally:
+        ledger.close()
     show(campaign.id, result, folder / "report.csv")
     return ExitCode.OK
 

@@ -55,9 +55,9 @@ def is_settled(outputs: Path, campaign: Campaign) -> bool:
     """Nothing left to do: the files are as the last finished send saw them and no message is
     pending or failed. Skipping such a campaign spares cron a pass over a large audience."""
     folder = campaign_folder(outputs, campaign.id)
-    if not (folder / "ledger.sqlite").exists():
+    ledger = Ledger.open_existing(folder, campaign.id)
+    if ledger is None:
         return False
-    ledger = Ledger.open(folder, campaign.id)
     try:
         counts = ledger.counts()
         last = ledger.last_run("send")

@@ -14,10 +14,10 @@ from runner.sending import campaign_folder
 def run(file: Path, outputs: Path) -> int:
     campaign = load(file)
     folder = campaign_folder(outputs, campaign.id)
-    if not (folder / "ledger.sqlite").exists():
+    ledger = Ledger.open_existing(folder, campaign.id)
+    if ledger is None:
         terminal.out(f"{campaign.id}: never sent (no ledger in {folder})")
         return ExitCode.OK
-    ledger = Ledger.open(folder, campaign.id)
     try:
         counts = ledger.counts()
         delivery = ledger.delivery_counts()
