@@ -26,6 +26,22 @@ from tests.seed import seed_request
 SEED_BODY_JSON = json.dumps(seed_request())  # the seed page's request example
 
 
+# The seed's message, as the tables that end a campaign file.
+MESSAGE_TABLES = """\
+[vars]
+shop = "viatushop.com"
+
+[viber]
+text = "Thanks for your purchase on {{ shop }}! Track your order status here:"
+url = "https://{{ shop }}/orders?id={{ order_id }}"
+url_text = "Track Order"
+url_id = "urlid1"
+fallback_time = 600
+
+[sms]
+text = "Thanks for your purchase on {{ shop }}! Track your order status here: https://{{ shop }}/orders?id={{ order_id }}"
+"""
+
 # A campaign file reproducing the seed's example: one recipient, the documentation's test number.
 SEED_CAMPAIGN = """\
 id = "seed-example"
@@ -39,20 +55,7 @@ recipients = [
   { phone = "1 555 867 5309", order_id = "45390" },
 ]
 
-[vars]
-shop = "viatushop.com"
-
-[viber]
-template = "url_action"
-text = "Thanks for your purchase on {{ shop }}! Track your order status here:"
-url = "https://{{ shop }}/orders?id={{ order_id }}"
-url_text = "Track Order"
-url_id = "urlid1"
-fallback_time = 600
-
-[sms]
-text = "Thanks for your purchase on {{ shop }}! Track your order status here: https://{{ shop }}/orders?id={{ order_id }}"
-"""
+""" + MESSAGE_TABLES.replace("[viber]\n", '[viber]\ntemplate = "url_action"\n')
 
 # Two inline recipients; the base most error tests edit one line of.
 TWO_RECIPIENTS = """\
@@ -67,19 +70,7 @@ recipients = [
   { id = "b", phone = "+1 555 867 5301", order_id = "45391" },
 ]
 
-[vars]
-shop = "viatushop.com"
-
-[viber]
-text = "Thanks for your purchase on {{ shop }}! Track your order status here:"
-url = "https://{{ shop }}/orders?id={{ order_id }}"
-url_text = "Track Order"
-url_id = "urlid1"
-fallback_time = 600
-
-[sms]
-text = "Thanks for your purchase on {{ shop }}! Track your order status here: https://{{ shop }}/orders?id={{ order_id }}"
-"""
+""" + MESSAGE_TABLES
 
 # The same campaign with its audience in campaigns/audiences/people.csv.
 CSV_AUDIENCE = TWO_RECIPIENTS.replace(
