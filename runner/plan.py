@@ -96,8 +96,9 @@ class Expansion:
                 summary.max_segments = max(summary.max_segments, result.sms.segments)
             yield result
 
-    def message(self, recipient: Recipient, phone: str | None = None) -> Message | Problem:
-        """Render and build one recipient's request; `phone` overrides the destination (test sends)."""
+    def message(self, recipient: Recipient, phone: str | None = None, external_id: str | None = None) -> Message | Problem:
+        """Render and build one recipient's request; `phone` and `external_id` override the
+        destination and the id (test sends)."""
         texts = self.renderer.render(recipient)
         if isinstance(texts, Problem):
             return texts
@@ -105,7 +106,7 @@ class Expansion:
         shape = measure(texts.sms_text) if texts.sms_text is not None else None
         if shape is not None and self._max_segments is not None and shape.segments > self._max_segments:
             return Problem(recipient.source, recipient.line, f"the SMS is {shape.segments} {shape.encoding} segments ({shape.characters} characters), over [sms] max_segments = {self._max_segments}")
-        ext = request.external_id(spec.id, recipient.key)
+        ext = external_id or request.external_id(spec.id, recipient.key)
         body = request.encode(
             request.build(
                 phone_e164=phone or recipient.phone,

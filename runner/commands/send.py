@@ -12,6 +12,7 @@ from runner.campaign import load
 from runner.client import Answer, OmnichannelClient
 from runner.commands.check import describe
 from runner.errors import EndpointUnreachable, ExitCode, InvalidInput, UsageProblem
+from runner.audience import Recipient
 from runner.ledger import Ledger
 from runner.plan import Expansion, Message
 from runner.sending import CampaignRun, SendOptions, campaign_folder, send_campaign
@@ -91,29 +92,28 @@ def test_send(file: Path, phone: str, recipient_id: str | None, settings: config
     except BadNumber as error:
         raise UsageProblem(f"--test-to: {error}") from None
     expansion = Expansion(campaign)
-    chosen = None
-    for item in expansion:
-        if isinstance(item, Message) and (recipient_id is None or recipient_id in (item.recipient.recipient_id, item.recipient.key, item.recipient.phone)):
-            chosen = item
-            break
+    # Only the chosen recipient is rendered: the audience is read up to it, nothing more.
+    chosen = next(
+        (r for r in expansion.audience if isinstance(r, Recipient) and (recipient_id is None or recipient_id in (r.recipient_id, r.key, r.phone))),
+        None,
+    )
     if chosen is None:
-        expansion.summary.raise_if_problems()
         raise UsageProblem(f"{file}: no recipient {recipient_id!r} to render" if recipient_id else f"{file}: no recipient to render")
-    message = expansion.message(chosen.recipient, phone=destination)
-    if not isinstance(message, Message):
-        raise InvalidInput([message])
     # A test message must not share the real message's external_id, or its callbacks would
     # settle the real recipient's message.
-    body = message.body.replace(message.external_id.encode(), f"{campaign.id}.test".encode(), 1)
+    message = expansion.message(chosen, phone=destination, external_id=f"{campaign.id}.test")
+    if not isinstance(message, Message):
+        raise InvalidInput([message])
+    body = message.body
     answer = asyncio.run(_post_once(settings, body))
     if answer.verdict == "retry" and answer.http_status is None:
         raise EndpointUnreachable(f"TEST {campaign.id}: could not reach {settings.base_url} ({answer.description}): check TELESIGN_BASE_URL and the network; nothing was sent")
     ledger = Ledger.open(campaign_folder(outputs, campaign.id), campaign.id)
     try:
-        ledger.record_test_send(chosen.recipient.key, destination, answer.http_status, answer.status_code, answer.reference_id, body)
+        ledger.record_test_send(chosen.key, destination, answer.http_status, answer.status_code, answer.reference_id, body)
     finally:
         ledger.close()
-    who = chosen.recipient.recipient_id or chosen.recipient.phone
+    who = chosen.recipient_id or chosen.phone
     terminal.out(f"TEST {campaign.id}: {who}'s message to {destination}: {answer.verdict} ({answer.http_status} {answer.status_code} {answer.description})" + (f", reference_id {answer.reference_id}" if answer.reference_id else ""))
     if answer.verdict == "unauthorized":
         return ExitCode.CANNOT_PROCEED
