@@ -86,6 +86,12 @@ CREATE TABLE test_sends (
 
 SENDABLE = ("pending", "failed")
 UNSETTLED = ("sending", "unknown")  # may have reached Telesign: resent only on request
+
+
+def claimable(resend_unknown: bool) -> tuple[str, ...]:
+    """The states a send run may claim a message from."""
+    return SENDABLE + (UNSETTLED if resend_unknown else ())
+
 DONE = ("accepted", "rejected")
 STATES = ("pending", "sending", "accepted", "rejected", "failed", "unknown", "suppressed", "invalid", "duplicate", "expired")
 

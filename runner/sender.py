@@ -17,7 +17,7 @@ from typing import Literal
 
 from runner.bookkeeping import Bookkeeper
 from runner.client import Answer, OmnichannelClient
-from runner.ledger import SENDABLE, UNSETTLED, Ledger, Outcome, Sendable
+from runner.ledger import Ledger, Outcome, Sendable, claimable
 from runner.pacing import Pacer
 from runner.progress import Progress
 
@@ -53,7 +53,7 @@ class CampaignSender:
         self.progress = progress
         self.book = Bookkeeper(ledger)
         self.pacer = Pacer(plan.rate)
-        self.states: tuple[str, ...] = SENDABLE + (UNSETTLED if plan.resend_unknown else ())
+        self.states = claimable(plan.resend_unknown)
         self.result = SendResult()
         self._stop = asyncio.Event()
         self._rng = random.Random()

@@ -18,7 +18,7 @@ from runner.campaign import Campaign
 from runner.client import OmnichannelClient
 from runner.config import TelesignSettings
 from runner.errors import CredentialsRefused, EndpointUnreachable, ExitCode, InvalidInput
-from runner.ledger import Ledger, Planned, SkippedRow
+from runner.ledger import Ledger, Planned, SkippedRow, claimable
 from runner.lock import CampaignLock
 from runner.plan import Expansion, Message
 from runner.progress import Progress
@@ -113,7 +113,7 @@ def _send_locked(campaign: Campaign, ledger: Ledger, expansion: Expansion, setti
         note = f"past its schedule's end: {n} unsent message(s) marked expired"
     else:
         counts = ledger.counts(run_id)
-        todo = counts["pending"] + counts["failed"] + ((counts["unknown"] + counts["sending"]) if options.resend_unknown else 0)
+        todo = sum(counts[state] for state in claimable(options.resend_unknown))
         caps = [cap for cap in (options.limit, spec.sending.max_per_run) if cap is not None]
         limit = min(caps) if caps else None  # --limit and [sending] max_per_run: the smaller wins
         total = min([todo, *caps])

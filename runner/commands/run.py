@@ -13,7 +13,7 @@ from runner import config, terminal
 from runner.campaign import Campaign, find_files, load
 from runner.commands.send import show
 from runner.errors import CampaignLocked, ExitCode, InvalidInput
-from runner.ledger import Ledger
+from runner.ledger import Ledger, claimable
 from runner.sending import SendOptions, campaign_folder, send_campaign, source_fingerprint
 
 
@@ -66,4 +66,4 @@ def is_settled(outputs: Path, campaign: Campaign) -> bool:
         ledger.close()
     if last is None or last.finished_at is None or seen != source_fingerprint(campaign):
         return False
-    return counts["pending"] == 0 and counts["failed"] == 0
+    return not any(counts[state] for state in claimable(resend_unknown=False))
