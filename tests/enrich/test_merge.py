@@ -8,7 +8,6 @@ state was kept (a `callbacks` table) going on where it stopped."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any

@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -19,9 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.sending.helpers import campaign, ledger_states, subprocess_env, telesign_env, write_campaign
+from tests.sending.helpers import campaign, ledger_states, start_send, telesign_env, write_campaign
 
-ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = int(os.environ.get("RELIABILITY_ROUNDS", "20"))
 RECIPIENTS = 30
 
@@ -44,10 +41,7 @@ def test_random_kills_under_random_faults_never_send_twice(tmp_path: Path, make_
         file = write_campaign(folder / "c", digits=[rng.randrange(10) for _ in range(RECIPIENTS)], sending=f"rate = {rng.choice([50, 200, 1000])}\nconcurrency = {rng.choice([2, 4, 8])}\nmax_attempts = 3")
         out = folder / "out"
         for _ in range(rng.choice([1, 2])):  # one or two kills before the clean run
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "runner", "send", str(file), "--outputs", str(out), "--log-format", "plain"],
-                cwd=ROOT, env=subprocess_env(sim.url), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )
+            proc = start_send(file, out, sim.url, quiet=True)
             time.sleep(rng.uniform(0.3, 1.2))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -94,3 +97,22 @@ def ledger_rows(outputs: Path, campaign_id: str = "test-campaign") -> list[dict[
         return [dict(r) for r in db.execute("SELECT * FROM messages ORDER BY position")]
     finally:
         db.close()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_send(file: Path, out: Path, url: str, quiet: bool = False) -> "subprocess.Popen[str]":
+    """`campaign send FILE` as its own process (so it can be signalled or killed)."""
+    output = subprocess.DEVNULL if quiet else subprocess.PIPE
+    return subprocess.Popen(
+        [sys.executable, "-m", "runner", "send", str(file), "--outputs", str(out), "--log-format", "plain"],
+        cwd=ROOT, env=subprocess_env(url), stdout=output, stderr=output, text=True,
+    )
+
+
+def wait_for_accepted(app: Any, count: int, timeout: float = 20) -> None:
+    """Until the simulator `app` has accepted `count` requests (a bound, not a speed requirement)."""
+    deadline = time.monotonic() + timeout
+    while len(app.accepted()) < count and time.monotonic() < deadline:
+        time.sleep(0.02)

@@ -3,18 +3,15 @@ by the simulator) and every one accounted for in the ledger."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from runner.ledger import Ledger
-from tests.sending.helpers import campaign, ledger_states, subprocess_env, telesign_env, write_campaign
+from tests.sending.helpers import campaign, ledger_states, start_send, subprocess_env, telesign_env, wait_for_accepted, write_campaign
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPIENTS = 12
@@ -64,13 +61,8 @@ def test_sigterm_and_ctrl_c_stop_claiming_write_the_report_and_exit(signum: int,
     sim = make_simulator(latency_ms=100)
     file = write_campaign(tmp_path / "c", digits=[i % 9 for i in range(40)], sending="rate = 10\nconcurrency = 2\nmax_attempts = 3")
     out = tmp_path / "out"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runner", "send", str(file), "--outputs", str(out), "--log-format", "plain"],
-        cwd=ROOT, env=subprocess_env(sim.url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    deadline = time.monotonic() + 20
-    while len(sim.app.accepted()) < 3 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    proc = start_send(file, out, sim.url)
+    wait_for_accepted(sim.app, 3)
     proc.send_signal(signum)
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == code, stderr
@@ -90,13 +82,8 @@ def test_two_sends_of_one_campaign_never_run_at_once(tmp_path: Path, make_simula
     sim = make_simulator(latency_ms=50)
     file = write_campaign(tmp_path / "c", digits=[i % 9 for i in range(20)], sending="rate = 10\nconcurrency = 2\nmax_attempts = 3")
     out = tmp_path / "out"
-    first = subprocess.Popen(
-        [sys.executable, "-m", "runner", "send", str(file), "--outputs", str(out), "--log-format", "plain"],
-        cwd=ROOT, env=subprocess_env(sim.url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    deadline = time.monotonic() + 20
-    while not sim.app.accepted() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    first = start_send(file, out, sim.url)
+    wait_for_accepted(sim.app, 1)
     second = campaign("send", str(file), "--outputs", str(out), env=telesign_env(sim.url))
     assert second.exit_code == 4
     assert "being sent by another process" in second.output and f"pid {first.pid}" in second.output
