@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -47,7 +46,9 @@ serve_forever(app, "127.0.0.1", int(sys.argv[-1]))
 """
 
 
-def start_server(command: list[str], port: int, env: dict[str, str] | None = None, cpu: int | None = None) -> "subprocess.Popen[bytes]":
+def start_server(
+    command: list[str], port: int, env: dict[str, str] | None = None, cpu: int | None = None
+) -> subprocess.Popen[bytes]:
     """Start a server process (demo credentials unless `env` says otherwise), optionally pinned to
     one CPU; return once it accepts connections on `port`."""
     if env is None:
@@ -68,7 +69,7 @@ def start_server(command: list[str], port: int, env: dict[str, str] | None = Non
     raise SystemExit(f"the server did not start: {command}")
 
 
-def start_simulator(port: int, *extra: str, cpu: int | None = None) -> "subprocess.Popen[bytes]":
+def start_simulator(port: int, *extra: str, cpu: int | None = None) -> subprocess.Popen[bytes]:
     """`campaign simulate` on `port` with demo credentials and a tiny time scale."""
     command = [sys.executable, "-m", "runner", "simulate", "--port", str(port), "--time-scale", "0.001", *extra]
     return start_server(command, port, cpu=cpu)
@@ -83,7 +84,7 @@ class SimulatorProcess:
         self.args = args
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> "SimulatorProcess":
+    def __enter__(self) -> SimulatorProcess:
         self.proc = start_simulator(self.port, *self.args)
         return self
 
@@ -93,7 +94,9 @@ class SimulatorProcess:
             self.proc.wait(timeout=10)
 
 
-def write_campaign(folder: Path, rows: int, campaign_id: str = "bench", rate: float = 10000, concurrency: int = 16) -> Path:
+def write_campaign(
+    folder: Path, rows: int, campaign_id: str = "bench", rate: float = 10000, concurrency: int = 16
+) -> Path:
     """A campaign of `rows` recipients in a CSV audience; test numbers (phone_check = possible)
     whose last digits cycle 0..8, so every simulator outcome but a refusal occurs."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -140,14 +143,31 @@ def measure(args: list[str], env: dict[str, str] | None = None) -> Measured:
     """Run a child process and measure it alone: wall time, its CPU (user + system) and its peak
     RSS, from wait4 (no other child is counted)."""
     started = time.perf_counter()
-    proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        args, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     assert proc.stdout is not None
     output = proc.stdout.read().decode("utf-8", "replace")
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return Measured(time.perf_counter() - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode, output)
+    return Measured(
+        time.perf_counter() - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode, output
+    )
 
 
 def figure(name: str, value: float, unit: str, baseline: float | None, target: str, met: bool, note: str = "") -> None:
     """One result line for bench/run_all.py's table (and a readable line for people)."""
-    print("FIGURE " + json.dumps({"figure": name, "value": value, "unit": unit, "baseline": baseline, "target": target, "met": met, "note": note}))
+    print(
+        "FIGURE "
+        + json.dumps(
+            {
+                "figure": name,
+                "value": value,
+                "unit": unit,
+                "baseline": baseline,
+                "target": target,
+                "met": met,
+                "note": note,
+            }
+        )
+    )

@@ -27,13 +27,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from runner import report  # noqa: E402
 from common import figure  # noqa: E402
-from runner.callback_log import receiver_line  # noqa: E402
-from runner.campaign import load  # noqa: E402
-from runner.ledger import Ledger, Outcome  # noqa: E402
-from runner.plan import Expansion  # noqa: E402
-from runner.sending import campaign_folder, planned_rows  # noqa: E402
+
+from runner.callbacks.log import receiver_line  # noqa: E402
+from runner.campaign.expansion import Expansion  # noqa: E402
+from runner.campaign.schema import load  # noqa: E402
+from runner.ledger.store import Ledger, Outcome  # noqa: E402
+from runner.report import csv as report  # noqa: E402
+from runner.sending.run import campaign_folder, planned_rows  # noqa: E402
 
 CAMPAIGN = """id = "bench-enrich"
 [audience]
@@ -63,11 +64,22 @@ def build(folder: Path, messages: int, lines: int) -> tuple[Path, Path, Path]:
     keys = [k for (k,) in ledger.db.execute("SELECT key FROM messages ORDER BY position")]
     references = [f"{i:032X}" for i in range(messages)]
     for start in range(0, messages, 10000):
-        ledger.commit([], [Outcome(keys[i], "accepted", 200, 3001, "Message in progress", references[i], "2026-11-27T00:00:00Z") for i in range(start, min(messages, start + 10000))])
+        ledger.commit(
+            [],
+            [
+                Outcome(keys[i], "accepted", 200, 3001, "Message in progress", references[i], "2026-11-27T00:00:00Z")
+                for i in range(start, min(messages, start + 10000))
+            ],
+        )
     ledger.close()
     log = folder / "callbacks.jsonl"
     rng = random.Random(1)
-    kinds = [(3001, "Message in progress", "viber"), (3056, "Message failed to deliver in specified fallback time", "viber"), (3000, "Delivered", "sms"), (3000, "Delivered", "sms")]
+    kinds = [
+        (3001, "Message in progress", "viber"),
+        (3056, "Message failed to deliver in specified fallback time", "viber"),
+        (3000, "Delivered", "sms"),
+        (3000, "Delivered", "sms"),
+    ]
     with log.open("wb") as handle:
         for n in range(lines):
             i = rng.randrange(messages)
@@ -77,7 +89,16 @@ def build(folder: Path, messages: int, lines: int) -> tuple[Path, Path, Path]:
                 "reference_id": references[i],
                 "external_id": None,
                 "status": {"code": code, "description": description, "last_channel": channel, "updated_on": stamp},
-                "channel_status": [{channel: {"code": code, "description": description, "reference_id": f"{i:031X}{n % 4}", "updated_on": stamp}}],
+                "channel_status": [
+                    {
+                        channel: {
+                            "code": code,
+                            "description": description,
+                            "reference_id": f"{i:031X}{n % 4}",
+                            "updated_on": stamp,
+                        }
+                    }
+                ],
             }
             handle.write(receiver_line("2026-11-27T10:00:00.000000Z", payload))
     return folder / "campaign.toml", outputs, log
@@ -106,7 +127,12 @@ def report_alone(outputs: Path) -> float:
 
 def enrich(file: Path, outputs: Path, log: Path) -> tuple[float, float, float]:
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "runner", "enrich", str(file), "--callbacks", str(log), "--outputs", str(outputs)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runner", "enrich", str(file), "--callbacks", str(log), "--outputs", str(outputs)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - started
     output = proc.stdout.read().decode() if proc.stdout else ""
@@ -124,17 +150,30 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-enrich-") as temp:
         t0 = time.perf_counter()
         file, outputs, log = build(Path(temp), args.messages, args.lines)
-        print(f"built {args.messages:,} accepted messages and {args.lines:,} callback lines in {time.perf_counter() - t0:.1f}s")
+        print(
+            f"built {args.messages:,} accepted messages and {args.lines:,} callback lines in {time.perf_counter() - t0:.1f}s"
+        )
         baseline = bare_loop(log)
         elapsed, rss_mb, cpu = enrich(file, outputs, log)
         rate = args.lines / elapsed
-        print(f"enrich:   {rate:,.0f} lines/s ({elapsed:.1f}s, {cpu:.1f}s CPU), peak RSS {rss_mb:.0f} MB   target >= 100,000 lines/s, < 150 MB")
+        print(
+            f"enrich:   {rate:,.0f} lines/s ({elapsed:.1f}s, {cpu:.1f}s CPU), peak RSS {rss_mb:.0f} MB   target >= 100,000 lines/s, < 150 MB"
+        )
         print(f"baseline: {baseline:,.0f} lines/s (read + json.loads only, same file)   ratio {rate / baseline:.2f}x")
-        figure(f"enrich lines/s ({args.lines:,} lines, {args.messages:,} msgs)", round(rate), "lines/s", round(baseline), ">= 100,000", rate >= 100_000)
+        figure(
+            f"enrich lines/s ({args.lines:,} lines, {args.messages:,} msgs)",
+            round(rate),
+            "lines/s",
+            round(baseline),
+            ">= 100,000",
+            rate >= 100_000,
+        )
         figure("enrich peak RSS", round(rss_mb, 1), "MB", None, "< 150 MB", rss_mb < 150)
         print(f"of which report.write alone: {report_alone(outputs):.1f}s ({args.messages:,} rows)")
         elapsed, rss_mb, cpu = enrich(file, outputs, log)
-        print(f"again (every callback already stored): {args.lines / elapsed:,.0f} lines/s ({elapsed:.1f}s, {cpu:.1f}s CPU), peak RSS {rss_mb:.0f} MB")
+        print(
+            f"again (every callback already stored): {args.lines / elapsed:,.0f} lines/s ({elapsed:.1f}s, {cpu:.1f}s CPU), peak RSS {rss_mb:.0f} MB"
+        )
 
 
 if __name__ == "__main__":

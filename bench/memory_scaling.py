@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import figure, measure, write_campaign  # noqa: E402
+from common import figure, measure, write_campaign
 
 
 def main() -> None:
@@ -27,7 +27,9 @@ def main() -> None:
         for size in args.sizes:
             file = write_campaign(Path(temp) / str(size), size)
             check = measure([sys.executable, "-m", "runner", "check", str(file)])
-            dry = measure([sys.executable, "-m", "runner", "send", "--dry-run", str(file), "--outputs", str(Path(temp) / "out")])
+            dry = measure(
+                [sys.executable, "-m", "runner", "send", "--dry-run", str(file), "--outputs", str(Path(temp) / "out")]
+            )
             assert check.exit_code == 0 and dry.exit_code == 0, check.output + dry.output
             print(
                 f"{size:>9,} recipients: check {check.peak_rss_mb:5.0f} MB ({size / check.seconds:,.0f}/s), "
@@ -35,7 +37,14 @@ def main() -> None:
             )
             if size == max(args.sizes):
                 worst = max(check.peak_rss_mb, dry.peak_rss_mb)
-                figure(f"peak RSS, check and dry-run at {size:,} recipients", round(worst, 1), "MB", round(idle.peak_rss_mb, 1), "< 100 MB", worst < 100)
+                figure(
+                    f"peak RSS, check and dry-run at {size:,} recipients",
+                    round(worst, 1),
+                    "MB",
+                    round(idle.peak_rss_mb, 1),
+                    "< 100 MB",
+                    worst < 100,
+                )
 
 
 if __name__ == "__main__":

@@ -32,19 +32,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Awaitable, Callable
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from common import figure, free_port, start_simulator as common_start_simulator, write_campaign as common_write_campaign  # noqa: E402
+from common import figure, free_port  # noqa: E402
+from common import start_simulator as common_start_simulator
+from common import write_campaign as common_write_campaign
 
 from runner.simulator import DEMO_CREDENTIALS  # noqa: E402
-from runner.telesign_auth import DEMO_API_KEY, DEMO_CUSTOMER_ID, basic_authorization  # noqa: E402
-
+from runner.telesign.auth import DEMO_API_KEY, DEMO_CUSTOMER_ID, basic_authorization  # noqa: E402
 
 PIN: bool = False  # set by main(): simulator on CPU 1, senders on CPU 0
 
@@ -92,7 +93,9 @@ def figures(name: str, times: list[float], rate: float) -> tuple[float, int]:
     buckets: dict[int, int] = {}
     for moment in times:  # whole seconds of the simulator's clock, as a per-second TPS counter sees
         buckets[int(moment)] = buckets.get(int(moment), 0) + 1
-    print(f"{name:<38} {len(times):>6} {achieved:>10.2f} {error:>+8.2%} {worst:>12} {over:>14} {max(buckets.values()):>12}")
+    print(
+        f"{name:<38} {len(times):>6} {achieved:>10.2f} {error:>+8.2%} {worst:>12} {over:>14} {max(buckets.values()):>12}"
+    )
     return achieved, worst
 
 
@@ -105,8 +108,6 @@ def windows_over(times: list[float], cap: int) -> list[int]:
         if last - first + 1 > cap:
             over.append(last - first + 1)
     return over
-
-
 
 
 async def naive_sleep(fire: Callable[[], Awaitable[None]], total: int, rate: float) -> None:
@@ -165,23 +166,54 @@ def main() -> None:
     port = free_port()
     simulator = start_simulator(port, journal)
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "TELESIGN_CUSTOMER_ID": DEMO_CUSTOMER_ID, "TELESIGN_API_KEY": DEMO_API_KEY, "TELESIGN_BASE_URL": url}
+    env = {
+        **os.environ,
+        "TELESIGN_CUSTOMER_ID": DEMO_CUSTOMER_ID,
+        "TELESIGN_API_KEY": DEMO_API_KEY,
+        "TELESIGN_BASE_URL": url,
+    }
     results: list[tuple[str, list[float]]] = []
     try:
         file = write_campaign(work / "campaign", total, args.rate, args.concurrency)
         pin = (lambda: os.sched_setaffinity(0, {0})) if PIN else None
-        send = subprocess.run([sys.executable, "-m", "runner", "send", str(file), "--outputs", str(work / "out"), "--log-format", "plain"], cwd=ROOT, env=env, capture_output=True, text=True, preexec_fn=pin)
+        send = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "runner",
+                "send",
+                str(file),
+                "--outputs",
+                str(work / "out"),
+                "--log-format",
+                "plain",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            preexec_fn=pin,
+        )
         if send.returncode != 0:
             raise SystemExit(f"campaign send exited {send.returncode}:\n{send.stdout}\n{send.stderr}")
         results.append(("runner (campaign send)", journal_times(journal, 0)))
         if not args.no_baselines:
-            dry = subprocess.run([sys.executable, "-m", "runner", "send", str(file), "--dry-run", "--outputs", str(work / "dry")], cwd=ROOT, env=env, capture_output=True, text=True)
+            dry = subprocess.run(
+                [sys.executable, "-m", "runner", "send", str(file), "--dry-run", "--outputs", str(work / "dry")],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             if dry.returncode != 0:
                 raise SystemExit(dry.stdout + dry.stderr)
             bodies = (work / "dry" / "bench-rate" / "dry-run.jsonl").read_bytes().splitlines()
             if PIN:
                 os.sched_setaffinity(0, {0})  # the baselines run in this process
-            for kind, label in (("naive", "baseline: sleep(1/rate) per start"), ("bucket", "baseline: token bucket, capacity rate")):
+            for kind, label in (
+                ("naive", "baseline: sleep(1/rate) per start"),
+                ("bucket", "baseline: token bucket, capacity rate"),
+            ):
                 before = count_lines(journal)
                 asyncio.run(baseline(kind, url, bodies, args.rate, args.concurrency))
                 results.append((label, journal_times(journal, before)))
@@ -191,8 +223,12 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     layout = "simulator pinned to CPU 1, senders to CPU 0" if PIN else "unpinned"
-    print(f"rate {args.rate:g}/s for {args.seconds:g} s ({total:,} messages), concurrency {args.concurrency}, {layout}; counted from the simulator's journal")
-    print(f"{'':<38} {'sent':>6} {'achieved/s':>10} {'error':>8} {'worst 1s win':>12} {f'wins > {int(args.rate) + 1}':>14} {'worst whole s':>12}")
+    print(
+        f"rate {args.rate:g}/s for {args.seconds:g} s ({total:,} messages), concurrency {args.concurrency}, {layout}; counted from the simulator's journal"
+    )
+    print(
+        f"{'':<38} {'sent':>6} {'achieved/s':>10} {'error':>8} {'worst 1s win':>12} {f'wins > {int(args.rate) + 1}':>14} {'worst whole s':>12}"
+    )
     achieved, worst = 0.0, 0
     for index, (name, times) in enumerate(results):
         a, w = figures(name, times, args.rate)
@@ -200,8 +236,17 @@ def main() -> None:
             achieved, worst = a, w
     within = abs(achieved / args.rate - 1) <= 0.02
     cap = int(args.rate) + 1
-    print(f"targets: achieved within 2% ({'met' if within else 'MISSED'}), worst one-second window <= {cap} ({'met' if worst <= cap else 'MISSED'})")
-    figure(f"achieved rate at {args.rate:g}/s for {args.seconds:g} s (simulator side)", round(achieved, 2), "msgs/s", args.rate, "within 2%", within)
+    print(
+        f"targets: achieved within 2% ({'met' if within else 'MISSED'}), worst one-second window <= {cap} ({'met' if worst <= cap else 'MISSED'})"
+    )
+    figure(
+        f"achieved rate at {args.rate:g}/s for {args.seconds:g} s (simulator side)",
+        round(achieved, 2),
+        "msgs/s",
+        args.rate,
+        "within 2%",
+        within,
+    )
     figure("worst one-second window (simulator side)", worst, "requests", args.rate, f"<= {cap}", worst <= cap)
 
 

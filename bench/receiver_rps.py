@@ -24,22 +24,22 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, Callable, Coroutine
+from typing import Any
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import CONSTANT_ANSWER_SERVER, figure, free_port, start_server  # noqa: E402
+from common import CONSTANT_ANSWER_SERVER, figure, free_port, start_server
 
-from runner.telesign_auth import DEMO_API_KEY, DEMO_CUSTOMER_ID, Credentials, callback_headers
+from runner.telesign.auth import DEMO_API_KEY, DEMO_CUSTOMER_ID, Credentials, callback_headers
 
 ROOT = Path(__file__).resolve().parent.parent
 
 Requests = list[tuple[bytes, dict[str, str]]]
 Client = Callable[[int, Requests, int], Coroutine[Any, Any, tuple[float, int]]]
-
 
 
 def fsyncs_per_second(folder: Path, seconds: float = 1.5) -> float:
@@ -67,10 +67,22 @@ def signed_callbacks(count: int) -> Requests:
         payload = {
             "reference_id": f"{n:032X}",
             "external_id": f"bench:{n}",
-            "status": {"code": 3000, "description": "Delivered", "last_channel": "viber",
-                       "updated_on": "2026-11-28 09:00:01:226"},
-            "channel_status": [{"viber": {"code": 3000, "description": "Delivered",
-                                          "reference_id": f"{n:032x}", "updated_on": "2026-11-28 09:00:01.226"}}],
+            "status": {
+                "code": 3000,
+                "description": "Delivered",
+                "last_channel": "viber",
+                "updated_on": "2026-11-28 09:00:01:226",
+            },
+            "channel_status": [
+                {
+                    "viber": {
+                        "code": 3000,
+                        "description": "Delivered",
+                        "reference_id": f"{n:032x}",
+                        "updated_on": "2026-11-28 09:00:01.226",
+                    }
+                }
+            ],
         }
         body = json.dumps(payload).encode()
         requests.append((body, callback_headers(creds, body)))
@@ -182,18 +194,28 @@ def main() -> None:
                 raise SystemExit(f"MISMATCH: {count} callbacks acknowledged, {logged} lines in the log")
             rows.append((name, count, ceiling, rate, int(flushed[1]) if flushed else 0))
 
-    print(f"receiver_rps: signed callbacks, {args.concurrency} in flight, {os.cpu_count()} cores, "
-          "receiver and client on the same machine")
+    print(
+        f"receiver_rps: signed callbacks, {args.concurrency} in flight, {os.cpu_count()} cores, "
+        "receiver and client on the same machine"
+    )
     print(f"  raw fdatasync calls/s on this disk (a flush per callback): {fsync_rate:8,.0f} /s")
     for name, count, ceiling, rate, flushes in rows:
-        print(f"  client {name:<11}: do-nothing app (HTTP ceiling) {ceiling:8,.0f} /s | receiver (verified, "
-              f"logged, flushed before the 200) {rate:8,.0f} /s")
-        print(f"  {'':20}{count} callbacks, all logged exactly once, in {flushes} disk flushes "
-              f"({count / max(flushes, 1):.1f} callbacks per flush)")
+        print(
+            f"  client {name:<11}: do-nothing app (HTTP ceiling) {ceiling:8,.0f} /s | receiver (verified, "
+            f"logged, flushed before the 200) {rate:8,.0f} /s"
+        )
+        print(
+            f"  {'':20}{count} callbacks, all logged exactly once, in {flushes} disk flushes "
+            f"({count / max(flushes, 1):.1f} callbacks per flush)"
+        )
     print("  target: 1,000 /s")
     (_, count, ceiling, rate, flushes), (_, _, httpx_ceiling, httpx_rate, _) = rows
     figure(
-        "receiver: callbacks/s acknowledged durably", round(rate), "callbacks/s", round(ceiling), ">= 1,000/s",
+        "receiver: callbacks/s acknowledged durably",
+        round(rate),
+        "callbacks/s",
+        round(ceiling),
+        ">= 1,000/s",
         rate >= 1000,
         f"baseline: the same client against a do-nothing app; {count / max(flushes, 1):.1f} callbacks per "
         f"disk flush; raw fdatasync {fsync_rate:,.0f}/s; with an httpx client {httpx_rate:,.0f}/s "

@@ -46,10 +46,23 @@ def table(figures: list[dict[str, object]]) -> str:
     rows = [("figure", "value", "baseline", "ratio", "target", "met")]
     for f in figures:
         value, baseline = f["value"], f.get("baseline")
-        ratio = f"{float(value) / float(baseline):.2f}x" if isinstance(value, (int, float)) and isinstance(baseline, (int, float)) and baseline else "-"  # type: ignore[arg-type]
-        rows.append((str(f["figure"]), f"{value} {f['unit']}", "-" if baseline is None else f"{baseline} {f['unit']}", ratio, str(f["target"]), "yes" if f["met"] else "NO"))
+        ratio = (
+            f"{float(value) / float(baseline):.2f}x"
+            if isinstance(value, (int, float)) and isinstance(baseline, (int, float)) and baseline
+            else "-"
+        )  # type: ignore[arg-type]
+        rows.append(
+            (
+                str(f["figure"]),
+                f"{value} {f['unit']}",
+                "-" if baseline is None else f"{baseline} {f['unit']}",
+                ratio,
+                str(f["target"]),
+                "yes" if f["met"] else "NO",
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |" for row in rows]
+    lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + " |" for row in rows]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
 

@@ -17,9 +17,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import SimulatorProcess, figure, measure, write_campaign  # noqa: E402
+from common import SimulatorProcess, figure, measure, write_campaign
 
-from runner.telesign_auth import DEMO_API_KEY, DEMO_CUSTOMER_ID  # noqa: E402
+from runner.telesign.auth import DEMO_API_KEY, DEMO_CUSTOMER_ID
 
 
 def sdk_loop(url: str, bodies: list[dict[str, object]]) -> float:
@@ -44,7 +44,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-sdk-") as temp:
         folder = Path(temp)
         file = write_campaign(folder / "c", args.messages, concurrency=args.concurrency)
-        dry = measure([sys.executable, "-m", "runner", "send", "--dry-run", str(file), "--outputs", str(folder / "dry")])
+        dry = measure(
+            [sys.executable, "-m", "runner", "send", "--dry-run", str(file), "--outputs", str(folder / "dry")]
+        )
         assert dry.exit_code == 0, dry.output
         bodies = [json.loads(line) for line in (folder / "dry" / "bench" / "dry-run.jsonl").read_text().splitlines()]
         for body in bodies:
@@ -52,13 +54,37 @@ def main() -> None:
         with SimulatorProcess("--latency-ms", str(args.latency_ms)) as sim:
             sdk_seconds = sdk_loop(sim.url, bodies)
         with SimulatorProcess("--latency-ms", str(args.latency_ms)) as sim:
-            run = measure([sys.executable, "-m", "runner", "send", str(file), "--outputs", str(folder / "out"), "--log-format", "plain"], env={**env, "TELESIGN_BASE_URL": sim.url})
+            run = measure(
+                [
+                    sys.executable,
+                    "-m",
+                    "runner",
+                    "send",
+                    str(file),
+                    "--outputs",
+                    str(folder / "out"),
+                    "--log-format",
+                    "plain",
+                ],
+                env={**env, "TELESIGN_BASE_URL": sim.url},
+            )
             assert run.exit_code == 0, run.output
     ratio = sdk_seconds / run.seconds
-    print(f"SDK loop (telesignenterprise omniMessage, Basic): {args.messages} messages in {sdk_seconds:.2f}s = {args.messages / sdk_seconds:.0f}/s")
-    print(f"campaign send (concurrency {args.concurrency}, whole process incl. start-up): {run.seconds:.2f}s = {args.messages / run.seconds:.0f}/s")
+    print(
+        f"SDK loop (telesignenterprise omniMessage, Basic): {args.messages} messages in {sdk_seconds:.2f}s = {args.messages / sdk_seconds:.0f}/s"
+    )
+    print(
+        f"campaign send (concurrency {args.concurrency}, whole process incl. start-up): {run.seconds:.2f}s = {args.messages / run.seconds:.0f}/s"
+    )
     print(f"campaign send is {ratio:.1f}x faster (target >= 10x)")
-    figure(f"send vs Telesign SDK loop ({args.messages} msgs, {args.latency_ms:g} ms latency)", round(args.messages / run.seconds, 1), "msgs/s", round(args.messages / sdk_seconds, 1), ">= 10x", ratio >= 10)
+    figure(
+        f"send vs Telesign SDK loop ({args.messages} msgs, {args.latency_ms:g} ms latency)",
+        round(args.messages / run.seconds, 1),
+        "msgs/s",
+        round(args.messages / sdk_seconds, 1),
+        ">= 10x",
+        ratio >= 10,
+    )
 
 
 if __name__ == "__main__":

@@ -45,15 +45,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from common import figure, free_port, start_simulator as common_start_simulator, write_campaign as common_write_campaign  # noqa: E402
+from common import figure, free_port  # noqa: E402
+from common import start_simulator as common_start_simulator
+from common import write_campaign as common_write_campaign
 
-from runner.telesign_auth import DEMO_API_KEY, DEMO_CUSTOMER_ID  # noqa: E402
+from runner.telesign.auth import DEMO_API_KEY, DEMO_CUSTOMER_ID  # noqa: E402
 
-BARE_LOOP = r'''
+BARE_LOOP = r"""
 import asyncio, sys, time
 import httpx
 from runner.simulator import DEMO_CREDENTIALS
-from runner.telesign_auth import basic_authorization
+from runner.telesign.auth import basic_authorization
 
 url, path, concurrency = sys.argv[1], sys.argv[2], int(sys.argv[3])
 with open(path, "rb") as handle:
@@ -85,7 +87,7 @@ async def main() -> None:
     print(f"sent {len(bodies)} ok {ok} seconds {elapsed:.3f}")
 
 asyncio.run(main())
-'''
+"""
 
 
 @dataclass
@@ -120,7 +122,9 @@ def timed(command: list[str], env: dict[str, str]) -> tuple[subprocess.Completed
 
 def run_send(file: Path, outputs: Path, env: dict[str, str], profile: Path | None = None) -> Figures:
     prefix = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else [sys.executable]
-    done, wall, cpu = timed([*prefix, "-m", "runner", "send", str(file), "--outputs", str(outputs), "--log-format", "plain"], env)
+    done, wall, cpu = timed(
+        [*prefix, "-m", "runner", "send", str(file), "--outputs", str(outputs), "--log-format", "plain"], env
+    )
     if done.returncode != 0:
         raise SystemExit(f"campaign send exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
     rates = re.findall(r"at ([0-9.]+)/s", done.stderr)
@@ -152,10 +156,21 @@ def main() -> None:
     port = free_port()
     simulator = start_simulator(port)
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "TELESIGN_CUSTOMER_ID": DEMO_CUSTOMER_ID, "TELESIGN_API_KEY": DEMO_API_KEY, "TELESIGN_BASE_URL": url}
+    env = {
+        **os.environ,
+        "TELESIGN_CUSTOMER_ID": DEMO_CUSTOMER_ID,
+        "TELESIGN_API_KEY": DEMO_API_KEY,
+        "TELESIGN_BASE_URL": url,
+    }
     try:
         file = write_campaign(work / "campaign", n, args.concurrency)
-        dry = subprocess.run([sys.executable, "-m", "runner", "send", str(file), "--dry-run", "--outputs", str(work / "dry")], cwd=ROOT, env=env, capture_output=True, text=True)
+        dry = subprocess.run(
+            [sys.executable, "-m", "runner", "send", str(file), "--dry-run", "--outputs", str(work / "dry")],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if dry.returncode != 0:
             raise SystemExit(dry.stdout + dry.stderr)
         bodies = work / "dry" / "bench-throughput" / "dry-run.jsonl"
@@ -182,7 +197,9 @@ def main() -> None:
 
     per_k = 1000 / n
     layout = "simulator pinned to CPU 1, clients to CPU 0" if PIN else "unpinned"
-    print(f"{n:,} messages, concurrency {args.concurrency}, rate unlimited, simulator in its own process, {os.cpu_count()} CPUs, {layout}; {args.rounds} rounds")
+    print(
+        f"{n:,} messages, concurrency {args.concurrency}, rate unlimited, simulator in its own process, {os.cpu_count()} CPUs, {layout}; {args.rounds} rounds"
+    )
     print(f"{'':<15} {'msg/s':>8} {'wall s':>8} {'CPU s':>8} {'CPU s/1k':>9} {'fixed CPU s':>12} {'net CPU s/1k':>13}")
     chosen: dict[str, dict[str, Figures]] = {}
     for pick in ("best", "median"):
@@ -190,18 +207,35 @@ def main() -> None:
             by_cpu = sorted(runs, key=lambda r: r.cpu)
             f = by_cpu[0] if pick == "best" else by_cpu[len(by_cpu) // 2]
             chosen.setdefault(pick, {})[name] = f
-            print(f"{name + ' ' + pick:<15} {f.rate:>8,.0f} {f.wall:>8.2f} {f.cpu:>8.2f} {f.cpu * per_k:>9.3f} {idle.cpu:>12.2f} {(f.cpu - idle.cpu) * per_k:>13.3f}")
+            print(
+                f"{name + ' ' + pick:<15} {f.rate:>8,.0f} {f.wall:>8.2f} {f.cpu:>8.2f} {f.cpu * per_k:>9.3f} {idle.cpu:>12.2f} {(f.cpu - idle.cpu) * per_k:>13.3f}"
+            )
     for pick, figures in chosen.items():
         runner, bare = figures["runner"], figures["bare"]
         ratio = runner.cpu / bare.cpu
         net_ratio = (runner.cpu - runner_idle.cpu) / max(1e-9, bare.cpu - bare_idle.cpu)
-        print(f"runner / bare CPU per message ({pick}): {ratio:.2f}x whole process, {net_ratio:.2f}x net of fixed costs "
-              f"(target <= 1.3x: {'met' if ratio <= 1.3 else 'MISSED'} whole, {'met' if net_ratio <= 1.3 else 'MISSED'} net)")
+        print(
+            f"runner / bare CPU per message ({pick}): {ratio:.2f}x whole process, {net_ratio:.2f}x net of fixed costs "
+            f"(target <= 1.3x: {'met' if ratio <= 1.3 else 'MISSED'} whole, {'met' if net_ratio <= 1.3 else 'MISSED'} net)"
+        )
         if pick == "median":
-            figure(f"send CPU per 1k msgs ({n:,} msgs, median, whole process)", round(runner.cpu * per_k, 3), "CPU s", round(bare.cpu * per_k, 3), "<= 1.3x bare httpx", ratio <= 1.3, f"net of start-up {net_ratio:.2f}x")
+            figure(
+                f"send CPU per 1k msgs ({n:,} msgs, median, whole process)",
+                round(runner.cpu * per_k, 3),
+                "CPU s",
+                round(bare.cpu * per_k, 3),
+                "<= 1.3x bare httpx",
+                ratio <= 1.3,
+                f"net of start-up {net_ratio:.2f}x",
+            )
             figure("send throughput (median)", round(runner.rate), "msgs/s", round(bare.rate), "-", True)
-    print("all runs: runner CPU " + ", ".join(f"{f.cpu:.2f}" for f in runner_runs) + "; bare CPU " + ", ".join(f"{f.cpu:.2f}" for f in bare_runs)
-          + f"; median msg/s runner {statistics.median(f.rate for f in runner_runs):,.0f}, bare {statistics.median(f.rate for f in bare_runs):,.0f}")
+    print(
+        "all runs: runner CPU "
+        + ", ".join(f"{f.cpu:.2f}" for f in runner_runs)
+        + "; bare CPU "
+        + ", ".join(f"{f.cpu:.2f}" for f in bare_runs)
+        + f"; median msg/s runner {statistics.median(f.rate for f in runner_runs):,.0f}, bare {statistics.median(f.rate for f in bare_runs):,.0f}"
+    )
 
 
 if __name__ == "__main__":

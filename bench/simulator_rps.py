@@ -32,24 +32,34 @@ sys.path.insert(0, str(ROOT / "bench"))
 from common import CONSTANT_ANSWER_SERVER, figure, free_port, start_server  # noqa: E402
 
 from runner.simulator import DEMO_CREDENTIALS  # noqa: E402
-from runner.telesign_auth import basic_authorization  # noqa: E402
-
+from runner.telesign.auth import basic_authorization  # noqa: E402
 
 
 def bodies() -> list[bytes]:
     seed_body = {
         "channels": [{"channel": "viber", "fallback_time": 600}, {"channel": "sms"}],
         "message": {
-            "viber": {"template": "url_action", "parameters": {
-                "text": "Thanks for your purchase on viatushop.com! Track your order status here:",
-                "url": "https://viatushop.com/orders?id=45390", "url_id": "track-order", "url_text": "Track Order"}},
-            "sms": {"template": "text", "parameters": {"text": "Track your order: https://viatushop.com/orders?id=45390"}},
+            "viber": {
+                "template": "url_action",
+                "parameters": {
+                    "text": "Thanks for your purchase on viatushop.com! Track your order status here:",
+                    "url": "https://viatushop.com/orders?id=45390",
+                    "url_id": "track-order",
+                    "url_text": "Track Order",
+                },
+            },
+            "sms": {
+                "template": "text",
+                "parameters": {"text": "Track your order: https://viatushop.com/orders?id=45390"},
+            },
         },
         "message_type": "ARN",
     }
     # Last digits 0..8: every outcome that is accepted (9 is refused at once).
-    return [json.dumps({**seed_body, "phone_number": f"1555867{i:03d}{i % 9}", "external_id": f"bench:{i}"}).encode()
-            for i in range(1000)]
+    return [
+        json.dumps({**seed_body, "phone_number": f"1555867{i:03d}{i % 9}", "external_id": f"bench:{i}"}).encode()
+        for i in range(1000)
+    ]
 
 
 async def hammer(url: str, total: int, concurrency: int) -> tuple[float, dict[int, int]]:
@@ -131,7 +141,9 @@ def measure(name: str, command: list[str], total: int, concurrency: int) -> dict
     try:
         rps, statuses = asyncio.run(hammer(f"http://127.0.0.1:{port}", total, concurrency))
         figures["httpx"] = rps
-        print(f"{name:<36} httpx {rps:>7,.0f} req/s   (bare httpx.AsyncClient)   answers {dict(sorted(statuses.items()))}")
+        print(
+            f"{name:<36} httpx {rps:>7,.0f} req/s   (bare httpx.AsyncClient)   answers {dict(sorted(statuses.items()))}"
+        )
         before = cpu_seconds(process.pid)
         raw, statuses = asyncio.run(hammer_raw(port, total, concurrency))
         after = cpu_seconds(process.pid)
@@ -153,19 +165,46 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
-    print(f"{args.requests:,} POST /v1/omnichannel per run, concurrency {args.concurrency}, "
-          f"{os.cpu_count()} CPUs; each server in its own process")
-    baseline = measure("baseline (constant-answer ASGI app)",
-                       [sys.executable, "-c", CONSTANT_ANSWER_SERVER, "PORT"], args.requests, args.concurrency)
-    simulator = measure("simulator (campaign simulate)",
-                        [sys.executable, "-m", "runner", "simulate", "--port", "PORT"], args.requests, args.concurrency)
-    print(f"simulator / baseline: httpx {simulator['httpx'] / baseline['httpx']:.0%}, "
-          f"raw {simulator['raw'] / baseline['raw']:.0%}")
+    print(
+        f"{args.requests:,} POST /v1/omnichannel per run, concurrency {args.concurrency}, "
+        f"{os.cpu_count()} CPUs; each server in its own process"
+    )
+    baseline = measure(
+        "baseline (constant-answer ASGI app)",
+        [sys.executable, "-c", CONSTANT_ANSWER_SERVER, "PORT"],
+        args.requests,
+        args.concurrency,
+    )
+    simulator = measure(
+        "simulator (campaign simulate)",
+        [sys.executable, "-m", "runner", "simulate", "--port", "PORT"],
+        args.requests,
+        args.concurrency,
+    )
+    print(
+        f"simulator / baseline: httpx {simulator['httpx'] / baseline['httpx']:.0%}, "
+        f"raw {simulator['raw'] / baseline['raw']:.0%}"
+    )
     best = max(simulator["httpx"], simulator["raw"])
     verdict = "meets" if best >= 2000 else "MISSES"
     print(f"target 2,000 req/s: the simulator {verdict} it (best measured {best:,.0f} req/s)")
-    figure("simulator req/s (light client, c=32)", round(simulator["raw"]), "req/s", round(baseline["raw"]), ">= 2,000", simulator["raw"] >= 2000)
-    figure("simulator req/s (bare httpx client, c=32)", round(simulator["httpx"]), "req/s", round(baseline["httpx"]), ">= 2,000", simulator["httpx"] >= 2000, "httpx-bound")
+    figure(
+        "simulator req/s (light client, c=32)",
+        round(simulator["raw"]),
+        "req/s",
+        round(baseline["raw"]),
+        ">= 2,000",
+        simulator["raw"] >= 2000,
+    )
+    figure(
+        "simulator req/s (bare httpx client, c=32)",
+        round(simulator["httpx"]),
+        "req/s",
+        round(baseline["httpx"]),
+        ">= 2,000",
+        simulator["httpx"] >= 2000,
+        "httpx-bound",
+    )
 
 
 if __name__ == "__main__":

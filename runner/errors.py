@@ -56,7 +56,7 @@ class InvalidInput(RunnerError):
         return [str(p) for p in self.problems]
 
     @classmethod
-    def at(cls, path: Path | str, line: int | None, message: str) -> "InvalidInput":
+    def at(cls, path: Path | str, line: int | None, message: str) -> InvalidInput:
         return cls([Problem(str(path), line, message)])
 
 

@@ -5,13 +5,14 @@ one place where the project's own errors become messages and exit codes."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
-from runner.errors import ExitCode, RunnerError
 from runner import terminal
+from runner.errors import ExitCode, RunnerError
 
 
 def dispatch(command: Callable[..., int], **kwargs: Any) -> None:

@@ -14,15 +14,15 @@ import time
 from pathlib import Path
 
 from runner import terminal
-from runner.campaign import load
-from runner.config import TelesignSettings
-from runner.enrichment import enrich
-from runner.ledger import Ledger
-from runner.receiver import create_receiver
-from runner.sending import SendOptions, campaign_folder, send_campaign
+from runner.callbacks.enrichment import enrich
+from runner.callbacks.receiver import create_receiver
+from runner.campaign.schema import load
+from runner.ledger.store import Ledger
+from runner.sending.run import SendOptions, campaign_folder, send_campaign
 from runner.serving import BackgroundServer
 from runner.simulator import SimulatorConfig, create_app
-from runner.telesign_auth import DEMO_API_KEY, DEMO_CUSTOMER_ID, Credentials
+from runner.telesign.auth import DEMO_API_KEY, DEMO_CUSTOMER_ID, Credentials
+from runner.telesign.settings import TelesignSettings
 
 # Simulated delays are real Telesign delays times this; the longest (a Viber fallback_time) is
 # compressed to about FALLBACK_SECONDS so that the whole rehearsal takes seconds.
@@ -49,7 +49,11 @@ def rehearse(file: Path, outputs: Path, log_format: str) -> int:
     scale = min(1.0, FALLBACK_SECONDS / campaign.spec.viber.fallback_time)
     receiver = create_receiver(log, DEMO_API_KEY)
     with BackgroundServer(receiver) as callbacks:
-        simulator = create_app(SimulatorConfig(credentials=credentials, callback_url=callbacks.url + "/telesign/callbacks", time_scale=scale))
+        simulator = create_app(
+            SimulatorConfig(
+                credentials=credentials, callback_url=callbacks.url + "/telesign/callbacks", time_scale=scale
+            )
+        )
         with BackgroundServer(simulator) as telesign:
             terminal.err(f"sandbox: simulator on {telesign.url}, callbacks to {callbacks.url}, time x{scale:g}")
             settings = TelesignSettings(credentials, telesign.url, "basic")
@@ -66,12 +70,17 @@ def rehearse(file: Path, outputs: Path, log_format: str) -> int:
     refused = counts["rejected"] + counts["failed"] + counts["unknown"]
     lines = [
         f"sandbox {campaign.id}: {counts['accepted']} sent, {refused} refused or not sent"
-        + (f", {counts['suppressed'] + counts['duplicate'] + counts['invalid']} skipped (suppressed, duplicate, invalid)" if counts["suppressed"] + counts["duplicate"] + counts["invalid"] else ""),
+        + (
+            f", {counts['suppressed'] + counts['duplicate'] + counts['invalid']} skipped (suppressed, duplicate, invalid)"
+            if counts["suppressed"] + counts["duplicate"] + counts["invalid"]
+            else ""
+        ),
         f"  delivered on Viber:          {delivery['delivered_viber']}",
         f"  fell back to SMS, delivered: {delivery['delivered_sms']}",
         f"  failed on every channel:     {delivery['failed']}",
         f"  read on Viber:               {delivery['read']}",
-        f"  still in progress:           {delivery['in_progress']}" + ("" if settled else f" (stopped waiting after {waited:.0f}s)"),
+        f"  still in progress:           {delivery['in_progress']}"
+        + ("" if settled else f" (stopped waiting after {waited:.0f}s)"),
         f"  {enriched.callbacks} callbacks received; report {folder / 'report.csv'}",
     ]
     for line in lines:

@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runner.seen import FingerprintSet
+from runner.campaign.seen import FingerprintSet
 
 
 @given(st.lists(st.text(max_size=20), max_size=3000), st.lists(st.text(max_size=20), max_size=50))

@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runner.sms import BASIC_CHARACTERS, EXTENSION_CHARACTERS, SmsShape, measure
+from runner.campaign.sms import BASIC_CHARACTERS, EXTENSION_CHARACTERS, SmsShape, measure
 
 # What the oracle codec has in its tables, read back by decoding every septet and every escape
-# pair, so the strategies below do not depend on runner.sms's own tables.
+# pair, so the strategies below do not depend on runner.campaign.sms's own tables.
 # The codec's one departure from the standard: it lists 0x1B (ESC) itself as a character and
 # encodes U+001B as a single byte. On the wire 0x1B always starts an extension pair, so a literal
-# ESC cannot be sent as GSM-7; runner.sms calls it UCS-2 and the strategies leave it out.
+# ESC cannot be sent as GSM-7; runner.campaign.sms calls it UCS-2 and the strategies leave it out.
 # Otherwise the codec is a strict table lookup (no transliteration: "ç" or "’" raise
 # UnicodeEncodeError under errors="strict"), which is exactly the rule we want.
 ESC = "\x1b"

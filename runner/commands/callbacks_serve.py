@@ -1,4 +1,4 @@
-"""`campaign callbacks serve`: run the callback receiver in the foreground (runner.receiver).
+"""`campaign callbacks serve`: run the callback receiver in the foreground (runner.callbacks.receiver).
 
 The API key comes from the environment only (TELESIGN_API_KEY), as for sending; it is never
 printed. SIGHUP reopens the log, so that logrotate (or `mv` + `kill -HUP`) can rotate it.
@@ -12,8 +12,8 @@ import socket
 from pathlib import Path
 
 from runner import terminal
+from runner.callbacks.receiver import create_receiver
 from runner.errors import CannotProceed, ExitCode, MissingCredentials
-from runner.receiver import create_receiver
 from runner.serving import serve_forever
 
 API_KEY_VARIABLE = "TELESIGN_API_KEY"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from runner import terminal
-from runner.campaign import find_files, load
+from runner.campaign.expansion import Expansion, Summary
+from runner.campaign.schema import find_files, load
 from runner.errors import ExitCode, InvalidInput
-from runner.plan import Expansion, Summary
 
 
 def run(paths: list[Path]) -> int:
@@ -32,7 +32,7 @@ def run(paths: list[Path]) -> int:
                 terminal.err(f"{path}: ... and {summary.problems_not_listed} more problems")
             continue
         for problem in summary.skipped:
-            terminal.err(f"{problem.path}:{problem.line}: skipped (on_invalid = \"skip\"): {problem.message}")
+            terminal.err(f'{problem.path}:{problem.line}: skipped (on_invalid = "skip"): {problem.message}')
         terminal.out(f"{path}: ok: {describe(summary)}")
     if failed:
         terminal.err(f"{failed} of {len(files)} campaign file(s) have problems; nothing can be sent from them")

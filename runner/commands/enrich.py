@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from runner import terminal
-from runner.campaign import load
-from runner.enrichment import EnrichResult, enrich
+from runner.callbacks.enrichment import EnrichResult, enrich
+from runner.campaign.schema import load
 from runner.errors import ExitCode
-from runner.ledger import Ledger
-from runner.lock import CampaignLock
-from runner.sending import campaign_folder
+from runner.ledger.lock import CampaignLock
+from runner.ledger.store import Ledger
+from runner.sending.run import campaign_folder
 
 
 def run(file: Path, logs: list[Path], outputs: Path) -> int:
@@ -24,7 +24,11 @@ def run(file: Path, logs: list[Path], outputs: Path) -> int:
         with CampaignLock(folder, campaign.id, "enrich"):
             run_id = ledger.start_run("enrich")
             result = enrich(ledger, logs, folder / "report.csv")
-            ledger.finish_run(run_id, ExitCode.OK, {"callbacks": result.callbacks, "malformed": result.malformed, "unmatched": result.unmatched})
+            ledger.finish_run(
+                run_id,
+                ExitCode.OK,
+                {"callbacks": result.callbacks, "malformed": result.malformed, "unmatched": result.unmatched},
+            )
     finally:
         ledger.close()
     show(campaign.id, result, folder / "report.csv")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from runner import terminal
-from runner.audience import Skipped
-from runner.campaign import load
+from runner.campaign.audience import Skipped
+from runner.campaign.expansion import Expansion, Message
+from runner.campaign.schema import load
 from runner.errors import ExitCode, InvalidInput
-from runner.plan import Expansion, Message
 
 
 def run(file: Path, limit: int | None, recipient_id: str | None, as_json: bool) -> int:
@@ -17,7 +17,11 @@ def run(file: Path, limit: int | None, recipient_id: str | None, as_json: bool) 
     for item in expansion:
         if isinstance(item, Skipped) or (limit is not None and shown >= limit):
             continue
-        if recipient_id is not None and recipient_id not in (item.recipient.recipient_id, item.recipient.key, item.recipient.phone):
+        if recipient_id is not None and recipient_id not in (
+            item.recipient.recipient_id,
+            item.recipient.key,
+            item.recipient.phone,
+        ):
             continue
         shown += 1
         if as_json:
@@ -44,7 +48,9 @@ def readable(message: Message) -> str:
     ]
     if t.sms_text is not None and message.sms is not None:
         s = message.sms
-        lines.append(f"SMS fallback ({s.encoding}, {s.characters} characters, {s.segments} segment{'s' if s.segments != 1 else ''}):")
+        lines.append(
+            f"SMS fallback ({s.encoding}, {s.characters} characters, {s.segments} segment{'s' if s.segments != 1 else ''}):"
+        )
         lines.extend("  " + line for line in t.sms_text.splitlines() or [""])
     else:
         lines.append("No SMS fallback: Viber only")

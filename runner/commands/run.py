@@ -6,20 +6,21 @@ is the worst (highest) of the campaigns'."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from runner import config, terminal
-from runner.campaign import Campaign, find_files, load
+from runner import terminal
+from runner.campaign.schema import Campaign, find_files, load
 from runner.commands.send import show
 from runner.errors import CampaignLocked, ExitCode, InvalidInput
-from runner.ledger import Ledger, claimable
-from runner.sending import SendOptions, campaign_folder, send_campaign, source_fingerprint
+from runner.ledger.store import Ledger, claimable
+from runner.sending.run import SendOptions, campaign_folder, send_campaign, source_fingerprint
+from runner.telesign import settings as config
 
 
 def run(directory: Path, outputs: Path, log_format: str, now: datetime | None = None) -> int:
     settings = config.from_environment()
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     worst: int = ExitCode.OK
     for file in find_files([directory]):
         try:

@@ -7,15 +7,16 @@ import os
 import tempfile
 from pathlib import Path
 
-from runner import config, terminal
-from runner.campaign import load
-from runner.client import Answer, OmnichannelClient
+from runner import terminal
+from runner.campaign.audience import Recipient
+from runner.campaign.expansion import Expansion, Message
+from runner.campaign.schema import load
 from runner.commands.check import describe
 from runner.errors import EndpointUnreachable, ExitCode, InvalidInput, UsageProblem
-from runner.audience import Recipient
-from runner.ledger import Ledger
-from runner.plan import Expansion, Message
-from runner.sending import CampaignRun, SendOptions, campaign_folder, send_campaign
+from runner.ledger.store import Ledger
+from runner.sending.run import CampaignRun, SendOptions, campaign_folder, send_campaign
+from runner.telesign import settings as config
+from runner.telesign.client import Answer, OmnichannelClient
 
 
 def run(
@@ -30,7 +31,9 @@ def run(
     log_format: str,
 ) -> int:
     if recipient_id is not None and test_to is None:
-        raise UsageProblem("--recipient goes with --test-to PHONE (to preview one recipient: campaign preview FILE --recipient ID)")
+        raise UsageProblem(
+            "--recipient goes with --test-to PHONE (to preview one recipient: campaign preview FILE --recipient ID)"
+        )
     if test_to is not None and len(files) != 1:
         raise UsageProblem("--test-to sends one campaign's message: name exactly one FILE")
     if dry_run:
@@ -81,10 +84,12 @@ def dry_run_one(file: Path, outputs: Path) -> int:
     return ExitCode.OK
 
 
-def test_send(file: Path, phone: str, recipient_id: str | None, settings: config.TelesignSettings, outputs: Path) -> int:
+def test_send(
+    file: Path, phone: str, recipient_id: str | None, settings: config.TelesignSettings, outputs: Path
+) -> int:
     """One recipient's rendered message to a test phone, marked as a test; the campaign's ledger
     state is untouched (the send is kept apart, in test_sends, for audit)."""
-    from runner.phones import BadNumber, to_e164
+    from runner.campaign.phones import BadNumber, to_e164
 
     campaign = load(file)
     try:
@@ -94,11 +99,17 @@ def test_send(file: Path, phone: str, recipient_id: str | None, settings: config
     expansion = Expansion(campaign)
     # Only the chosen recipient is rendered: the audience is read up to it, nothing more.
     chosen = next(
-        (r for r in expansion.audience if isinstance(r, Recipient) and (recipient_id is None or recipient_id in (r.recipient_id, r.key, r.phone))),
+        (
+            r
+            for r in expansion.audience
+            if isinstance(r, Recipient) and (recipient_id is None or recipient_id in (r.recipient_id, r.key, r.phone))
+        ),
         None,
     )
     if chosen is None:
-        raise UsageProblem(f"{file}: no recipient {recipient_id!r} to render" if recipient_id else f"{file}: no recipient to render")
+        raise UsageProblem(
+            f"{file}: no recipient {recipient_id!r} to render" if recipient_id else f"{file}: no recipient to render"
+        )
     # A test message must not share the real message's external_id, or its callbacks would
     # settle the real recipient's message.
     message = expansion.message(chosen, phone=destination, external_id=f"{campaign.id}.test")
@@ -107,14 +118,21 @@ def test_send(file: Path, phone: str, recipient_id: str | None, settings: config
     body = message.body
     answer = asyncio.run(_post_once(settings, body))
     if answer.verdict == "retry" and answer.http_status is None:
-        raise EndpointUnreachable(f"TEST {campaign.id}: could not reach {settings.base_url} ({answer.description}): check TELESIGN_BASE_URL and the network; nothing was sent")
+        raise EndpointUnreachable(
+            f"TEST {campaign.id}: could not reach {settings.base_url} ({answer.description}): check TELESIGN_BASE_URL and the network; nothing was sent"
+        )
     ledger = Ledger.open(campaign_folder(outputs, campaign.id), campaign.id)
     try:
-        ledger.record_test_send(chosen.key, destination, answer.http_status, answer.status_code, answer.reference_id, body)
+        ledger.record_test_send(
+            chosen.key, destination, answer.http_status, answer.status_code, answer.reference_id, body
+        )
     finally:
         ledger.close()
     who = chosen.recipient_id or chosen.phone
-    terminal.out(f"TEST {campaign.id}: {who}'s message to {destination}: {answer.verdict} ({answer.http_status} {answer.status_code} {answer.description})" + (f", reference_id {answer.reference_id}" if answer.reference_id else ""))
+    terminal.out(
+        f"TEST {campaign.id}: {who}'s message to {destination}: {answer.verdict} ({answer.http_status} {answer.status_code} {answer.description})"
+        + (f", reference_id {answer.reference_id}" if answer.reference_id else "")
+    )
     if answer.verdict == "unauthorized":
         return ExitCode.CANNOT_PROCEED
     return ExitCode.OK if answer.verdict == "accepted" else ExitCode.INCOMPLETE

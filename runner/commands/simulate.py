@@ -12,7 +12,7 @@ from runner import terminal
 from runner.errors import CannotProceed, MissingCredentials, UsageProblem
 from runner.serving import serve_forever
 from runner.simulator import DEMO_CREDENTIALS, SimulatorConfig, create_app
-from runner.telesign_auth import Credentials, mask
+from runner.telesign.auth import Credentials, mask
 
 # A long-running simulator remembers this many recent messages (journal, GET status); older ones
 # are forgotten so that memory stays bounded however long a rehearsal runs (about 1 KB each, so
@@ -65,7 +65,9 @@ def run(
         )
     else:
         # The demo credentials open nothing real: printing them lets a user try it with curl.
-        terminal.out(f"  accepts the demo credentials: customer id {credentials.customer_id}, API key {credentials.api_key}")
+        terminal.out(
+            f"  accepts the demo credentials: customer id {credentials.customer_id}, API key {credentials.api_key}"
+        )
     terminal.out(f"  outcome by the phone number's last digit: {OUTCOMES}")
     terminal.out(
         f"  callbacks: {callback_url or 'only to a callback_url given in a request'}; time scale {time_scale:g}"
@@ -106,7 +108,9 @@ def _check_port_free(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
-                raise CannotProceed(f"cannot listen on {host}:{port}: the port is in use; pick another with --port") from None
+                raise CannotProceed(
+                    f"cannot listen on {host}:{port}: the port is in use; pick another with --port"
+                ) from None
             raise CannotProceed(f"cannot listen on {host}:{port}: {error.strerror}") from None
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from runner import terminal
-from runner.campaign import load
+from runner.campaign.schema import load
 from runner.errors import ExitCode
-from runner.ledger import Ledger
-from runner.sending import campaign_folder
+from runner.ledger.store import Ledger
+from runner.sending.run import campaign_folder
 
 
 def run(file: Path, outputs: Path) -> int:
@@ -37,7 +37,9 @@ def run(file: Path, outputs: Path) -> int:
             f"{delivery['read']} read, {delivery['failed']} failed, {delivery['in_progress']} awaiting a final status"
         )
     if send_run is not None:
-        terminal.out(f"  last send: started {send_run.started_at}, finished {send_run.finished_at or 'not (interrupted or running)'}, exit {send_run.exit_code if send_run.exit_code is not None else '-'}")
+        terminal.out(
+            f"  last send: started {send_run.started_at}, finished {send_run.finished_at or 'not (interrupted or running)'}, exit {send_run.exit_code if send_run.exit_code is not None else '-'}"
+        )
     if enrich_run is not None:
         terminal.out(f"  last enrich: {enrich_run.finished_at or enrich_run.started_at}")
     return ExitCode.OK

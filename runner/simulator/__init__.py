@@ -1,6 +1,6 @@
 """A local stand-in for Telesign's omnichannel API (`campaign simulate`, the sandbox, the tests).
 
-    create_app(SimulatorConfig(...)) -> Simulator   # an ASGI app; serve it with runner.serving
+create_app(SimulatorConfig(...)) -> Simulator   # an ASGI app; serve it with runner.serving
 """
 
 from runner.simulator.app import ConnectionDropped, Simulator, create_app

@@ -17,7 +17,8 @@ import json
 import secrets
 import time
 from collections import Counter
-from typing import Any, Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 import httpx
 
@@ -134,10 +135,11 @@ class Simulator:
             if method == "POST":
                 await self._send_message(scope, receive, send)
             else:
-                await self._answer(send, Refusal(405, s.INVALID_REQUEST, "Method not allowed: use POST"),
-                                   [(b"allow", b"POST")])
+                await self._answer(
+                    send, Refusal(405, s.INVALID_REQUEST, "Method not allowed: use POST"), [(b"allow", b"POST")]
+                )
         elif path.startswith(ENDPOINT + "/") and method == "GET":
-            await self._get_status(scope, send, path[len(ENDPOINT) + 1:])
+            await self._get_status(scope, send, path[len(ENDPOINT) + 1 :])
         else:
             await self._answer(send, s.not_found(f"{method} {path}"))
 
@@ -152,7 +154,9 @@ class Simulator:
             await self._refuse(send, s.not_authorized(reason))
             return
         if not headers.get("content-type", "").lower().startswith("application/json"):
-            await self._refuse(send, s.bad_request(s.INVALID_REQUEST, "Invalid request: Content-Type must be application/json"))
+            await self._refuse(
+                send, s.bad_request(s.INVALID_REQUEST, "Invalid request: Content-Type must be application/json")
+            )
             return
         request = parse(raw)
         if isinstance(request, Refusal):
@@ -219,7 +223,7 @@ class Simulator:
         # Let the server notice the lost connection before returning, or it would answer 500.
         try:
             await asyncio.wait_for(receive(), timeout=1.0)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         cycle.disconnected = True
 

@@ -17,10 +17,10 @@ import base64
 import binascii
 import hmac
 import time
+from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
-from typing import Callable, Mapping
 
-from runner.telesign_auth import AUTH_METHOD, Credentials, sign, string_to_sign
+from runner.telesign.auth import AUTH_METHOD, Credentials, sign, string_to_sign
 
 DATE_TOLERANCE_S = 15 * 60
 NONCE_MAX_LENGTH = 256
@@ -32,16 +32,14 @@ class Authenticator:
     def __init__(self, credentials: Credentials, clock: Callable[[], float] | None = None) -> None:
         self.credentials = credentials
         self.clock = clock or time.time
-        self._basic = "Basic " + base64.b64encode(
-            f"{credentials.customer_id}:{credentials.api_key}".encode()
-        ).decode("ascii")
+        self._basic = "Basic " + base64.b64encode(f"{credentials.customer_id}:{credentials.api_key}".encode()).decode(
+            "ascii"
+        )
         # nonce -> wall time after which it may be forgotten; dicts keep insertion order, and
         # every entry lives the same span, so the oldest is always first.
         self._nonces: dict[str, float] = {}
 
-    def refusal_reason(
-        self, method: str, resource: str, headers: Mapping[str, str], body: bytes
-    ) -> str | None:
+    def refusal_reason(self, method: str, resource: str, headers: Mapping[str, str], body: bytes) -> str | None:
         """None when the request is authenticated, else why not (for the 401's description)."""
         authorization = headers.get("authorization", "")
         if authorization.startswith("Basic "):
@@ -53,7 +51,7 @@ class Authenticator:
         return "Authorization must use the Basic or TSA scheme"
 
     def _check_basic(self, authorization: str) -> str | None:
-        token = authorization[len("Basic "):].strip()
+        token = authorization[len("Basic ") :].strip()
         try:
             decoded = base64.b64decode(token, validate=True).decode("utf-8")
         except (binascii.Error, ValueError):
@@ -67,7 +65,7 @@ class Authenticator:
     def _check_digest(
         self, method: str, resource: str, headers: Mapping[str, str], body: bytes, authorization: str
     ) -> str | None:
-        customer_id, _, signature = authorization[len("TSA "):].strip().rpartition(":")
+        customer_id, _, signature = authorization[len("TSA ") :].strip().rpartition(":")
         if not customer_id or not signature:
             return "TSA Authorization must be 'TSA <customer_id>:<signature>'"
         if not hmac.compare_digest(customer_id.encode(), self.credentials.customer_id.encode()):
@@ -117,4 +115,3 @@ def _with_ts_date(method: str, content_type: str, ts_date: str, nonce: str, body
     if content_type and body:
         head += b"\n" + body
     return head + b"\n" + resource.encode("utf-8")
-

@@ -22,7 +22,7 @@ import httpx
 from runner.simulator.config import SimulatorConfig
 from runner.simulator.journal import AcceptedRequest, CallbackAttempt, Journal
 from runner.simulator.outcomes import status_payload
-from runner.telesign_auth import callback_headers
+from runner.telesign.auth import callback_headers
 
 RETRY_BASE_S = 2.0  # simulated seconds before the 2nd try; doubles after each failed try
 SEND_TIMEOUT_S = 10.0  # real seconds: a receiver should answer fast

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.telesign_auth import DEMO_API_KEY, DEMO_CUSTOMER_ID, Credentials
+from runner.telesign.auth import DEMO_API_KEY, DEMO_CUSTOMER_ID, Credentials
 
 DEMO_CREDENTIALS = Credentials(DEMO_CUSTOMER_ID, DEMO_API_KEY)
 

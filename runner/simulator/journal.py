@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter, deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 from runner.simulator.outcomes import StatusChange, in_progress, plan
 from runner.simulator.validation import Channel
@@ -63,7 +64,7 @@ class AcceptedRequest:
             "reference_id": self.reference_id,
             "external_id": self.external_id,
             "phone_number": self.phone_number,
-            "accepted_at": datetime.fromtimestamp(self.accepted_at, tz=timezone.utc).isoformat(),
+            "accepted_at": datetime.fromtimestamp(self.accepted_at, tz=UTC).isoformat(),
             "monotonic": self.accepted_monotonic,
             "dropped": self.dropped,
             "body": self.body if body is None else body,

@@ -15,7 +15,7 @@ the simulator multiplies them by its time scale.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from runner.simulator import statuses as s
@@ -56,7 +56,7 @@ def plan(phone_number: str, channels: tuple[Channel, ...], channel_refs: tuple[s
     changes: list[StatusChange] = []
     tried: list[ChannelStatus] = []
     start = 0.0
-    for index, (channel, ref) in enumerate(zip(channels, channel_refs)):
+    for index, (channel, ref) in enumerate(zip(channels, channel_refs, strict=False)):
         last = index == len(channels) - 1
         if index == delivering:
             at = start + DELIVERY_DELAY_S[channel.name]
@@ -82,7 +82,7 @@ def plan(phone_number: str, channels: tuple[Channel, ...], channel_refs: tuple[s
 
 def updated_on(moment: float) -> str:
     """Telesign's callback time format, in UTC with milliseconds: 2020-05-04 22:05:00.325."""
-    when = datetime.fromtimestamp(moment, tz=timezone.utc)
+    when = datetime.fromtimestamp(moment, tz=UTC)
     return when.strftime("%Y-%m-%d %H:%M:%S.") + f"{when.microsecond // 1000:03d}"
 
 

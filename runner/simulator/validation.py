@@ -31,9 +31,17 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
 # Viber refuses link buttons that lead to competing messengers (Telesign: "Viber links to Line,
 # Signal or Telegram are not allowed"). Domains and their subdomains.
 FORBIDDEN_LINK_DOMAINS = (
-    "line.me", "lin.ee", "line.naver.jp",
-    "signal.me", "signal.group", "signal.org", "sgnl.link",
-    "t.me", "telegram.me", "telegram.org", "telegram.dog",
+    "line.me",
+    "lin.ee",
+    "line.naver.jp",
+    "signal.me",
+    "signal.group",
+    "signal.org",
+    "sgnl.link",
+    "t.me",
+    "telegram.me",
+    "telegram.org",
+    "telegram.dog",
 )
 FORBIDDEN_LINK_SCHEMES = ("line", "sgnl", "tg")
 
@@ -100,7 +108,7 @@ def _channels(value: Any) -> tuple[Channel, ...] | Refusal:
     found: list[Channel] = []
     for entry in value:
         if not isinstance(entry, dict):
-            return _bad_channels("each entry must be an object such as {\"channel\": \"viber\"}")
+            return _bad_channels('each entry must be an object such as {"channel": "viber"}')
         name = entry.get("channel")
         if name is None or name == "":
             return bad_request(s.MISSING_CHANNEL, "Missing parameter channel")

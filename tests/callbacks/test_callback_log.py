@@ -1,16 +1,16 @@
-"""Reading callback logs (runner.callback_log): both line shapes, .gz, and bad lines located."""
+"""Reading callback logs (runner.callbacks.log): both line shapes, .gz, and bad lines located."""
 
 from __future__ import annotations
 
 import gzip
 import json
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
-from runner.callback_log import (
+from runner.callbacks.log import (
     MAX_LINE_BYTES,
     Callback,
     Malformed,
@@ -22,7 +22,7 @@ from runner.callback_log import (
 from runner.errors import InvalidInput
 from tests.fixtures.receiver import signed_payload
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def write_lines(path: Path, lines: list[bytes], compress: bool = False) -> Path:
@@ -76,15 +76,20 @@ def test_a_rotated_log_compressed_without_the_gz_suffix_is_still_read(tmp_path: 
 
 
 def test_the_same_payload_hashes_the_same_whatever_the_shape_key_order_or_spacing(tmp_path: Path) -> None:
-    payload = signed_payload(7, status={"updated_on": "2020-05-04 22:07:01:226", "code": 3000,
-                                        "description": "Délivré", "last_channel": "sms"})
+    payload = signed_payload(
+        7,
+        status={"updated_on": "2020-05-04 22:07:01:226", "code": 3000, "description": "Délivré", "last_channel": "sms"},
+    )
     reordered = dict(reversed(list(payload.items())))
-    log = write_lines(tmp_path / "mixed.log", [
-        receiver_line("2026-11-28T09:00:00.000000Z", payload),
-        receiver_line("2026-11-28T09:05:00.000000Z", reordered),  # a retry, logged again later
-        json.dumps(reordered, indent=2).replace("\n", " ").encode() + b"\n",
-        json.dumps(payload, ensure_ascii=False).encode() + b"\n",
-    ])
+    log = write_lines(
+        tmp_path / "mixed.log",
+        [
+            receiver_line("2026-11-28T09:00:00.000000Z", payload),
+            receiver_line("2026-11-28T09:05:00.000000Z", reordered),  # a retry, logged again later
+            json.dumps(reordered, indent=2).replace("\n", " ").encode() + b"\n",
+            json.dumps(payload, ensure_ascii=False).encode() + b"\n",
+        ],
+    )
     hashes = {r.content_hash for r in read_log(log) if isinstance(r, Callback)}
     assert hashes == {content_hash(payload)}
     other = signed_payload(8)
@@ -93,25 +98,36 @@ def test_the_same_payload_hashes_the_same_whatever_the_shape_key_order_or_spacin
 
 def test_malformed_lines_are_records_with_file_and_line_never_errors(tmp_path: Path) -> None:
     good = receiver_lines(2)
-    log = write_lines(tmp_path / "callbacks.log", [
-        good[0],
-        b"{not json\n",
-        b"\n",  # blank lines are skipped, not reported
-        b"[1, 2]\n",
-        b'{"received_at": "2026-11-28T09:00:00Z", "payload": "text"}\n',
-        json.dumps({"status": {"code": 3000}}).encode() + b"\n",
-        json.dumps({"reference_id": "R", "status": {"code": "delivered"}}).encode() + b"\n",
-        json.dumps({"reference_id": "R"}).encode() + b"\n",
-        json.dumps({"reference_id": "R", "status": {"code": 3000}, "channel_status": "sms"}).encode() + b"\n",
-        b"\xff\xfe\x00garbage\n",
-        good[1],
-        b'{"reference_id": "R", "status": {"code": 30',  # torn last line (the writer was killed)
-    ])
+    log = write_lines(
+        tmp_path / "callbacks.log",
+        [
+            good[0],
+            b"{not json\n",
+            b"\n",  # blank lines are skipped, not reported
+            b"[1, 2]\n",
+            b'{"received_at": "2026-11-28T09:00:00Z", "payload": "text"}\n',
+            json.dumps({"status": {"code": 3000}}).encode() + b"\n",
+            json.dumps({"reference_id": "R", "status": {"code": "delivered"}}).encode() + b"\n",
+            json.dumps({"reference_id": "R"}).encode() + b"\n",
+            json.dumps({"reference_id": "R", "status": {"code": 3000}, "channel_status": "sms"}).encode() + b"\n",
+            b"\xff\xfe\x00garbage\n",
+            good[1],
+            b'{"reference_id": "R", "status": {"code": 30',  # torn last line (the writer was killed)
+        ],
+    )
     records = list(read_log(log))
     found = [(r.line, type(r).__name__) for r in records]
     assert found == [
-        (1, "Callback"), (2, "Malformed"), (4, "Malformed"), (5, "Malformed"), (6, "Malformed"),
-        (7, "Malformed"), (8, "Malformed"), (9, "Malformed"), (10, "Malformed"), (11, "Callback"),
+        (1, "Callback"),
+        (2, "Malformed"),
+        (4, "Malformed"),
+        (5, "Malformed"),
+        (6, "Malformed"),
+        (7, "Malformed"),
+        (8, "Malformed"),
+        (9, "Malformed"),
+        (10, "Malformed"),
+        (11, "Callback"),
         (12, "Malformed"),
     ]
     reasons = {r.line: str(r) for r in records if isinstance(r, Malformed)}
@@ -167,8 +183,12 @@ def test_several_logs_number_arrivals_in_the_order_given(tmp_path: Path) -> None
     newer = write_lines(tmp_path / "callbacks.log", [b"oops\n", *receiver_lines(2)])
     records = list(read_callbacks([older, newer], first_arrival=10))
     assert [(Path(r.path).name, r.line) for r in records] == [
-        ("callbacks.log.1.gz", 1), ("callbacks.log.1.gz", 2), ("callbacks.log.1.gz", 3),
-        ("callbacks.log", 1), ("callbacks.log", 2), ("callbacks.log", 3),
+        ("callbacks.log.1.gz", 1),
+        ("callbacks.log.1.gz", 2),
+        ("callbacks.log.1.gz", 3),
+        ("callbacks.log", 1),
+        ("callbacks.log", 2),
+        ("callbacks.log", 3),
     ]
     assert [r.arrival for r in records if isinstance(r, Callback)] == [10, 11, 12, 13, 14]
 

@@ -1,18 +1,19 @@
-"""The merge rules for one message's callbacks (runner.delivery), by hand and by Hypothesis."""
+"""The merge rules for one message's callbacks (runner.callbacks.rules), by hand and by Hypothesis."""
 
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runner.callback_log import Callback, payload_to_callback
-from runner.delivery import Delivery, apply, fold, is_final
+from runner.callbacks.log import Callback, payload_to_callback
+from runner.callbacks.rules import Delivery, apply, fold, is_final
 
-T0 = datetime(2026, 11, 28, 9, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 28, 9, 0, 0, tzinfo=UTC)
 
 
 def at(seconds: float) -> str:
@@ -200,6 +201,9 @@ def test_repeated_callbacks_change_nothing_but_are_counted_once(data: st.DataObj
     alone = fold(callbacks)
     assert merged.callbacks == alone.callbacks == len(callbacks)
     assert (merged.code, merged.description, merged.updated_on, merged.last_channel) == (
-        alone.code, alone.description, alone.updated_on, alone.last_channel,
+        alone.code,
+        alone.description,
+        alone.updated_on,
+        alone.last_channel,
     )
     assert {n: s.code for n, s in merged.channels} == {n: s.code for n, s in alone.channels}

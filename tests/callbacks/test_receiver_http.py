@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from runner.callback_log import Callback, read_log
-from runner.receiver import MAX_BODY_BYTES
-from runner.telesign_auth import Credentials, callback_headers, callback_signature
-from runner.timeparse import parse_updated_on
+from runner.callbacks.log import Callback, read_log
+from runner.callbacks.receiver import MAX_BODY_BYTES
+from runner.callbacks.timeparse import parse_updated_on
+from runner.telesign.auth import Credentials, callback_headers, callback_signature
 from tests.fixtures.receiver import (
     TEST_CREDENTIALS,
     MakeServedReceiver,

@@ -9,13 +9,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from click.testing import CliRunner
 
-from runner.callback_log import Callback, read_log
+from runner.callbacks.log import Callback, read_log
 from runner.main import cli
 from tests.fixtures.receiver import TEST_CREDENTIALS, post_over_connections, signed_payload
 
@@ -72,7 +72,7 @@ def receiver_process(tmp_path: Path) -> Iterator[ReceiverProcess]:
 
 
 def signed_requests(first: int, count: int) -> list[tuple[bytes, dict[str, str]]]:
-    from runner.telesign_auth import callback_headers
+    from runner.telesign.auth import callback_headers
 
     bodies = [json.dumps(signed_payload(n)).encode() for n in range(first, first + count)]
     return [(body, callback_headers(TEST_CREDENTIALS, body)) for body in bodies]

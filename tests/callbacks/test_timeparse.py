@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 import pytest
 
-from runner.timeparse import format_utc, parse_updated_on
+from runner.callbacks.timeparse import format_utc, parse_updated_on
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.mark.parametrize(
@@ -55,10 +55,20 @@ def test_the_two_formats_of_the_seeds_example_order_correctly() -> None:
 @pytest.mark.parametrize(
     "value",
     [
-        None, 1588629421, "", "yesterday", "2020-13-04 22:07:01:226", "2020-02-30 22:07:01",
-        "2020-05-04 25:07:01", "2020-05-04 22:07:01:+26", "2020-05-04 22:07:01:1234",
-        "2020-05-04T22:07:01+24:00", "Mon, 04 Foo 2020 22:07:01 GMT", "Mon, 04 May 2020 22:07:01 XYZ",
-        "2020-05-04", "2020-05-04 22:07:01:2\u0662\u0666",
+        None,
+        1588629421,
+        "",
+        "yesterday",
+        "2020-13-04 22:07:01:226",
+        "2020-02-30 22:07:01",
+        "2020-05-04 25:07:01",
+        "2020-05-04 22:07:01:+26",
+        "2020-05-04 22:07:01:1234",
+        "2020-05-04T22:07:01+24:00",
+        "Mon, 04 Foo 2020 22:07:01 GMT",
+        "Mon, 04 May 2020 22:07:01 XYZ",
+        "2020-05-04",
+        "2020-05-04 22:07:01:2\u0662\u0666",
     ],
 )
 def test_anything_else_is_none_never_an_error(value: object) -> None:

@@ -15,11 +15,11 @@ from typing import Any
 
 from click.testing import CliRunner, Result
 
-from runner.audience import Skipped
-from runner.campaign import load
+from runner.campaign.audience import Skipped
+from runner.campaign.expansion import Expansion, Message, Summary
+from runner.campaign.schema import load
 from runner.errors import InvalidInput
 from runner.main import cli
-from runner.plan import Expansion, Message, Summary
 from tests.seed import seed_request
 
 # The seed page's request example (../shared/seed/viber-link-button.txt), as printed there.
@@ -58,7 +58,8 @@ recipients = [
 """ + MESSAGE_TABLES.replace("[viber]\n", '[viber]\ntemplate = "url_action"\n')
 
 # Two inline recipients; the base most error tests edit one line of.
-TWO_RECIPIENTS = """\
+TWO_RECIPIENTS = (
+    """\
 id = "t-1"
 message_type = "MKT"
 
@@ -70,7 +71,9 @@ recipients = [
   { id = "b", phone = "+1 555 867 5301", order_id = "45391" },
 ]
 
-""" + MESSAGE_TABLES
+"""
+    + MESSAGE_TABLES
+)
 
 # The same campaign with its audience in campaigns/audiences/people.csv.
 CSV_AUDIENCE = TWO_RECIPIENTS.replace(

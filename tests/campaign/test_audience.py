@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from runner.audience import AudienceReader, Recipient
-from runner.campaign import load
+from runner.campaign.audience import AudienceReader, Recipient
+from runner.campaign.schema import load
 from runner.errors import InvalidInput
-
 from tests.campaign.helpers import CSV_AUDIENCE, TWO_RECIPIENTS, edit, expand, line_of, write
 
 PEOPLE = "campaigns/audiences/people.csv"
@@ -30,7 +29,9 @@ def file_problems(path: Path) -> list[str]:
 
 
 def test_rows_become_recipients_in_e164_with_their_columns_as_variables(tmp_path: Path) -> None:
-    path, _ = campaign_with_csv(tmp_path, b"id,phone,order_id,city\nx-1,+1 (555) 867-5309,45390,Austin\n,555 867 5301,2,Reno\n")
+    path, _ = campaign_with_csv(
+        tmp_path, b"id,phone,order_id,city\nx-1,+1 (555) 867-5309,45390,Austin\n,555 867 5301,2,Reno\n"
+    )
     expanded = expand(path)
     first, second = (m.recipient for m in expanded.messages)
     assert (first.key, first.recipient_id, first.phone) == ("x-1", "x-1", "+15558675309")
@@ -60,10 +61,10 @@ def test_phone_and_id_columns_are_found_whatever_their_case(tmp_path: Path, head
 
 def test_quoted_fields_keep_commas_and_newlines_and_later_lines_stay_right(tmp_path: Path) -> None:
     csv = (
-        b'id,phone,order_id,city\n'
+        b"id,phone,order_id,city\n"
         b'x-1,+1 555 867 5309,1,"Lyon, Rh\xc3\xb4ne"\n'
         b'x-2,+1 555 867 5301,2,"first line\nsecond, line\nthird ""quoted"" line"\n'
-        b'x-3,bad-number,3,Paris\n'
+        b"x-3,bad-number,3,Paris\n"
     )
     path, shown = campaign_with_csv(tmp_path, csv)
     expanded = expand(path)
@@ -81,7 +82,9 @@ def test_empty_and_blank_lines_are_skipped_and_do_not_shift_line_numbers(tmp_pat
     expanded = expand(path)
     assert [m.recipient.line for m in expanded.messages] == [5]
     assert expanded.summary.recipients == 2
-    assert expanded.problems() == [f"{shown}:8: '+1 555 867 53' is not a possible number (wrong length for its country)"]
+    assert expanded.problems() == [
+        f"{shown}:8: '+1 555 867 53' is not a possible number (wrong length for its country)"
+    ]
 
 
 def test_a_missing_phone_column_names_the_csv_header_and_the_campaign_key(tmp_path: Path) -> None:
@@ -93,7 +96,11 @@ def test_a_missing_phone_column_names_the_csv_header_and_the_campaign_key(tmp_pa
 
 
 def test_a_three_million_character_field_is_a_clear_error(tmp_path: Path) -> None:
-    csv = b"id,phone,order_id\nx-1,+1 555 867 5309,1\nx-2,+1 555 867 5301," + b"9" * 3_000_000 + b"\nx-3,+1 555 867 5302,3\n"
+    csv = (
+        b"id,phone,order_id\nx-1,+1 555 867 5309,1\nx-2,+1 555 867 5301,"
+        + b"9" * 3_000_000
+        + b"\nx-3,+1 555 867 5302,3\n"
+    )
     path, shown = campaign_with_csv(tmp_path, csv)
     [problem] = file_problems(path)
     assert problem.startswith(f"{shown}:3: unreadable CSV (field larger than field limit")
@@ -122,7 +129,9 @@ def test_a_row_with_more_fields_than_the_header_is_an_error(tmp_path: Path) -> N
 
 def test_a_row_with_fewer_fields_misses_a_variable_at_its_line(tmp_path: Path) -> None:
     path, shown = campaign_with_csv(tmp_path, b"id,phone,order_id\nx-1,+1 555 867 5309\n")
-    assert expand(path).problems() == [f"{shown}:2: template: 'order_id' is undefined; add that column or a [vars] entry"]
+    assert expand(path).problems() == [
+        f"{shown}:2: template: 'order_id' is undefined; add that column or a [vars] entry"
+    ]
 
 
 def test_an_empty_or_missing_audience_file_is_an_error(tmp_path: Path) -> None:
@@ -156,16 +165,24 @@ def test_inline_recipients_come_first_and_a_csv_row_repeating_one_is_a_duplicate
     path, shown = campaign_with_csv(tmp_path, b"phone,order_id\n+1 555 867 5302,9\n+1 555 867 5301,8\n", campaign)
     expanded = expand(path)
     assert [(m.recipient.source, m.recipient.key) for m in expanded.messages] == [
-        (str(path), "a"), (str(path), "b"), (shown, "+15558675302"),
+        (str(path), "a"),
+        (str(path), "b"),
+        (shown, "+15558675302"),
     ]
     [duplicate] = expanded.skipped
     assert (duplicate.source, duplicate.line, duplicate.state) == (shown, 3, "duplicate")
 
 
 def test_suppressed_numbers_are_never_messaged_whatever_their_format(tmp_path: Path) -> None:
-    campaign = edit(CSV_AUDIENCE, 'file = "audiences/people.csv"', 'file = "audiences/people.csv"\nsuppress = ["audiences/opt-out.csv"]')
+    campaign = edit(
+        CSV_AUDIENCE,
+        'file = "audiences/people.csv"',
+        'file = "audiences/people.csv"\nsuppress = ["audiences/opt-out.csv"]',
+    )
     write(tmp_path, "campaigns/audiences/opt-out.csv", b"Phone,opted_out_on\n555.867.5301,2026-10-02\n")
-    path, _ = campaign_with_csv(tmp_path, b"id,phone,order_id\nx-1,+1 555 867 5309,1\nx-2,+1 555 867 5301,2\n", campaign)
+    path, _ = campaign_with_csv(
+        tmp_path, b"id,phone,order_id\nx-1,+1 555 867 5309,1\nx-2,+1 555 867 5301,2\n", campaign
+    )
     expanded = expand(path)
     assert [m.recipient.recipient_id for m in expanded.messages] == ["x-1"]
     [skipped] = expanded.skipped
@@ -174,7 +191,11 @@ def test_suppressed_numbers_are_never_messaged_whatever_their_format(tmp_path: P
 
 
 def test_a_suppression_list_that_cannot_be_honoured_stops_the_campaign(tmp_path: Path) -> None:
-    campaign = edit(CSV_AUDIENCE, 'file = "audiences/people.csv"', 'file = "audiences/people.csv"\nsuppress = ["audiences/opt-out.csv"]')
+    campaign = edit(
+        CSV_AUDIENCE,
+        'file = "audiences/people.csv"',
+        'file = "audiences/people.csv"\nsuppress = ["audiences/opt-out.csv"]',
+    )
     opt_out = write(tmp_path, "campaigns/audiences/opt-out.csv", b"phone\n+1 555 867 5301\nnot a number\n")
     path, _ = campaign_with_csv(tmp_path, b"id,phone,order_id\nx-1,+1 555 867 5309,1\n", campaign)
     shown = str(opt_out.resolve())
@@ -205,7 +226,9 @@ def test_on_invalid_fail_stops_skip_reports_and_goes_on(tmp_path: Path, on_inval
 
 def test_phone_check_valid_refuses_unassigned_numbers_and_says_what_to_do(tmp_path: Path) -> None:
     campaign = edit(CSV_AUDIENCE, 'phone_check = "possible"', 'phone_check = "valid"')
-    path, shown = campaign_with_csv(tmp_path, b"id,phone,order_id\nx-1,+1 202 555 0110,1\nx-2,+1 555 867 5309,2\n", campaign)
+    path, shown = campaign_with_csv(
+        tmp_path, b"id,phone,order_id\nx-1,+1 202 555 0110,1\nx-2,+1 555 867 5309,2\n", campaign
+    )
     assert expand(path).problems() == [
         f"{shown}:3: '+1 555 867 5309' is not a valid (assigned) number; fix it, or set phone_check = \"possible\" for test numbers"
     ]

@@ -72,8 +72,10 @@ CASES: dict[str, Case] = {
     ),
     "missing phone column": Case(
         CSV_AUDIENCE,
-        [(PEOPLE, b"id,tel", "no `phone` column in the header (found: id, tel, order_id)"),
-         (CAMPAIGN, "file =", "needs a `phone` column")],
+        [
+            (PEOPLE, b"id,tel", "no `phone` column in the header (found: id, tel, order_id)"),
+            (CAMPAIGN, "file =", "needs a `phone` column"),
+        ],
         {PEOPLE: b"id,tel,order_id\nx-1,+1 555 867 5309,1\n"},
     ),
     "CSV column clashes with a var": Case(
@@ -95,8 +97,10 @@ CASES: dict[str, Case] = {
     ),
     "relative url": Case(
         viber("url", 'url = "/orders?id={{ order_id }}"'),
-        [(CAMPAIGN, A, "must be an absolute http(s) URL with a host"),
-         (CAMPAIGN, B, "must be an absolute http(s) URL with a host")],
+        [
+            (CAMPAIGN, A, "must be an absolute http(s) URL with a host"),
+            (CAMPAIGN, B, "must be an absolute http(s) URL with a host"),
+        ],
     ),
     "url with whitespace": Case(
         viber("url", 'url = "https://{{ shop }}/my orders?id={{ order_id }}"'),
@@ -111,7 +115,7 @@ CASES: dict[str, Case] = {
         [(CAMPAIGN, B, "over Telesign's 10 KB limit")],
     ),
     "max_segments exceeded": Case(
-        edit(with_column("note", "ok", "y" * 100), "[sms]\ntext = \"", "[sms]\nmax_segments = 1\ntext = \"{{ note }} "),
+        edit(with_column("note", "ok", "y" * 100), '[sms]\ntext = "', '[sms]\nmax_segments = 1\ntext = "{{ note }} '),
         [(CAMPAIGN, B, "the SMS is 2 GSM-7 segments (211 characters), over [sms] max_segments = 1")],
     ),
 }
@@ -129,8 +133,14 @@ for key, label in (("text", "viber text"), ("url_text", "url_text"), ("url_id", 
     )
 CASES["empty sms text"] = Case(
     with_column(
-        "label", "something", "",
-        edit(TWO_RECIPIENTS, "[sms]\ntext = \"Thanks for your purchase on {{ shop }}! Track your order status here: https://{{ shop }}/orders?id={{ order_id }}\"", '[sms]\ntext = "{{ label }}"'),
+        "label",
+        "something",
+        "",
+        edit(
+            TWO_RECIPIENTS,
+            '[sms]\ntext = "Thanks for your purchase on {{ shop }}! Track your order status here: https://{{ shop }}/orders?id={{ order_id }}"',
+            '[sms]\ntext = "{{ label }}"',
+        ),
     ),
     [(CAMPAIGN, B, "sms text renders empty for this recipient")],
 )
@@ -152,7 +162,7 @@ def test_each_error_is_printed_at_its_path_and_line_and_nothing_else(
     printed = result.stderr.splitlines()
     assert printed[-1] == "1 of 1 campaign file(s) have problems; nothing can be sent from them"
     assert len(printed) == len(case.expected) + 1, printed
-    for line, (name, needle, message) in zip(printed, case.expected):
+    for line, (name, needle, message) in zip(printed, case.expected, strict=False):
         content = case.campaign if name == CAMPAIGN else case.files[name]
         assert line.startswith(f"{name}:{line_of(content, needle)}: "), line
         assert message in line
@@ -193,7 +203,9 @@ def test_every_bad_recipient_is_listed_not_only_the_first(tmp_path: Path, monkey
 
 def test_a_valid_campaign_gets_one_summary_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    text = edit(TWO_RECIPIENTS, "  { id = \"b\"", '  { id = "c", phone = "+1 (555) 867-5309", order_id = "1" },\n  { id = "b"')
+    text = edit(
+        TWO_RECIPIENTS, '  { id = "b"', '  { id = "c", phone = "+1 (555) 867-5309", order_id = "1" },\n  { id = "b"'
+    )
     write(tmp_path, CAMPAIGN, text)
 
     result = invoke("check", CAMPAIGN)
@@ -201,8 +213,7 @@ def test_a_valid_campaign_gets_one_summary_line(tmp_path: Path, monkeypatch: pyt
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
     assert result.stdout == (
-        f"{CAMPAIGN}: ok: 3 recipients, 2 messages, 0 suppressed, 1 duplicates, 0 skipped, "
-        "SMS GSM-7, up to 1 segment\n"
+        f"{CAMPAIGN}: ok: 3 recipients, 2 messages, 0 suppressed, 1 duplicates, 0 skipped, SMS GSM-7, up to 1 segment\n"
     )
 
 
@@ -215,7 +226,10 @@ def test_check_without_arguments_searches_campaigns_folder(tmp_path: Path, monke
     result = invoke("check")
 
     assert result.exit_code == 0, result.output
-    assert [line.split(": ok:")[0] for line in result.stdout.splitlines()] == ["campaigns/a.toml", "campaigns/nested/b.toml"]
+    assert [line.split(": ok:")[0] for line in result.stdout.splitlines()] == [
+        "campaigns/a.toml",
+        "campaigns/nested/b.toml",
+    ]
 
 
 def test_one_bad_file_fails_the_check_but_the_good_one_is_still_summarised(
@@ -230,7 +244,7 @@ def test_one_bad_file_fails_the_check_but_the_good_one_is_still_summarised(
     assert result.exit_code == 1
     assert result.stdout.startswith("campaigns/good.toml: ok: 2 recipients, 2 messages")
     assert result.stderr.splitlines() == [
-        f"campaigns/bad.toml:1: `id`: 'T 1' is not a campaign id: use 1-64 lower-case letters, digits, '.', '_' or '-',"
+        "campaigns/bad.toml:1: `id`: 'T 1' is not a campaign id: use 1-64 lower-case letters, digits, '.', '_' or '-',"
         ' starting with a letter or digit (e.g. "order-tracking-2026-11")',
         "1 of 2 campaign file(s) have problems; nothing can be sent from them",
     ]

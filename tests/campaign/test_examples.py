@@ -46,12 +46,20 @@ def test_the_marketing_example_uses_a_csv_a_suppression_list_and_a_template_file
     assert [s.source for s in suppressed] == ["campaigns/audiences/winter-sale.csv"]
     first = expanded.messages[0]
     assert first.recipient.source == "campaigns/audiences/winter-sale.csv"
-    assert first.texts.viber_text.startswith(f"Hi {first.recipient.variables['first_name']}! ")  # templates/winter_sale/
+    assert first.texts.viber_text.startswith(
+        f"Hi {first.recipient.variables['first_name']}! "
+    )  # templates/winter_sale/
     assert first.texts.url.startswith("https://viatushop.com/sale?c=winter-sale-2026&u=")
 
 
 def test_the_pre_commit_hook_runs_campaign_check_on_toml_files() -> None:
     hook = (REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8")
-    for line in ("- id: campaign-check", "entry: campaign check", "language: python", "files: \\.toml$", "pass_filenames: true"):
+    for line in (
+        "- id: campaign-check",
+        "entry: campaign check",
+        "language: python",
+        "files: \\.toml$",
+        "pass_filenames: true",
+    ):
         assert line in hook
     assert 'campaign = "runner.main:main"' in (REPO / "pyproject.toml").read_text(encoding="utf-8")

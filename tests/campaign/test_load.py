@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.campaign import find_files, load
+from runner.campaign.schema import find_files, load
 from runner.errors import InvalidInput
-
 from tests.campaign.helpers import TWO_RECIPIENTS, edit, line_of, write
 
 
@@ -37,8 +36,18 @@ def test_a_valid_file_loads_with_the_documented_defaults(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("old", "new", "needle", "message"),
     [
-        ('url_text = "Track Order"', 'url_text = "Track Order', 'url_text = "Track Order', "TOML syntax: Illegal character '\\n'"),
-        ('url_id = "urlid1"', 'url_id = "urlid1"\nurl_id = "again"', 'url_id = "again"', "TOML syntax: Cannot overwrite a value"),
+        (
+            'url_text = "Track Order"',
+            'url_text = "Track Order',
+            'url_text = "Track Order',
+            "TOML syntax: Illegal character '\\n'",
+        ),
+        (
+            'url_id = "urlid1"',
+            'url_id = "urlid1"\nurl_id = "again"',
+            'url_id = "again"',
+            "TOML syntax: Cannot overwrite a value",
+        ),
         ("fallback_time = 600", "fallback_time = soon", "fallback_time", "TOML syntax: Invalid value"),
         ("[vars]", "[vars", "[vars", "TOML syntax:"),
     ],
@@ -67,12 +76,31 @@ def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "needle", "message"),
     [
-        ('message_type = "MKT"', 'message_type = "MKT"\nnmae = "x"', "nmae", "unknown key `nmae`; did you mean `name`?"),
+        (
+            'message_type = "MKT"',
+            'message_type = "MKT"\nnmae = "x"',
+            "nmae",
+            "unknown key `nmae`; did you mean `name`?",
+        ),
         ("[viber]", "[viberr]", "[viberr]", "unknown key `viberr`; did you mean `viber`?"),
-        ("phone_check =", "phone_chek =", "phone_chek", "unknown key `audience.phone_chek`; did you mean `phone_check`?"),
-        ("[sms]\n", "[sms]\nmax_segment = 2\n", "max_segment ", "unknown key `sms.max_segment`; did you mean `max_segments`?"),
-        ('message_type = "MKT"', 'message_type = "MKT"\ncolour = "blue"', "colour",
-         "unknown key `colour`; known keys: id, name, message_type, schedule, sending, audience, vars, viber, sms"),
+        (
+            "phone_check =",
+            "phone_chek =",
+            "phone_chek",
+            "unknown key `audience.phone_chek`; did you mean `phone_check`?",
+        ),
+        (
+            "[sms]\n",
+            "[sms]\nmax_segment = 2\n",
+            "max_segment ",
+            "unknown key `sms.max_segment`; did you mean `max_segments`?",
+        ),
+        (
+            'message_type = "MKT"',
+            'message_type = "MKT"\ncolour = "blue"',
+            "colour",
+            "unknown key `colour`; known keys: id, name, message_type, schedule, sending, audience, vars, viber, sms",
+        ),
     ],
     ids=["top level", "table", "in a table", "in [sms]", "nothing close"],
 )
@@ -87,17 +115,57 @@ def test_an_unknown_key_is_reported_at_its_line_with_a_suggestion(
 @pytest.mark.parametrize(
     ("old", "new", "needle", "message"),
     [
-        ('message_type = "MKT"', 'message_type = "SMS"', "message_type", "`message_type`: Input should be 'MKT', 'ARN' or 'OTP'"),
+        (
+            'message_type = "MKT"',
+            'message_type = "SMS"',
+            "message_type",
+            "`message_type`: Input should be 'MKT', 'ARN' or 'OTP'",
+        ),
         ('id = "t-1"', 'id = "Order Tracking"', 'id = "Order', "`id`: 'Order Tracking' is not a campaign id"),
-        ("fallback_time = 600", 'fallback_time = "600s"', "fallback_time", "`viber.fallback_time`: Input should be a valid integer"),
-        ('phone_check = "possible"', 'phone_check = "lenient"', "phone_check", "`audience.phone_check`: Input should be 'valid' or 'possible'"),
-        ('phone_check = "possible"', 'phone_check = "possible"\non_invalid = "ignore"', "on_invalid", "`audience.on_invalid`: Input should be 'fail' or 'skip'"),
-        ("[sms]\n", "[sms]\nmax_segments = 0\n", "max_segments", "`sms.max_segments`: Input should be greater than or equal to 1"),
+        (
+            "fallback_time = 600",
+            'fallback_time = "600s"',
+            "fallback_time",
+            "`viber.fallback_time`: Input should be a valid integer",
+        ),
+        (
+            'phone_check = "possible"',
+            'phone_check = "lenient"',
+            "phone_check",
+            "`audience.phone_check`: Input should be 'valid' or 'possible'",
+        ),
+        (
+            'phone_check = "possible"',
+            'phone_check = "possible"\non_invalid = "ignore"',
+            "on_invalid",
+            "`audience.on_invalid`: Input should be 'fail' or 'skip'",
+        ),
+        (
+            "[sms]\n",
+            "[sms]\nmax_segments = 0\n",
+            "max_segments",
+            "`sms.max_segments`: Input should be greater than or equal to 1",
+        ),
         ("[vars]", "[sending]\nrate = 0\n\n[vars]", "rate = 0", "`sending.rate`: Input should be greater than 0"),
         ('shop = "viatushop.com"', 'shop = ["a", "b"]', "shop =", "`vars.shop`: must be text, a number or true/false"),
-        ('order_id = "45391"', "order_id = { n = 1 }", '{ id = "b"', "`audience.recipients.1.order_id`: must be text, a number or true/false"),
+        (
+            'order_id = "45391"',
+            "order_id = { n = 1 }",
+            '{ id = "b"',
+            "`audience.recipients.1.order_id`: must be text, a number or true/false",
+        ),
     ],
-    ids=["message_type", "campaign id", "integer as text", "phone_check", "on_invalid", "max_segments", "rate", "var list", "recipient value"],
+    ids=[
+        "message_type",
+        "campaign id",
+        "integer as text",
+        "phone_check",
+        "on_invalid",
+        "max_segments",
+        "rate",
+        "var list",
+        "recipient value",
+    ],
 )
 def test_a_wrong_value_is_reported_at_its_key(tmp_path: Path, old: str, new: str, needle: str, message: str) -> None:
     text = edit(TWO_RECIPIENTS, old, new)
@@ -133,8 +201,11 @@ def test_an_empty_file_names_every_required_key(tmp_path: Path) -> None:
 
 
 def test_each_inline_recipient_is_located_at_its_own_line(tmp_path: Path) -> None:
-    text = edit(TWO_RECIPIENTS, '  { id = "a", phone = "+1 555 867 5309", order_id = "45390" },',
-                '  "+1 555 867 5309",\n  { id = "a", phone = "+1 555 867 5309", order_id = [45390] },')
+    text = edit(
+        TWO_RECIPIENTS,
+        '  { id = "a", phone = "+1 555 867 5309", order_id = "45390" },',
+        '  "+1 555 867 5309",\n  { id = "a", phone = "+1 555 867 5309", order_id = [45390] },',
+    )
     path = write(tmp_path, "c.toml", text)
     string_line, table_line = line_of(text, '  "+1 555 867 5309",'), line_of(text, '{ id = "a"')
     assert load_problems(path) == [
@@ -162,7 +233,11 @@ def test_lines_inside_multiline_strings_and_quoted_or_dotted_keys_do_not_mislead
     ("schedule", "needle", "message"),
     [
         ("start = 2026-11-28T09:00:00\n", "start", "`schedule.start`: give the time with its UTC offset"),
-        ("start = 2026-11-28T09:00:00+01:00\nend = 2026-11-28T08:00:00+01:00\n", "[schedule]", "`schedule`: end must be after start"),
+        (
+            "start = 2026-11-28T09:00:00+01:00\nend = 2026-11-28T08:00:00+01:00\n",
+            "[schedule]",
+            "`schedule`: end must be after start",
+        ),
     ],
     ids=["no offset", "end before start"],
 )
@@ -183,7 +258,7 @@ def test_viber_needs_exactly_one_of_text_and_text_template(tmp_path: Path) -> No
 
 def test_an_audience_needs_a_file_or_recipients(tmp_path: Path) -> None:
     start = TWO_RECIPIENTS.index("recipients = [")
-    text = TWO_RECIPIENTS[:start] + TWO_RECIPIENTS[TWO_RECIPIENTS.index("[vars]"):]
+    text = TWO_RECIPIENTS[:start] + TWO_RECIPIENTS[TWO_RECIPIENTS.index("[vars]") :]
     path = write(tmp_path, "c.toml", text)
     [problem] = load_problems(path)
     assert problem.startswith(f"{path}:{line_of(text, '[audience]')}: `audience`: name an audience")

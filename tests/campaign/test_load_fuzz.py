@@ -7,7 +7,7 @@ import copy
 import csv
 import io
 import tomllib
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +16,46 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runner.campaign import load
+from runner.campaign.expansion import Expansion
+from runner.campaign.schema import load
 from runner.errors import RunnerError
-from runner.plan import Expansion
-
 from tests.campaign.helpers import CSV_AUDIENCE, TWO_RECIPIENTS, write
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Every key the schema knows, so generated documents reach past "unknown key" into validation.
 VOCABULARY = [
-    "id", "name", "message_type", "schedule", "start", "end", "sending", "rate", "concurrency",
-    "max_attempts", "max_per_run", "audience", "file", "default_region", "phone_check", "suppress",
-    "on_invalid", "recipients", "phone", "vars", "viber", "template", "text", "text_template", "url",
-    "url_text", "url_id", "fallback_time", "sms", "max_segments", "campaign",
+    "id",
+    "name",
+    "message_type",
+    "schedule",
+    "start",
+    "end",
+    "sending",
+    "rate",
+    "concurrency",
+    "max_attempts",
+    "max_per_run",
+    "audience",
+    "file",
+    "default_region",
+    "phone_check",
+    "suppress",
+    "on_invalid",
+    "recipients",
+    "phone",
+    "vars",
+    "viber",
+    "template",
+    "text",
+    "text_template",
+    "url",
+    "url_text",
+    "url_id",
+    "fallback_time",
+    "sms",
+    "max_segments",
+    "campaign",
 ]
 # Paths a file-valued key may name: real files, missing ones, a folder, escapes. Never an
 # arbitrary path: /dev/zero is a user's own foot to shoot, not what this test is about.
@@ -38,15 +64,20 @@ FILE_NAMES = ["audiences/people.csv", "audiences/missing.csv", ".", "..", "../te
 keys = st.one_of(st.sampled_from(VOCABULARY), st.text(min_size=1, max_size=8))
 scalars = st.one_of(
     st.text(max_size=20),
-    st.sampled_from(FILE_NAMES + ["MKT", "OTP", "valid", "possible", "skip", "fail", "US", "+1 555 867 5309", "{{ x }}", "url_action"]),
+    st.sampled_from(
+        FILE_NAMES
+        + ["MKT", "OTP", "valid", "possible", "skip", "fail", "US", "+1 555 867 5309", "{{ x }}", "url_action"]
+    ),
     st.integers(min_value=-(2**63), max_value=2**63 - 1),
     st.floats(),
     st.booleans(),
-    st.datetimes(timezones=st.one_of(st.none(), st.just(timezone.utc))),
+    st.datetimes(timezones=st.one_of(st.none(), st.just(UTC))),
     st.dates(),
     st.times(),
 )
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3), max_leaves=8)
+values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3), max_leaves=8
+)
 paths = st.lists(st.sampled_from(VOCABULARY), min_size=1, max_size=3)
 mutations = st.lists(st.tuples(paths, st.one_of(st.none(), values)), min_size=1, max_size=4)
 
@@ -109,13 +140,23 @@ def test_valid_toml_with_wrong_keys_and_values(folder: Path, changes: list[tuple
 
 
 @FUZZ
-@given(position=st.integers(min_value=0, max_value=len(TWO_RECIPIENTS)), insert=st.text(max_size=12), cut=st.integers(0, 8))
+@given(
+    position=st.integers(min_value=0, max_value=len(TWO_RECIPIENTS)), insert=st.text(max_size=12), cut=st.integers(0, 8)
+)
 def test_a_valid_file_with_a_few_characters_changed(folder: Path, position: int, insert: str, cut: int) -> None:
     check(folder, TWO_RECIPIENTS[:position] + insert + TWO_RECIPIENTS[position + cut :])
 
 
 @FUZZ
-@given(recipients=st.lists(st.dictionaries(st.sampled_from(["phone", "id", "order_id", "shop", "campaign", "x"]), st.text(max_size=25), max_size=4), min_size=1, max_size=4))
+@given(
+    recipients=st.lists(
+        st.dictionaries(
+            st.sampled_from(["phone", "id", "order_id", "shop", "campaign", "x"]), st.text(max_size=25), max_size=4
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
 def test_arbitrary_inline_recipients(folder: Path, recipients: list[dict[str, str]]) -> None:
     document = copy.deepcopy(VALID)
     document["audience"]["recipients"] = recipients
@@ -129,7 +170,10 @@ def test_arbitrary_audience_bytes(folder: Path, data: bytes) -> None:
 
 
 @FUZZ
-@given(rows=st.lists(st.lists(st.text(max_size=12), max_size=5), max_size=6), header=st.lists(st.sampled_from(["id", "phone", "PHONE", "order_id", "shop", "campaign", "", "x"]), max_size=5))
+@given(
+    rows=st.lists(st.lists(st.text(max_size=12), max_size=5), max_size=6),
+    header=st.lists(st.sampled_from(["id", "phone", "PHONE", "order_id", "shop", "campaign", "", "x"]), max_size=5),
+)
 def test_arbitrary_audience_rows(folder: Path, rows: list[list[str]], header: list[str]) -> None:
     out = io.StringIO()
     csv.writer(out).writerows([header, *rows])
@@ -138,8 +182,26 @@ def test_arbitrary_audience_rows(folder: Path, rows: list[list[str]], header: li
 
 # No "*": `{{ 9**9**9 }}` or `{{ 'x' * 10**10 }}` would hang or exhaust memory, which the
 # sandbox does not bound; a template is written by the campaign's own author.
-TEMPLATE_TOKENS = [*"{}%#()[]|.'\"_ abcx019+/~-", "{{", "}}", "{%", "%}", " order_id ", " shop ", " if ", " for ", " in ",
-                   " endif ", " endfor ", " loop ", " range(3) ", " campaign ", " __class__ ", " mro ", " else "]
+TEMPLATE_TOKENS = [
+    *"{}%#()[]|.'\"_ abcx019+/~-",
+    "{{",
+    "}}",
+    "{%",
+    "%}",
+    " order_id ",
+    " shop ",
+    " if ",
+    " for ",
+    " in ",
+    " endif ",
+    " endfor ",
+    " loop ",
+    " range(3) ",
+    " campaign ",
+    " __class__ ",
+    " mro ",
+    " else ",
+]
 
 
 @FUZZ

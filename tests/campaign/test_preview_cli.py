@@ -48,7 +48,11 @@ def test_the_readable_view_shows_viber_button_and_sms_per_recipient(in_tmp: Path
 
 def test_json_prints_exactly_the_bodies_a_send_would_post_one_per_line(in_tmp: Path) -> None:
     write(in_tmp, CAMPAIGN, CSV_AUDIENCE)
-    write(in_tmp, "campaigns/audiences/people.csv", "id,phone,order_id\nx-1,+1 555 867 5309,1\nx-2,+1 555 867 5309,2\nx-3,+1 555 867 5302,3\n")
+    write(
+        in_tmp,
+        "campaigns/audiences/people.csv",
+        "id,phone,order_id\nx-1,+1 555 867 5309,1\nx-2,+1 555 867 5309,2\nx-3,+1 555 867 5302,3\n",
+    )
 
     result = invoke("preview", CAMPAIGN, "--json")
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from runner import request
-from runner.render import Texts
-
+from runner.campaign import request
+from runner.campaign.render import Texts
 from tests.campaign.helpers import SEED_BODY_JSON, SEED_CAMPAIGN, TWO_RECIPIENTS, edit, expand, problems, write
 
 
@@ -60,12 +59,16 @@ def test_the_body_is_compact_utf8_json_exactly_as_posted() -> None:
         '{"channels":[{"channel":"viber","fallback_time":30}],"phone_number":"41441234567",'
         '"message":{"viber":{"template":"url_action","parameters":{"url_text":"Go","text":"Zürich ❄️",'
         '"url_id":"u","url":"https://x.example/"}}},"message_type":"ARN"}'
-    ).encode("utf-8")
+    ).encode()
 
 
 def test_the_10_kb_limit_is_on_the_encoded_bytes(tmp_path: Path) -> None:
     """A body of exactly 10240 bytes passes; one byte more is refused at the recipient's line."""
-    text = edit(TWO_RECIPIENTS, 'text = "Thanks for your purchase on {{ shop }}! Track your order status here:"', 'text = "{{ note }}"')
+    text = edit(
+        TWO_RECIPIENTS,
+        'text = "Thanks for your purchase on {{ shop }}! Track your order status here:"',
+        'text = "{{ note }}"',
+    )
     text = edit(text, 'order_id = "45390"', 'order_id = "45390", note = "@@A@@"')
     text = edit(text, 'order_id = "45391"', 'order_id = "45391", note = "@@B@@"')
     path = write(tmp_path, "campaigns/t.toml", text)

@@ -9,10 +9,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from runner.receiver import create_receiver
+from runner.callbacks.receiver import create_receiver
 from runner.serving import BackgroundServer
 from runner.simulator import SimulatorConfig, create_app
-from runner.telesign_auth import DEMO_API_KEY
+from runner.telesign.auth import DEMO_API_KEY
 from tests.sending.helpers import campaign, ledger_rows, telesign_env, write_campaign
 
 
@@ -42,10 +42,24 @@ def test_simulator_callbacks_fill_each_channels_columns(tmp_path: Path) -> None:
     rows = report(out)
     by_digit = {row["phone_number"][-1]: row for row in rows}
     read, delivered, fallback, failed = by_digit["0"], by_digit["1"], by_digit["6"], by_digit["8"]
-    assert (read["delivery_status_code"], read["last_channel"], read["viber_status_code"], read["sms_status_code"]) == ("3005", "viber", "3005", "")
+    assert (read["delivery_status_code"], read["last_channel"], read["viber_status_code"], read["sms_status_code"]) == (
+        "3005",
+        "viber",
+        "3005",
+        "",
+    )
     assert (delivered["delivery_status_code"], delivered["viber_status_code"]) == ("3000", "3000")
-    assert (fallback["delivery_status_code"], fallback["last_channel"], fallback["viber_status_code"], fallback["sms_status_code"]) == ("3000", "sms", "3056", "3000")
-    assert (failed["delivery_status_code"], failed["viber_status_code"], failed["sms_status_code"]) == ("3003", "3056", "3003")
+    assert (
+        fallback["delivery_status_code"],
+        fallback["last_channel"],
+        fallback["viber_status_code"],
+        fallback["sms_status_code"],
+    ) == ("3000", "sms", "3056", "3000")
+    assert (failed["delivery_status_code"], failed["viber_status_code"], failed["sms_status_code"]) == (
+        "3003",
+        "3056",
+        "3003",
+    )
     sent = {}
     for attempt in sim.callbacks_sent():
         sent.setdefault(attempt.reference_id, set()).add(json.dumps(attempt.payload, sort_keys=True))
@@ -78,7 +92,14 @@ def test_reversed_logs_in_a_fresh_ledger_give_the_same_delivery_columns(tmp_path
     reversed_log = tmp_path / "reversed.jsonl"
     reversed_log.write_bytes(b"".join(reversed(lines)))
     campaign("enrich", str(file), "--callbacks", str(reversed_log), "--outputs", str(out))
-    backwards = [{k: v for k, v in r.items() if k.startswith(("delivery", "viber", "sms", "last", "status_updated", "callbacks"))} for r in report(out)]
+    backwards = [
+        {
+            k: v
+            for k, v in r.items()
+            if k.startswith(("delivery", "viber", "sms", "last", "status_updated", "callbacks"))
+        }
+        for r in report(out)
+    ]
     assert [r["delivery_status_code"] for r in backwards] == ["3005", "3000", "3003"]
 
 
@@ -96,12 +117,23 @@ def test_a_lost_answer_is_settled_by_its_external_id(tmp_path: Path) -> None:
         assert again.exit_code == 0 and fresh.app.accepted() == []
 
 
-def callback(reference_id: str, code: int, updated_on: str, channel: str = "viber", description: str = "x") -> dict[str, Any]:
+def callback(
+    reference_id: str, code: int, updated_on: str, channel: str = "viber", description: str = "x"
+) -> dict[str, Any]:
     return {
         "reference_id": reference_id,
         "external_id": None,
         "status": {"code": code, "description": description, "last_channel": channel, "updated_on": updated_on},
-        "channel_status": [{channel: {"code": code, "description": description, "reference_id": "C" + reference_id[1:], "updated_on": updated_on}}],
+        "channel_status": [
+            {
+                channel: {
+                    "code": code,
+                    "description": description,
+                    "reference_id": "C" + reference_id[1:],
+                    "updated_on": updated_on,
+                }
+            }
+        ],
     }
 
 
@@ -133,8 +165,18 @@ def test_hand_written_edge_cases(tmp_path: Path, make_simulator: Any) -> None:
     assert f"{log}:6:" in result.output and "not a message of this campaign" in result.output
     assert "2 malformed, 1 not of this campaign" in result.output
     a, b = report(out)
-    assert (a["delivery_status_code"], a["status_updated_on"], a["callbacks"]) == ("3005", "2020-05-04T22:08:00.500000Z", "3")
-    assert (b["delivery_status_code"], b["last_channel"], b["viber_status_code"], b["sms_status_code"], b["callbacks"]) == ("3003", "sms", "3056", "3003", "2")
+    assert (a["delivery_status_code"], a["status_updated_on"], a["callbacks"]) == (
+        "3005",
+        "2020-05-04T22:08:00.500000Z",
+        "3",
+    )
+    assert (
+        b["delivery_status_code"],
+        b["last_channel"],
+        b["viber_status_code"],
+        b["sms_status_code"],
+        b["callbacks"],
+    ) == ("3003", "sms", "3056", "3003", "2")
 
 
 def test_enrich_before_any_send_says_so(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The fast way a receiver line is read for enrichment (runner.callback_log.parse_entry: a typed
+"""The fast way a receiver line is read for enrichment (runner.callbacks.log.parse_entry: a typed
 decoder for the usual shape) must read every line exactly as the general rules do (parse_line):
 the same Entry, or the same Malformed with the same reason. Hypothesis throws odd payloads at both."""
 
@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runner.callback_log import Malformed, entry_of, parse_entry, parse_line, receiver_line
+from runner.callbacks.log import Malformed, entry_of, parse_entry, parse_line, receiver_line
 
 TIMES = ["2020-05-04 22:07:01:226", "2020-05-04 22:05:00.325", "2020-05-04T22:05:00Z", "Mon, 04 May 2020 22:07:01 GMT",
          "2020-13-04 22:07:01:226", "2020-05-04 22:07:01:2x6", "soon", "", " 2020-05-04 22:07:01:226"]  # fmt: skip
@@ -18,7 +18,9 @@ IDS = ["35C8B5D509BC10689196FED2AD551B8A", " 35C8 ", "null", "NULL", "", "ext-1"
 
 
 def anything() -> st.SearchStrategy[Any]:
-    return st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False), st.text(max_size=5))
+    return st.one_of(
+        st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False), st.text(max_size=5)
+    )
 
 
 def maybe(values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -26,7 +28,11 @@ def maybe(values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.integers(0, 19).flatmap(lambda n: anything() if n == 0 else values)
 
 
-codes = maybe(st.sampled_from([3000, 3001, 3002, 3003, 3005, 3006, 3055, 3056, 3000, 3001, 3056, 0, 2**31 - 1, 2**31, -1, "3000", " 3005 "]))
+codes = maybe(
+    st.sampled_from(
+        [3000, 3001, 3002, 3003, 3005, 3006, 3055, 3056, 3000, 3001, 3056, 0, 2**31 - 1, 2**31, -1, "3000", " 3005 "]
+    )
+)
 texts = maybe(st.sampled_from(["Delivered", "Message in progress", "Délivré", "", "\ud83d\ude00", None]))
 times = maybe(st.sampled_from(TIMES + TIMES[:2] * 4))
 ids = maybe(st.sampled_from(IDS + IDS[:1] * 6))
@@ -84,7 +90,8 @@ def test_other_line_shapes_read_the_same_as_well(payload: dict[str, Any], shape:
     received = "2026-11-28T09:00:01.123456Z"
     raw = {
         "plain": json.dumps(payload).encode() + b"\n",
-        "spaced": json.dumps({"received_at": received, "payload": payload}, indent=1).replace("\n", " ").encode() + b"\n",
+        "spaced": json.dumps({"received_at": received, "payload": payload}, indent=1).replace("\n", " ").encode()
+        + b"\n",
         "wrapped-other-way": json.dumps({"payload": payload, "received_at": received}).encode() + b"\n",
         "extra-key": receiver_line(received, payload)[:-2] + b',"x":1}\n',
         "odd-time": receiver_line('a\\"b', payload),

@@ -1,4 +1,4 @@
-"""Enrichment merges callbacks in memory and in the ledger (runner.enrichment); runner.delivery
+"""Enrichment merges callbacks in memory and in the ledger (runner.callbacks.enrichment); runner.callbacks.rules
 states the rules as pure functions. Hypothesis checks that the two never drift apart: callbacks for
 a few messages, with ties, repeats, unreadable times, several time formats, both log shapes, read
 over one or several enrichments (in small batches, writing out after every message or not), leave
@@ -16,12 +16,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runner import enrichment
-from runner.callback_log import Callback, read_callbacks, receiver_line
-from runner.delivery import Delivery, fold
-from runner.enrichment import enrich
-from runner.ledger import Ledger, Outcome, Planned
-from runner.timeparse import format_utc
+from runner.callbacks import enrichment
+from runner.callbacks.enrichment import enrich
+from runner.callbacks.log import Callback, read_callbacks, receiver_line
+from runner.callbacks.rules import Delivery, fold
+from runner.callbacks.timeparse import format_utc
+from runner.ledger.store import Ledger, Outcome, Planned
 
 REFERENCES = ["A" * 32, "B" * 32]  # messages 0 and 1 were accepted with these
 LOST = ("C" * 32, "test-campaign:m2")  # message 2's answer was lost: its callbacks join by external_id
@@ -58,7 +58,13 @@ def callback_payloads(draw: st.DrawFn) -> dict[str, Any]:
         return draw(st.sampled_from(draw(st.sampled_from(INSTANTS))))
 
     status = {"code": draw(st.sampled_from(CODES)), "description": draw(st.sampled_from(["x", "y"]))}
-    status.update({k: v for k, v in (("updated_on", when()), ("last_channel", draw(st.sampled_from(["viber", "SMS", None])))) if v is not None})
+    status.update(
+        {
+            k: v
+            for k, v in (("updated_on", when()), ("last_channel", draw(st.sampled_from(["viber", "SMS", None]))))
+            if v is not None
+        }
+    )
     channels = [
         {name: {k: v for k, v in (("code", draw(st.sampled_from([*CODES, None]))), ("description", name + draw(st.sampled_from("pq"))),
                                   ("updated_on", when())) if v is not None}}
@@ -79,7 +85,7 @@ def enrichments(draw: st.DrawFn) -> list[list[bytes]]:
             lines.append(json.dumps(payload).encode() + b"\n")
     lines = draw(st.permutations(lines))
     cuts = sorted(draw(st.lists(st.integers(0, len(lines)), max_size=2)))
-    return [lines[a:b] for a, b in zip([0, *cuts], [*cuts, len(lines)])]
+    return [lines[a:b] for a, b in zip([0, *cuts], [*cuts, len(lines)], strict=False)]
 
 
 def expected(callbacks: list[Callback]) -> dict[int, Delivery]:
@@ -150,19 +156,51 @@ def test_a_ledger_from_before_goes_on_where_it_stopped(tmp_path: Path) -> None:
     )
     # as the earlier enrichment stored them: message 0 read (3005), message 1 delivered (3000) by SMS
     old = [
-        ("d1", 0, [REFERENCES[0], None, 3005, "Read", "viber", "2020-05-04 22:08:00:000", [["viber", 3005, "Read", None, None]]]),
-        ("d2", 1, [REFERENCES[1], None, 3000, "Delivered", "sms", "2020-05-04 22:07:01:226", [["sms", 3000, "Delivered", None, None]]]),
+        (
+            "d1",
+            0,
+            [
+                REFERENCES[0],
+                None,
+                3005,
+                "Read",
+                "viber",
+                "2020-05-04 22:08:00:000",
+                [["viber", 3005, "Read", None, None]],
+            ],
+        ),
+        (
+            "d2",
+            1,
+            [
+                REFERENCES[1],
+                None,
+                3000,
+                "Delivered",
+                "sms",
+                "2020-05-04 22:07:01:226",
+                [["sms", 3000, "Delivered", None, None]],
+            ],
+        ),
     ]
     ledger.db.executemany(
         "INSERT INTO callbacks VALUES (?, ?, ?, 'old.log', ?, ?)",
-        [(digest.ljust(64, "0"), f"m{arrival}", arrival, arrival + 1, json.dumps(stored)) for digest, arrival, stored in old],
+        [
+            (digest.ljust(64, "0"), f"m{arrival}", arrival, arrival + 1, json.dumps(stored))
+            for digest, arrival, stored in old
+        ],
     )
     log = tmp_path / "new.jsonl"
-    late = {"reference_id": REFERENCES[0], "status": {"code": 3000, "description": "Delivered", "updated_on": "2020-05-04 22:09:00:000"}}
+    late = {
+        "reference_id": REFERENCES[0],
+        "status": {"code": 3000, "description": "Delivered", "updated_on": "2020-05-04 22:09:00:000"},
+    }
     log.write_bytes(receiver_line("2026-11-28T09:00:00.000000Z", late))
     result = enrich(ledger, [log], tmp_path / "report.csv")
     assert (result.lines, result.callbacks, result.messages) == (1, 1, 2)
-    rows = ledger.db.execute("SELECT delivery_status_code, viber_status_code, sms_status_code, callbacks FROM messages ORDER BY position").fetchall()
+    rows = ledger.db.execute(
+        "SELECT delivery_status_code, viber_status_code, sms_status_code, callbacks FROM messages ORDER BY position"
+    ).fetchall()
     assert rows[:2] == [(3005, 3005, None, 2), (3000, None, 3000, 1)]  # a read is never undone
     assert ledger.db.execute("SELECT name FROM sqlite_master WHERE name = 'callbacks'").fetchone() is None
     assert ledger.next_arrival() == 3

@@ -7,8 +7,9 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -33,7 +34,18 @@ INJECTIONS = [
     "{% import '../../../etc/passwd' as p %}",
     "{{ 'a' * 100000 }}",
 ]
-ODD_VALUES = ['[1, 2]', '{ a = 1 }', '1979-05-27T07:32:00Z', 'true', '-5', '1e400', '"\\u0000"', '""', '"' + "x" * 200 + '"', "nan"]
+ODD_VALUES = [
+    "[1, 2]",
+    "{ a = 1 }",
+    "1979-05-27T07:32:00Z",
+    "true",
+    "-5",
+    "1e400",
+    '"\\u0000"',
+    '""',
+    '"' + "x" * 200 + '"',
+    "nan",
+]
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +97,20 @@ def test_template_injection_is_refused_cleanly(attack: str, where: str, sim: Bac
 
 
 @SETTINGS
-@given(key=st.sampled_from(["id", "message_type", "viber.fallback_time", "sending.rate", "audience.default_region", "viber.url", "audience.on_invalid"]), value=st.sampled_from(ODD_VALUES))
+@given(
+    key=st.sampled_from(
+        [
+            "id",
+            "message_type",
+            "viber.fallback_time",
+            "sending.rate",
+            "audience.default_region",
+            "viber.url",
+            "audience.on_invalid",
+        ]
+    ),
+    value=st.sampled_from(ODD_VALUES),
+)
 def test_odd_types_in_the_campaign_file_are_located(key: str, value: str, sim: BackgroundServer) -> None:
     folder = Path(tempfile.mkdtemp())
     try:
@@ -114,7 +139,12 @@ def test_odd_types_in_the_campaign_file_are_located(key: str, value: str, sim: B
 
 
 @SETTINGS
-@given(row=st.one_of(st.binary(min_size=1, max_size=200), st.text(max_size=300).map(lambda t: t.encode("utf-8", "surrogatepass"))), huge=st.booleans())
+@given(
+    row=st.one_of(
+        st.binary(min_size=1, max_size=200), st.text(max_size=300).map(lambda t: t.encode("utf-8", "surrogatepass"))
+    ),
+    huge=st.booleans(),
+)
 def test_broken_csv_rows_are_located_and_nothing_is_sent(row: bytes, huge: bool, sim: BackgroundServer) -> None:
     folder = Path(tempfile.mkdtemp())
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.callback_log import Callback, read_log
+from runner.callbacks.log import Callback, read_log
 from tests.callbacks.test_receiver_process import ReceiverProcess, signed_requests
 from tests.fixtures.receiver import post_over_connections
 
@@ -38,7 +38,9 @@ async def test_acknowledged_callbacks_survive_repeated_kills(tmp_path: Path) -> 
                 receiver.process.send_signal(signal.SIGKILL)
 
         first = round_number * PER_ROUND
-        statuses = await post_over_connections(receiver.url, signed_requests(first, PER_ROUND), rng.choice([8, 32, 64]), on_status)
+        statuses = await post_over_connections(
+            receiver.url, signed_requests(first, PER_ROUND), rng.choice([8, 32, 64]), on_status
+        )
         receiver.process.wait()
         acknowledged |= {f"{first + i:032X}" for i, status in enumerate(statuses) if status == 200}
     logged = [r.reference_id for r in read_log(log) if isinstance(r, Callback)]

@@ -38,7 +38,11 @@ def test_random_kills_under_random_faults_never_send_twice(tmp_path: Path, make_
         }
         sim = make_simulator(**faults)
         folder = tmp_path / f"round-{round_number}"
-        file = write_campaign(folder / "c", digits=[rng.randrange(10) for _ in range(RECIPIENTS)], sending=f"rate = {rng.choice([50, 200, 1000])}\nconcurrency = {rng.choice([2, 4, 8])}\nmax_attempts = 3")
+        file = write_campaign(
+            folder / "c",
+            digits=[rng.randrange(10) for _ in range(RECIPIENTS)],
+            sending=f"rate = {rng.choice([50, 200, 1000])}\nconcurrency = {rng.choice([2, 4, 8])}\nmax_attempts = 3",
+        )
         out = folder / "out"
         for _ in range(rng.choice([1, 2])):  # one or two kills before the clean run
             proc = start_send(file, out, sim.url, quiet=True)

@@ -14,8 +14,8 @@ import signal
 import sys
 from typing import Any
 
-from runner.client import Answer, OmnichannelClient
-from runner.ledger import Ledger
+from runner.ledger.store import Ledger
+from runner.telesign.client import Answer, OmnichannelClient
 
 
 def die() -> None:

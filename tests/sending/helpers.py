@@ -7,13 +7,14 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from click.testing import CliRunner, Result
 
 from runner.main import cli
-from runner.telesign_auth import DEMO_API_KEY, DEMO_CUSTOMER_ID
+from runner.telesign.auth import DEMO_API_KEY, DEMO_CUSTOMER_ID
 
 
 def phone(i: int, last_digit: int) -> str:
@@ -102,12 +103,16 @@ def ledger_rows(outputs: Path, campaign_id: str = "test-campaign") -> list[dict[
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_send(file: Path, out: Path, url: str, quiet: bool = False) -> "subprocess.Popen[str]":
+def start_send(file: Path, out: Path, url: str, quiet: bool = False) -> subprocess.Popen[str]:
     """`campaign send FILE` as its own process (so it can be signalled or killed)."""
     output = subprocess.DEVNULL if quiet else subprocess.PIPE
     return subprocess.Popen(
         [sys.executable, "-m", "runner", "send", str(file), "--outputs", str(out), "--log-format", "plain"],
-        cwd=ROOT, env=subprocess_env(url), stdout=output, stderr=output, text=True,
+        cwd=ROOT,
+        env=subprocess_env(url),
+        stdout=output,
+        stderr=output,
+        text=True,
     )
 
 

@@ -71,7 +71,9 @@ def test_changes_between_runs_apply_to_what_is_not_sent_yet(tmp_path: Path, make
 
     sent_to = sim.app.accepted_by_phone()
     assert set(sent_to.values()) == {1}
-    assert sorted(sent_to) == sorted(digits_of(p) for p in [phone(0, 1), phone(1, 2), phone(72, 2), phone(4, 5), phone(5, 6)])
+    assert sorted(sent_to) == sorted(
+        digits_of(p) for p in [phone(0, 1), phone(1, 2), phone(72, 2), phone(4, 5), phone(5, 6)]
+    )
     assert digits_of(phone(3, 4)) not in sent_to  # removed before it was sent: never sent
     assert digits_of(phone(70, 1)) not in sent_to  # already sent to its old number: not sent again
 
@@ -84,7 +86,13 @@ def test_changes_between_runs_apply_to_what_is_not_sent_yet(tmp_path: Path, make
         [body] = sent[message["external_id"]]
         assert message["body"].encode("utf-8") == body, f"{rid}: the ledger's body is not the one sent"
         texts[rid] = "Good news" if b"Good news" in body else "Hello"
-    assert texts == {"r-0000": "Hello", "r-0001": "Hello", "r-0002": "Good news", "r-0004": "Good news", "r-0005": "Good news"}
+    assert texts == {
+        "r-0000": "Hello",
+        "r-0001": "Hello",
+        "r-0002": "Good news",
+        "r-0004": "Good news",
+        "r-0005": "Good news",
+    }
     assert messages["r-0000"]["phone"] == "+" + digits_of(phone(0, 1))  # the number it was sent to
     assert messages["r-0003"]["state"] == "pending"  # kept, but no longer in the audience
 
@@ -114,7 +122,9 @@ def test_a_failed_message_is_resent_with_the_edited_text(tmp_path: Path, make_si
         assert b"Good news" in body and message["body"].encode("utf-8") == body
 
 
-def test_a_message_that_may_have_been_sent_keeps_its_body_when_the_text_changes(tmp_path: Path, make_simulator: Any) -> None:
+def test_a_message_that_may_have_been_sent_keeps_its_body_when_the_text_changes(
+    tmp_path: Path, make_simulator: Any
+) -> None:
     dropping = make_simulator(drop_rate=1.0)
     folder = tmp_path / "c"
     file = write_campaign(folder, digits=[1], text=V1)

@@ -1,4 +1,4 @@
-"""What each of Telesign's answers means for a message (runner.client.classify), on real
+"""What each of Telesign's answers means for a message (runner.telesign.client.classify), on real
 httpx.Response objects from a scripted server, and what the client makes of the network failing
 before, during and after a request."""
 
@@ -7,18 +7,19 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from typing import Any, AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 
-from runner.client import PATH, Answer, OmnichannelClient, classify, parse_retry_after
-from runner.config import TelesignSettings
 from runner.serving import BackgroundServer
-from runner.telesign_auth import Credentials, basic_authorization, sign, string_to_sign
+from runner.telesign.auth import Credentials, basic_authorization, sign, string_to_sign
+from runner.telesign.client import PATH, Answer, OmnichannelClient, classify, parse_retry_after
+from runner.telesign.settings import TelesignSettings
 
 REFERENCE = "0123456789ABCDEF0123456789ABCDEF"
 CREDENTIALS = Credentials("11111111-2222-3333-4444-555555555555", "c2NyaXB0ZWQtc2VydmVyLWtleQ==")
@@ -34,7 +35,7 @@ class Scripted:
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     peers: list[Any] = field(default_factory=list)  # the client address of each request
 
-    def then(self, status: int, body: Any = b"", **headers: str) -> "Scripted":
+    def then(self, status: int, body: Any = b"", **headers: str) -> Scripted:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.answers.append((status, {k.replace("_", "-"): v for k, v in headers.items()}, raw))
         return self
@@ -70,6 +71,7 @@ def status(code: int, description: str = "", **more: Any) -> dict[str, Any]:
 @pytest.fixture
 async def answer_of() -> AsyncIterator[Any]:
     """answer_of(status, body, **headers) -> the Answer classify gives the real response."""
+
     async def answer(http: int, body: Any = b"", **headers: str) -> Answer:
         app = Scripted().then(http, body, **headers)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://telesign.test") as client:
@@ -95,7 +97,12 @@ async def test_200_without_a_reference_id_is_unknown_not_accepted(answer_of: Any
 @pytest.mark.parametrize("code", [3102, 3110, 3116, 3300, 3304])
 async def test_400_is_final_for_the_message_with_its_code(answer_of: Any, code: int) -> None:
     answer = await answer_of(400, status(code, "Invalid value"))
-    assert (answer.verdict, answer.http_status, answer.status_code, answer.description) == ("rejected", 400, code, "Invalid value")
+    assert (answer.verdict, answer.http_status, answer.status_code, answer.description) == (
+        "rejected",
+        400,
+        code,
+        "Invalid value",
+    )
 
 
 async def test_401_3400_stops_the_run(answer_of: Any) -> None:
@@ -109,7 +116,7 @@ async def test_429_3204_is_retried_after_retry_after_seconds(answer_of: Any) -> 
 
 
 async def test_429_3204_with_an_http_date_retry_after(answer_of: Any) -> None:
-    when = datetime.now(timezone.utc) + timedelta(seconds=40)
+    when = datetime.now(UTC) + timedelta(seconds=40)
     answer = await answer_of(429, status(3204, "Rate limit exceeded"), retry_after=format_datetime(when, usegmt=True))
     assert answer.verdict == "retry"
     assert answer.retry_after is not None and 30 < answer.retry_after <= 40
@@ -148,22 +155,35 @@ PROXY_PAGE = b"<html><head><title>502 Bad Gateway</title></head><body><center>ng
 
 @pytest.mark.parametrize(
     ("http", "verdict"),
-    [(502, "unknown"), (504, "unknown"), (503, "unknown"), (500, "unknown"), (200, "unknown"), (429, "retry"), (400, "rejected"), (401, "unauthorized")],
+    [
+        (502, "unknown"),
+        (504, "unknown"),
+        (503, "unknown"),
+        (500, "unknown"),
+        (200, "unknown"),
+        (429, "retry"),
+        (400, "rejected"),
+        (401, "unauthorized"),
+    ],
 )
-async def test_non_json_pages_from_proxies_are_judged_by_the_http_status(answer_of: Any, http: int, verdict: str) -> None:
+async def test_non_json_pages_from_proxies_are_judged_by_the_http_status(
+    answer_of: Any, http: int, verdict: str
+) -> None:
     answer = await answer_of(http, PROXY_PAGE, content_type="text/html")
     assert (answer.verdict, answer.http_status, answer.status_code) == (verdict, http, None)
     assert answer.description  # the reason phrase at least: the report says something
 
 
-@pytest.mark.parametrize("body", [b"[1, 2]", b'"text"', b'{"status": "weird"}', b'{"status": {"code": "x"}}', b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "body", [b"[1, 2]", b'"text"', b'{"status": "weird"}', b'{"status": {"code": "x"}}', b"\xff\xfe"]
+)
 async def test_odd_json_never_raises(answer_of: Any, body: bytes) -> None:
     assert (await answer_of(502, body)).verdict == "unknown"
     assert (await answer_of(400, body)).verdict == "rejected"
 
 
 def test_retry_after_forms() -> None:
-    now = datetime(2026, 11, 28, 9, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 28, 9, 0, 0, tzinfo=UTC)
     assert parse_retry_after("120", now) == 120.0
     assert parse_retry_after("0.5", now) == 0.5
     assert parse_retry_after("Sat, 28 Nov 2026 09:00:30 GMT", now) == 30.0
@@ -236,7 +256,10 @@ async def test_digest_signs_the_bytes_sent_with_a_fresh_nonce_per_attempt() -> N
     nonces = []
     for headers, received in app.received:
         assert received == body
-        expected = sign(CREDENTIALS.api_key, string_to_sign("POST", headers["content-type"], headers["date"], headers["x-ts-nonce"], received, PATH))
+        expected = sign(
+            CREDENTIALS.api_key,
+            string_to_sign("POST", headers["content-type"], headers["date"], headers["x-ts-nonce"], received, PATH),
+        )
         assert headers["authorization"] == f"TSA {CREDENTIALS.customer_id}:{expected}"
         nonces.append(headers["x-ts-nonce"])
     assert len(set(nonces)) == 2

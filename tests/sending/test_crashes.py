@@ -11,7 +11,15 @@ from typing import Any
 
 import pytest
 
-from tests.sending.helpers import campaign, ledger_states, start_send, subprocess_env, telesign_env, wait_for_accepted, write_campaign
+from tests.sending.helpers import (
+    campaign,
+    ledger_states,
+    start_send,
+    subprocess_env,
+    telesign_env,
+    wait_for_accepted,
+    write_campaign,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPIENTS = 12
@@ -19,15 +27,35 @@ RECIPIENTS = 12
 
 def run_driver(point: str, nth: int, file: Path, out: Path, url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tests.sending.crash_driver", point, str(nth), "send", str(file), "--outputs", str(out), "--log-format", "plain"],
-        cwd=ROOT, env=subprocess_env(url), capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "tests.sending.crash_driver",
+            point,
+            str(nth),
+            "send",
+            str(file),
+            "--outputs",
+            str(out),
+            "--log-format",
+            "plain",
+        ],
+        cwd=ROOT,
+        env=subprocess_env(url),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
 @pytest.mark.parametrize("point", ["before_claim", "after_claim", "during_request", "after_response"])
 def test_kill_9_then_rerun_messages_everyone_at_most_once(point: str, tmp_path: Path, make_simulator: Any) -> None:
     sim = make_simulator(latency_ms=200)
-    file = write_campaign(tmp_path / "c", digits=[i % 9 for i in range(RECIPIENTS)], sending="rate = 1000\nconcurrency = 4\nmax_attempts = 3")
+    file = write_campaign(
+        tmp_path / "c",
+        digits=[i % 9 for i in range(RECIPIENTS)],
+        sending="rate = 1000\nconcurrency = 4\nmax_attempts = 3",
+    )
     out = tmp_path / "out"
     # the 2nd claim transaction (claims are committed in groups), or the 5th request
     crashed = run_driver(point, 2 if point.endswith("claim") else 5, file, out, sim.url)
@@ -57,9 +85,13 @@ def test_kill_9_then_rerun_messages_everyone_at_most_once(point: str, tmp_path: 
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_sigterm_and_ctrl_c_stop_claiming_write_the_report_and_exit(signum: int, code: int, tmp_path: Path, make_simulator: Any) -> None:
+def test_sigterm_and_ctrl_c_stop_claiming_write_the_report_and_exit(
+    signum: int, code: int, tmp_path: Path, make_simulator: Any
+) -> None:
     sim = make_simulator(latency_ms=100)
-    file = write_campaign(tmp_path / "c", digits=[i % 9 for i in range(40)], sending="rate = 10\nconcurrency = 2\nmax_attempts = 3")
+    file = write_campaign(
+        tmp_path / "c", digits=[i % 9 for i in range(40)], sending="rate = 10\nconcurrency = 2\nmax_attempts = 3"
+    )
     out = tmp_path / "out"
     proc = start_send(file, out, sim.url)
     wait_for_accepted(sim.app, 3)
@@ -80,7 +112,9 @@ def test_sigterm_and_ctrl_c_stop_claiming_write_the_report_and_exit(signum: int,
 
 def test_two_sends_of_one_campaign_never_run_at_once(tmp_path: Path, make_simulator: Any) -> None:
     sim = make_simulator(latency_ms=50)
-    file = write_campaign(tmp_path / "c", digits=[i % 9 for i in range(20)], sending="rate = 10\nconcurrency = 2\nmax_attempts = 3")
+    file = write_campaign(
+        tmp_path / "c", digits=[i % 9 for i in range(20)], sending="rate = 10\nconcurrency = 2\nmax_attempts = 3"
+    )
     out = tmp_path / "out"
     first = start_send(file, out, sim.url)
     wait_for_accepted(sim.app, 1)

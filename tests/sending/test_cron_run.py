@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from runner.lock import CampaignLock
+from runner.ledger.lock import CampaignLock
 from tests.sending.helpers import campaign, ledger_states, phone, telesign_env, write_campaign
 
 DAY = timedelta(days=1)
@@ -18,7 +18,7 @@ DAY = timedelta(days=1)
 
 def schedule(start: timedelta | None = None, end: timedelta | None = None) -> str:
     """A [schedule] table with times relative to now, as TOML offset date-times."""
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     lines = ["[schedule]"]
     if start is not None:
         lines.append(f"start = {(now + start).isoformat()}")
@@ -77,14 +77,24 @@ def test_a_campaign_that_ends_midway_has_its_unsent_rest_expired(tmp_path: Path,
     """max_per_run spreads it over cron runs; the end comes before everyone was sent."""
     sim = make_simulator()
     root = tmp_path / "campaigns"
-    file = write_campaign(root / "c", digits=[1, 2, 3, 4, 5], campaign_id="spread", sending="rate = 1000\nconcurrency = 2\nmax_attempts = 3\nmax_per_run = 2", extra=schedule(start=-DAY, end=DAY))
+    file = write_campaign(
+        root / "c",
+        digits=[1, 2, 3, 4, 5],
+        campaign_id="spread",
+        sending="rate = 1000\nconcurrency = 2\nmax_attempts = 3\nmax_per_run = 2",
+        extra=schedule(start=-DAY, end=DAY),
+    )
     out = tmp_path / "out"
     assert campaign("run", str(root), "--outputs", str(out), env=telesign_env(sim.url)).exit_code == 0
     assert len(sim.app.accepted()) == 2
     # move the end into the past
     text = file.read_text()
     end_line = next(line for line in text.splitlines() if line.startswith("end = "))
-    file.write_text(text.replace(end_line, f"end = {(datetime.now(timezone.utc) - timedelta(hours=1)).replace(microsecond=0).isoformat()}"))
+    file.write_text(
+        text.replace(
+            end_line, f"end = {(datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0).isoformat()}"
+        )
+    )
     result = campaign("run", str(root), "--outputs", str(out), env=telesign_env(sim.url))
     assert result.exit_code == 3, result.output
     assert len(sim.app.accepted()) == 2
@@ -123,7 +133,9 @@ def test_a_complete_campaign_is_left_alone_until_its_audience_grows(tmp_path: Pa
 
 def test_a_campaign_with_failed_messages_is_retried_by_the_next_cron_run(tmp_path: Path, make_simulator: Any) -> None:
     root = tmp_path / "campaigns"
-    write_campaign(root / "c", digits=[1, 2], campaign_id="flaky", sending="rate = 1000\nconcurrency = 2\nmax_attempts = 2")
+    write_campaign(
+        root / "c", digits=[1, 2], campaign_id="flaky", sending="rate = 1000\nconcurrency = 2\nmax_attempts = 2"
+    )
     out = tmp_path / "out"
     failing = make_simulator(fail_rate=1.0)
     assert campaign("run", str(root), "--outputs", str(out), env=telesign_env(failing.url)).exit_code == 3

@@ -29,7 +29,9 @@ def digits_of(e164_like: str) -> str:
 # -- --dry-run ---------------------------------------------------------------------------------
 
 
-def test_dry_run_writes_exactly_the_bodies_preview_prints_and_touches_nothing_else(tmp_path: Path, make_simulator: Any) -> None:
+def test_dry_run_writes_exactly_the_bodies_preview_prints_and_touches_nothing_else(
+    tmp_path: Path, make_simulator: Any
+) -> None:
     sim = make_simulator()
     folder = tmp_path / "c"
     file = write_campaign(folder, digits=[1, 2, 3, 4])
@@ -37,7 +39,9 @@ def test_dry_run_writes_exactly_the_bodies_preview_prints_and_touches_nothing_el
     audience = folder / "audience.csv"
     audience.write_text(audience.read_text() + f"r-dup,{phone(0, 1)},Dup,1\nr-opt,{phone(9, 7)},Opt,2\n")
     (folder / "optout.csv").write_text(f"phone\n{phone(9, 7)}\n")
-    file.write_text(file.read_text().replace('default_region = "US"', 'default_region = "US"\nsuppress = ["optout.csv"]'))
+    file.write_text(
+        file.read_text().replace('default_region = "US"', 'default_region = "US"\nsuppress = ["optout.csv"]')
+    )
     out = tmp_path / "out"
 
     result = campaign("send", str(file), "--dry-run", "--outputs", str(out), env=telesign_env(sim.url))
@@ -97,7 +101,17 @@ def test_test_to_sends_that_recipients_message_to_the_test_phone_only(tmp_path: 
     assert campaign("send", str(file), "--dry-run", "--outputs", str(out)).exit_code == 0
     expected = dry_run_bodies(out)[1]  # r-0001's message
 
-    result = campaign("send", str(file), "--test-to", TEST_PHONE, "--recipient", "r-0001", "--outputs", str(out), env=telesign_env(sim.url))
+    result = campaign(
+        "send",
+        str(file),
+        "--test-to",
+        TEST_PHONE,
+        "--recipient",
+        "r-0001",
+        "--outputs",
+        str(out),
+        env=telesign_env(sim.url),
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("TEST ") and "r-0001" in result.stdout and "accepted" in result.stdout
     [sent] = sim.app.accepted()
@@ -139,7 +153,17 @@ def test_a_test_send_mid_campaign_changes_no_message_state(tmp_path: Path, make_
 def test_test_to_an_unknown_recipient_is_a_usage_error_and_sends_nothing(tmp_path: Path, make_simulator: Any) -> None:
     sim = make_simulator()
     file = write_campaign(tmp_path / "c", digits=[1, 2])
-    result = campaign("send", str(file), "--test-to", TEST_PHONE, "--recipient", "r-9999", "--outputs", str(tmp_path / "out"), env=telesign_env(sim.url))
+    result = campaign(
+        "send",
+        str(file),
+        "--test-to",
+        TEST_PHONE,
+        "--recipient",
+        "r-9999",
+        "--outputs",
+        str(tmp_path / "out"),
+        env=telesign_env(sim.url),
+    )
     assert result.exit_code == 2
     assert "r-9999" in result.stderr
     assert sim.app.outcomes() == Counter()
@@ -166,7 +190,11 @@ def test_limit_caps_each_run_and_the_next_run_sends_the_next_ones(tmp_path: Path
 
 def test_max_per_run_caps_every_run_and_the_smaller_of_it_and_limit_wins(tmp_path: Path, make_simulator: Any) -> None:
     sim = make_simulator()
-    file = write_campaign(tmp_path / "c", digits=[1, 2, 3, 4, 5, 6, 7, 8], sending="rate = 1000\nconcurrency = 8\nmax_attempts = 3\nmax_per_run = 3")
+    file = write_campaign(
+        tmp_path / "c",
+        digits=[1, 2, 3, 4, 5, 6, 7, 8],
+        sending="rate = 1000\nconcurrency = 8\nmax_attempts = 3\nmax_per_run = 3",
+    )
     out = tmp_path / "out"
     env = telesign_env(sim.url)
 
@@ -185,9 +213,13 @@ def test_max_per_run_caps_every_run_and_the_smaller_of_it_and_limit_wins(tmp_pat
     assert set(ledger_states(out).values()) == {"accepted"}
 
 
-def test_limit_counts_messages_not_attempts_and_failed_ones_go_first_next_time(tmp_path: Path, make_simulator: Any) -> None:
+def test_limit_counts_messages_not_attempts_and_failed_ones_go_first_next_time(
+    tmp_path: Path, make_simulator: Any
+) -> None:
     failing = make_simulator(fail_rate=1.0)
-    file = write_campaign(tmp_path / "c", digits=[1, 2, 3, 4, 5], sending="rate = 1000\nconcurrency = 2\nmax_attempts = 2")
+    file = write_campaign(
+        tmp_path / "c", digits=[1, 2, 3, 4, 5], sending="rate = 1000\nconcurrency = 2\nmax_attempts = 2"
+    )
     out = tmp_path / "out"
     result = campaign("send", str(file), "--limit", "2", "--outputs", str(out), env=telesign_env(failing.url))
     assert result.exit_code == 3
@@ -195,5 +227,7 @@ def test_limit_counts_messages_not_attempts_and_failed_ones_go_first_next_time(t
     assert [r["state"] for r in ledger_rows(out)] == ["failed", "failed", "pending", "pending", "pending"]
 
     healthy = make_simulator()
-    assert campaign("send", str(file), "--limit", "3", "--outputs", str(out), env=telesign_env(healthy.url)).exit_code == 0
+    assert (
+        campaign("send", str(file), "--limit", "3", "--outputs", str(out), env=telesign_env(healthy.url)).exit_code == 0
+    )
     assert [r["state"] for r in ledger_rows(out)] == ["accepted", "accepted", "accepted", "pending", "pending"]

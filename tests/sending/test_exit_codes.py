@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from runner.lock import CampaignLock
+from runner.ledger.lock import CampaignLock
 from tests.sending.helpers import campaign, ledger_states, telesign_env, write_campaign
 
 
@@ -62,7 +62,9 @@ def test_1_for_a_template_with_an_undefined_variable(tmp_path: Path, make_simula
     ],
     ids=["unknown-option", "recipient-without-test-to", "limit-0", "bad-log-format", "test-to-with-two-files"],
 )
-def test_2_for_a_usage_error_and_nothing_is_sent(args: list[str], says: str, tmp_path: Path, make_simulator: Any) -> None:
+def test_2_for_a_usage_error_and_nothing_is_sent(
+    args: list[str], says: str, tmp_path: Path, make_simulator: Any
+) -> None:
     sim = make_simulator()
     file = write_campaign(tmp_path / "c", digits=[1, 2])
     args = [str(file) if a == "EXTRA_FILE" else a for a in args]
@@ -133,6 +135,14 @@ def test_4_when_a_test_send_meets_wrong_credentials(tmp_path: Path, make_simulat
 
 def test_4_when_a_test_send_cannot_reach_the_endpoint(tmp_path: Path) -> None:
     file = write_campaign(tmp_path / "c", digits=[1])
-    result = campaign("send", str(file), "--test-to", "+1 202 555 0911", "--outputs", str(tmp_path / "out"), env=telesign_env(closed_port_url()))
+    result = campaign(
+        "send",
+        str(file),
+        "--test-to",
+        "+1 202 555 0911",
+        "--outputs",
+        str(tmp_path / "out"),
+        env=telesign_env(closed_port_url()),
+    )
     assert result.exit_code == 4
     assert "TEST" in result.stderr and "could not reach" in result.stderr

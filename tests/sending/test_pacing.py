@@ -8,11 +8,12 @@ import asyncio
 import heapq
 import itertools
 import random
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
-from runner.pacing import Pacer
+from runner.sending.pacing import Pacer
 
 _real_sleep = asyncio.sleep
 
@@ -61,7 +62,9 @@ def virtual(monkeypatch: pytest.MonkeyPatch) -> Callable[..., VirtualTime]:
     return make
 
 
-async def paced_starts(pacer: Pacer, time: VirtualTime, workers: int, total: int, on_start: Callable[[int], None] = lambda n: None) -> list[float]:
+async def paced_starts(
+    pacer: Pacer, time: VirtualTime, workers: int, total: int, on_start: Callable[[int], None] = lambda n: None
+) -> list[float]:
     starts: list[float] = []
 
     async def worker() -> None:
@@ -94,7 +97,9 @@ def achieved_rate(starts: list[float]) -> float:
 
 @pytest.mark.parametrize("rate", [1, 7, 20, 100, 250])
 @pytest.mark.parametrize("late", [0.0, 0.5], ids=["on-time", "late-wakeups"])
-async def test_no_second_holds_more_than_rate_starts_and_the_rate_is_achieved(virtual: Any, rate: int, late: float) -> None:
+async def test_no_second_holds_more_than_rate_starts_and_the_rate_is_achieved(
+    virtual: Any, rate: int, late: float
+) -> None:
     rng = random.Random(rate)
     # late: each sleeper wakes up to half an interval late, as on a loaded event loop
     time = virtual(lateness=lambda: rng.uniform(0, late / rate))

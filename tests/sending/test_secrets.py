@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from runner.telesign_auth import Credentials, basic_authorization
+from runner.telesign.auth import Credentials, basic_authorization
 from tests.sending.helpers import campaign, subprocess_env, telesign_env, write_campaign
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +43,9 @@ def assert_clean(where: str, data: bytes) -> None:
 
 def test_no_secret_in_any_output_or_file_whatever_happens(tmp_path: Path, make_simulator: Any) -> None:
     faulty = make_simulator(credentials=CREDENTIALS, drop_rate=0.3, fail_rate=0.3, seed=3)
-    file = write_campaign(tmp_path / "c", digits=[i % 10 for i in range(30)], sending="rate = 1000\nconcurrency = 4\nmax_attempts = 2")
+    file = write_campaign(
+        tmp_path / "c", digits=[i % 10 for i in range(30)], sending="rate = 1000\nconcurrency = 4\nmax_attempts = 2"
+    )
     out = tmp_path / "out"
     env = telesign_env(faulty.url, TELESIGN_CUSTOMER_ID=CUSTOMER_ID, TELESIGN_API_KEY=API_KEY)
     printed: list[tuple[str, bytes]] = []
@@ -56,21 +58,62 @@ def test_no_secret_in_any_output_or_file_whatever_happens(tmp_path: Path, make_s
     # a real process too, so that anything written outside click (warnings, tracebacks) is seen
     process = subprocess.run(
         [sys.executable, "-m", "runner", "send", str(file), "--outputs", str(out), "--log-format", "json"],
-        cwd=ROOT, env=subprocess_env(faulty.url, TELESIGN_CUSTOMER_ID=CUSTOMER_ID, TELESIGN_API_KEY=API_KEY),
-        capture_output=True, timeout=60,
+        cwd=ROOT,
+        env=subprocess_env(faulty.url, TELESIGN_CUSTOMER_ID=CUSTOMER_ID, TELESIGN_API_KEY=API_KEY),
+        capture_output=True,
+        timeout=60,
     )
     assert process.returncode == 3, process.stderr  # drops leave unknowns, 503s failures
     assert b'"event": "summary"' in process.stderr
     printed.append(("a faulty send's stdout and stderr", process.stdout + process.stderr))
     assert faulty.app.outcomes()["dropped"] and faulty.app.outcomes()["503"]
 
-    run("a digest-signed re-run", "send", str(file), "--resend-unknown", "--outputs", str(out), "--log-format", "json", environment={**env, "TELESIGN_AUTH": "digest"})
-    run("a refused run", "send", str(file), "--resend-unknown", "--outputs", str(out), "--log-format", "plain", environment={**env, "TELESIGN_API_KEY": WRONG_KEY}, codes=(4,))
-    run("a refused test send", "send", str(file), "--test-to", "+1 202 555 0911", "--outputs", str(out), environment={**env, "TELESIGN_API_KEY": WRONG_KEY}, codes=(4,))
+    run(
+        "a digest-signed re-run",
+        "send",
+        str(file),
+        "--resend-unknown",
+        "--outputs",
+        str(out),
+        "--log-format",
+        "json",
+        environment={**env, "TELESIGN_AUTH": "digest"},
+    )
+    run(
+        "a refused run",
+        "send",
+        str(file),
+        "--resend-unknown",
+        "--outputs",
+        str(out),
+        "--log-format",
+        "plain",
+        environment={**env, "TELESIGN_API_KEY": WRONG_KEY},
+        codes=(4,),
+    )
+    run(
+        "a refused test send",
+        "send",
+        str(file),
+        "--test-to",
+        "+1 202 555 0911",
+        "--outputs",
+        str(out),
+        environment={**env, "TELESIGN_API_KEY": WRONG_KEY},
+        codes=(4,),
+    )
     run("a test send", "send", str(file), "--test-to", "+1 202 555 0911", "--outputs", str(out), codes=(0, 3))
     run("a dry run", "send", str(file), "--dry-run", "--outputs", str(out))
     run("status", "status", str(file), "--outputs", str(out))
-    run("a send missing the key", "send", str(file), "--outputs", str(out), environment={**env, "TELESIGN_API_KEY": ""}, codes=(4,))
+    run(
+        "a send missing the key",
+        "send",
+        str(file),
+        "--outputs",
+        str(out),
+        environment={**env, "TELESIGN_API_KEY": ""},
+        codes=(4,),
+    )
     run("cron", "run", str(tmp_path / "c"), "--outputs", str(out), "--log-format", "json")
 
     for where, data in printed:

@@ -7,10 +7,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from runner.report import COLUMNS
+from runner.report.csv import COLUMNS
 from tests.seed import seed_request
 from tests.sending.helpers import campaign, ledger_rows, ledger_states, phone, telesign_env, write_campaign
-
 
 
 def test_each_message_is_accepted_once_and_reported(tmp_path: Path, make_simulator: Any) -> None:
@@ -46,7 +45,9 @@ def test_report_columns_are_designs_and_rows_follow_audience_order(tmp_path: Pat
     lines.append(f"r-opt,{phone(7, 7)},Opt,3")
     audience.write_text("\n".join(lines) + "\n")
     (folder / "optout.csv").write_text(f"phone\n{phone(7, 7)}\n")
-    text = file.read_text().replace('default_region = "US"', 'default_region = "US"\nsuppress = ["optout.csv"]\non_invalid = "skip"')
+    text = file.read_text().replace(
+        'default_region = "US"', 'default_region = "US"\nsuppress = ["optout.csv"]\non_invalid = "skip"'
+    )
     file.write_text(text)
     out = tmp_path / "out"
     result = campaign("send", str(file), "--outputs", str(out), env=telesign_env(sim.url))
@@ -54,11 +55,16 @@ def test_report_columns_are_designs_and_rows_follow_audience_order(tmp_path: Pat
     with (out / "test-campaign" / "report.csv").open(encoding="utf-8") as handle:
         reader = csv.reader(handle)
         header = next(reader)
-        rows = [dict(zip(header, r)) for r in reader]
+        rows = [dict(zip(header, r, strict=False)) for r in reader]
     assert tuple(header) == COLUMNS and header[0] == "reference_id"
     assert [(r["recipient_id"], r["state"]) for r in rows] == [
-        ("r-0000", "accepted"), ("r-dup", "duplicate"), ("r-0001", "accepted"), ("r-bad", "invalid"),
-        ("r-0002", "accepted"), ("r-0003", "accepted"), ("r-opt", "suppressed"),
+        ("r-0000", "accepted"),
+        ("r-dup", "duplicate"),
+        ("r-0001", "accepted"),
+        ("r-bad", "invalid"),
+        ("r-0002", "accepted"),
+        ("r-0003", "accepted"),
+        ("r-opt", "suppressed"),
     ]
     assert "duplicate" in rows[1]["status_description"] and rows[1]["reference_id"] == ""
     assert len(sim.app.accepted()) == 4
@@ -78,7 +84,9 @@ def test_a_refused_number_is_rejected_with_its_code_and_exit_3(tmp_path: Path, m
     assert ledger_rows(out)[1]["attempts"] == 1
 
 
-def test_503_is_retried_up_to_max_attempts_then_failed_and_sent_by_the_next_run(tmp_path: Path, make_simulator: Any) -> None:
+def test_503_is_retried_up_to_max_attempts_then_failed_and_sent_by_the_next_run(
+    tmp_path: Path, make_simulator: Any
+) -> None:
     failing = make_simulator(fail_rate=1.0)
     file = write_campaign(tmp_path / "c", digits=[1, 2, 3], sending="rate = 1000\nconcurrency = 3\nmax_attempts = 3")
     out = tmp_path / "out"
@@ -112,7 +120,9 @@ def test_a_dropped_connection_is_unknown_and_never_resent_without_asking(tmp_pat
 
 def test_the_rate_holds_as_counted_by_the_simulator(tmp_path: Path, make_simulator: Any) -> None:
     sim = make_simulator()
-    file = write_campaign(tmp_path / "c", digits=[i % 9 for i in range(45)], sending="rate = 20\nconcurrency = 16\nmax_attempts = 3")
+    file = write_campaign(
+        tmp_path / "c", digits=[i % 9 for i in range(45)], sending="rate = 20\nconcurrency = 16\nmax_attempts = 3"
+    )
     result = campaign("send", str(file), "--outputs", str(tmp_path / "out"), env=telesign_env(sim.url))
     assert result.exit_code == 0
     assert len(sim.app.accepted()) == 45
@@ -124,7 +134,9 @@ def test_the_rate_holds_as_counted_by_the_simulator(tmp_path: Path, make_simulat
 
 def test_429_pauses_the_whole_campaign_for_retry_after(tmp_path: Path, make_simulator: Any) -> None:
     sim = make_simulator(tps=5)
-    file = write_campaign(tmp_path / "c", digits=[i % 9 for i in range(15)], sending="rate = 1000\nconcurrency = 8\nmax_attempts = 10")
+    file = write_campaign(
+        tmp_path / "c", digits=[i % 9 for i in range(15)], sending="rate = 1000\nconcurrency = 8\nmax_attempts = 10"
+    )
     result = campaign("send", str(file), "--outputs", str(tmp_path / "out"), env=telesign_env(sim.url))
     assert result.exit_code == 0, result.output
     assert len(sim.app.accepted()) == 15 and set(sim.app.accepted_by_phone().values()) == {1}
@@ -136,7 +148,9 @@ def test_429_pauses_the_whole_campaign_for_retry_after(tmp_path: Path, make_simu
     assert "slow down" in result.output
 
 
-def test_wrong_credentials_stop_the_run_with_exit_4_and_leave_messages_pending(tmp_path: Path, make_simulator: Any) -> None:
+def test_wrong_credentials_stop_the_run_with_exit_4_and_leave_messages_pending(
+    tmp_path: Path, make_simulator: Any
+) -> None:
     sim = make_simulator()
     file = write_campaign(tmp_path / "c", digits=range(6))
     out = tmp_path / "out"
@@ -178,7 +192,9 @@ def test_an_invalid_file_sends_nothing_and_records_nothing(tmp_path: Path, make_
 def test_digest_authentication_signs_the_exact_body(tmp_path: Path, make_simulator: Any) -> None:
     sim = make_simulator()
     file = write_campaign(tmp_path / "c", digits=range(4))
-    result = campaign("send", str(file), "--outputs", str(tmp_path / "out"), env=telesign_env(sim.url, TELESIGN_AUTH="digest"))
+    result = campaign(
+        "send", str(file), "--outputs", str(tmp_path / "out"), env=telesign_env(sim.url, TELESIGN_AUTH="digest")
+    )
     assert result.exit_code == 0, result.output
     assert len(sim.app.accepted()) == 4
 
@@ -187,7 +203,7 @@ def test_the_seed_campaign_posts_the_seed_body(tmp_path: Path, make_simulator: A
     sim = make_simulator()
     file = tmp_path / "seed.toml"
     file.write_text(
-        '''id = "seed"
+        """id = "seed"
 [audience]
 phone_check = "possible"
 recipients = [ { phone = "+1 555 867 5300" } ]
@@ -199,7 +215,7 @@ url_id = "urlid1"
 fallback_time = 600
 [sms]
 text = "Thanks for your purchase on viatushop.com! Track your order status here: https://viatushop.com/orders?id=45390"
-'''
+"""
     )
     result = campaign("send", str(file), "--outputs", str(tmp_path / "out"), env=telesign_env(sim.url))
     assert result.exit_code == 0, result.output

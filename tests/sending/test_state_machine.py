@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from runner.ledger import Ledger
+from runner.ledger.store import Ledger
 from runner.serving import BackgroundServer
 from runner.simulator import SimulatorConfig, create_app
 from tests.sending.helpers import campaign, ledger_states, telesign_env, write_campaign
@@ -42,7 +42,12 @@ class SendingMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.folder = Path(tempfile.mkdtemp(prefix="machine-"))
-        self.file = write_campaign(self.folder / "c", digits=[i % 10 for i in range(RECIPIENTS)], campaign_id=self.folder.name[-12:].lower().replace("_", "-"), sending="rate = 1000\nconcurrency = 4\nmax_attempts = 2")
+        self.file = write_campaign(
+            self.folder / "c",
+            digits=[i % 10 for i in range(RECIPIENTS)],
+            campaign_id=self.folder.name[-12:].lower().replace("_", "-"),
+            sending="rate = 1000\nconcurrency = 4\nmax_attempts = 2",
+        )
         self.campaign_id = self.file.read_text().split('"', 2)[1]
         self.out = self.folder / "out"
         self.baseline = {name: Counter(server(name).app.accepted_by_phone()) for name in FAULTS}
@@ -91,5 +96,7 @@ class SendingMachine(RuleBasedStateMachine):
         assert set(states.values()) <= {"accepted", "rejected", "unknown", "sending"}, states
 
 
-SendingMachine.TestCase.settings = settings(max_examples=8, stateful_step_count=5, deadline=None, suppress_health_check=list(HealthCheck))
+SendingMachine.TestCase.settings = settings(
+    max_examples=8, stateful_step_count=5, deadline=None, suppress_health_check=list(HealthCheck)
+)
 test_sending_state_machine = SendingMachine.TestCase

@@ -8,7 +8,7 @@ from email.utils import formatdate
 import httpx
 
 from runner.simulator import DEMO_CREDENTIALS
-from runner.telesign_auth import AUTH_METHOD, Credentials, basic_authorization, digest_headers, sign
+from runner.telesign.auth import AUTH_METHOD, Credentials, basic_authorization, digest_headers, sign
 from tests.fixtures.simulator import AsgiFactory, omnichannel_body
 
 ENDPOINT = "/v1/omnichannel"
@@ -34,14 +34,17 @@ def _refused(response: httpx.Response) -> bool:
 
 async def test_basic_with_the_right_credentials_is_accepted(asgi_simulator: AsgiFactory) -> None:
     _, client = await asgi_simulator()
-    response = await _post(client, _raw(), {"Authorization": basic_authorization(DEMO_CREDENTIALS),
-                                            "Content-Type": "application/json"})
+    response = await _post(
+        client, _raw(), {"Authorization": basic_authorization(DEMO_CREDENTIALS), "Content-Type": "application/json"}
+    )
     assert response.status_code == 200
 
 
 async def test_basic_with_a_wrong_key_is_401_3400(asgi_simulator: AsgiFactory) -> None:
     app, client = await asgi_simulator()
-    response = await _post(client, _raw(), {"Authorization": basic_authorization(OTHER), "Content-Type": "application/json"})
+    response = await _post(
+        client, _raw(), {"Authorization": basic_authorization(OTHER), "Content-Type": "application/json"}
+    )
     assert _refused(response)
     assert list(response.json()) == ["status"]
     assert app.accepted() == [] and app.outcomes()["401"] == 1
@@ -57,8 +60,9 @@ async def test_no_authorization_is_401_3400(asgi_simulator: AsgiFactory) -> None
 async def test_the_credentials_in_use_are_the_configured_ones(asgi_simulator: AsgiFactory) -> None:
     _, client = await asgi_simulator(credentials=OTHER)
     assert (await client.post(ENDPOINT, json=omnichannel_body())).status_code == 200
-    demo = await _post(client, _raw(), {"Authorization": basic_authorization(DEMO_CREDENTIALS),
-                                        "Content-Type": "application/json"})
+    demo = await _post(
+        client, _raw(), {"Authorization": basic_authorization(DEMO_CREDENTIALS), "Content-Type": "application/json"}
+    )
     assert _refused(demo)
 
 
@@ -73,9 +77,22 @@ async def test_digest_with_x_ts_date_in_telesigns_canonical_form_is_accepted(asg
     _, client = await asgi_simulator()
     raw = _raw()
     date, nonce = formatdate(usegmt=True), "a1b2c3d4-nonce"
-    to_sign = "\n".join(
-        ["POST", "application/json", "", f"x-ts-auth-method:{AUTH_METHOD}", f"x-ts-date:{date}", f"x-ts-nonce:{nonce}"]
-    ).encode() + b"\n" + raw + b"\n" + ENDPOINT.encode()
+    to_sign = (
+        "\n".join(
+            [
+                "POST",
+                "application/json",
+                "",
+                f"x-ts-auth-method:{AUTH_METHOD}",
+                f"x-ts-date:{date}",
+                f"x-ts-nonce:{nonce}",
+            ]
+        ).encode()
+        + b"\n"
+        + raw
+        + b"\n"
+        + ENDPOINT.encode()
+    )
     headers = {
         "Authorization": f"TSA {DEMO_CREDENTIALS.customer_id}:{sign(DEMO_CREDENTIALS.api_key, to_sign)}",
         "Content-Type": "application/json",
@@ -114,7 +131,9 @@ async def test_a_forged_request_does_not_use_up_a_nonce(asgi_simulator: AsgiFact
     _, client = await asgi_simulator()
     raw = _raw()
     assert _refused(await _post(client, raw, digest_headers(OTHER, "POST", ENDPOINT, raw, nonce="n-1")))
-    assert (await _post(client, raw, digest_headers(DEMO_CREDENTIALS, "POST", ENDPOINT, raw, nonce="n-1"))).status_code == 200
+    assert (
+        await _post(client, raw, digest_headers(DEMO_CREDENTIALS, "POST", ENDPOINT, raw, nonce="n-1"))
+    ).status_code == 200
 
 
 async def test_a_stale_date_is_refused(asgi_simulator: AsgiFactory) -> None:
@@ -134,7 +153,9 @@ async def test_digest_without_a_date_is_refused(asgi_simulator: AsgiFactory) -> 
 
 async def test_a_refusal_never_echoes_the_key(asgi_simulator: AsgiFactory) -> None:
     _, client = await asgi_simulator()
-    response = await _post(client, _raw(), {"Authorization": basic_authorization(OTHER), "Content-Type": "application/json"})
+    response = await _post(
+        client, _raw(), {"Authorization": basic_authorization(OTHER), "Content-Type": "application/json"}
+    )
     assert OTHER.api_key not in response.text and DEMO_CREDENTIALS.api_key not in response.text
 
 

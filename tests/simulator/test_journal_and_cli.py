@@ -14,15 +14,13 @@ import httpx
 import pytest
 
 from runner.simulator import read_journal_file
-from runner.telesign_auth import Credentials, basic_authorization
+from runner.telesign.auth import Credentials, basic_authorization
 from tests.fixtures.simulator import MakeSimulator, basic_headers, omnichannel_body
 
 ENDPOINT = "/v1/omnichannel"
 
 
-def test_the_journal_file_holds_one_line_per_accepted_request(
-    make_simulator: MakeSimulator, tmp_path: Path
-) -> None:
+def test_the_journal_file_holds_one_line_per_accepted_request(make_simulator: MakeSimulator, tmp_path: Path) -> None:
     journal = tmp_path / "sim" / "journal.jsonl"
     server = make_simulator(journal_path=journal)
     with httpx.Client(base_url=server.url, headers=basic_headers()) as client:
@@ -84,7 +82,10 @@ def test_campaign_simulate_refuses_half_set_credentials() -> None:
     env["TELESIGN_CUSTOMER_ID"] = "ACME"
     done = subprocess.run(
         [sys.executable, "-m", "runner", "simulate", "--port", str(_free_port())],
-        env=env, capture_output=True, text=True, timeout=30,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert done.returncode == 4
     assert "TELESIGN_API_KEY is not set" in done.stderr
@@ -95,7 +96,9 @@ def test_campaign_simulate_refuses_half_set_credentials() -> None:
 def test_campaign_simulate_refuses_bad_options_in_one_line(option: str, value: str) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "runner", "simulate", "--port", str(_free_port()), option, value],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert done.returncode == 2
     assert done.stderr.startswith("campaign simulate:") and "Traceback" not in done.stderr

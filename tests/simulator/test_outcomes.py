@@ -59,9 +59,7 @@ def _summary(payload: dict[str, Any]) -> tuple[int, str, list[tuple[str, int]]]:
 
 
 @pytest.fixture
-def sending(
-    make_simulator: MakeSimulator, callback_receiver: CallbackReceiver
-) -> tuple[SimulatorServer, httpx.Client]:
+def sending(make_simulator: MakeSimulator, callback_receiver: CallbackReceiver) -> tuple[SimulatorServer, httpx.Client]:
     server = make_simulator(callback_url=callback_receiver.url)
     return server, httpx.Client(base_url=server.url, headers=basic_headers())
 

@@ -4,7 +4,8 @@ carries only `status {code, description}`."""
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -48,8 +49,18 @@ CASES = [
     ("message_type missing", _without("message_type"), 400, 3304),
     ("channel listed twice", _set("channels", [{"channel": "viber"}, {"channel": "viber"}]), 400, 3113),
     ("unknown channel", _set("channels", [{"channel": "pigeon"}]), 400, 3113),
-    ("fallback_time below 30", _set("channels", [{"channel": "viber", "fallback_time": 29}, {"channel": "sms"}]), 400, 3113),
-    ("fallback_time above 3600", _set("channels", [{"channel": "viber", "fallback_time": 3601}, {"channel": "sms"}]), 400, 3113),
+    (
+        "fallback_time below 30",
+        _set("channels", [{"channel": "viber", "fallback_time": 29}, {"channel": "sms"}]),
+        400,
+        3113,
+    ),
+    (
+        "fallback_time above 3600",
+        _set("channels", [{"channel": "viber", "fallback_time": 3601}, {"channel": "sms"}]),
+        400,
+        3113,
+    ),
     ("fallback_time not a number", _set("channels", [{"channel": "viber", "fallback_time": "600"}]), 400, 3113),
     ("external_id not ASCII", _set("external_id", "café-1"), 400, 3103),
     ("external_id over 100 characters", _set("external_id", "x" * 101), 400, 3103),
@@ -139,5 +150,7 @@ async def test_a_viber_only_request_without_fallback_time_is_accepted(asgi_simul
 
 async def test_a_request_that_is_not_json_content_is_refused(asgi_simulator: AsgiFactory) -> None:
     _, client = await asgi_simulator()
-    response = await client.post(ENDPOINT, content=json.dumps(omnichannel_body()), headers={"Content-Type": "text/plain"})
+    response = await client.post(
+        ENDPOINT, content=json.dumps(omnichannel_body()), headers={"Content-Type": "text/plain"}
+    )
     assert (response.status_code, response.json()["status"]["code"]) == (400, 3110)

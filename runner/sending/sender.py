@@ -1,7 +1,7 @@
 """Sending one campaign's claimable messages: concurrency, pace, retries and stops.
 
 Every message is claimed in the ledger before its request leaves; only answers that prove no
-message was created are retried (see runner.client); a stop (Ctrl-C, SIGTERM, a 401) stops
+message was created are retried (see runner.telesign.client); a stop (Ctrl-C, SIGTERM, a 401) stops
 claiming at once and lets requests in flight finish within a grace period."""
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ import gc
 import random
 import signal
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
-from runner.bookkeeping import Bookkeeper
-from runner.client import Answer, OmnichannelClient
-from runner.ledger import Ledger, Outcome, Sendable, claimable
-from runner.pacing import Pacer
-from runner.progress import Progress
+from runner.ledger.store import Ledger, Outcome, Sendable, claimable
+from runner.sending.bookkeeping import Bookkeeper
+from runner.sending.pacing import Pacer
+from runner.sending.progress import Progress
+from runner.telesign.client import Answer, OmnichannelClient
 
 StopReason = Literal["unauthorized", "unreachable", "interrupted", "terminated"]
 PAGE = 500
@@ -62,7 +62,9 @@ class CampaignSender:
     def stop(self, reason: StopReason) -> None:
         if self.result.stopped is None:
             self.result.stopped = reason
-            self.progress.event(f"stopping ({reason}): no new messages; waiting up to {self.plan.grace:.0f}s for requests in flight")
+            self.progress.event(
+                f"stopping ({reason}): no new messages; waiting up to {self.plan.grace:.0f}s for requests in flight"
+            )
         self._stop.set()
 
     async def run(self) -> SendResult:
@@ -79,7 +81,10 @@ class CampaignSender:
     async def _run(self) -> SendResult:
         loop = asyncio.get_running_loop()
         handled = []
-        reasons: tuple[tuple[signal.Signals, StopReason], ...] = ((signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated"))
+        reasons: tuple[tuple[signal.Signals, StopReason], ...] = (
+            (signal.SIGINT, "interrupted"),
+            (signal.SIGTERM, "terminated"),
+        )
         for signum, reason in reasons:
             try:
                 loop.add_signal_handler(signum, functools.partial(self.stop, reason))
@@ -158,7 +163,9 @@ class CampaignSender:
             if answer.verdict == "retry" and attempt < self.plan.max_attempts:
                 if answer.retry_after is not None and answer.http_status == 429:
                     self.pacer.pause(answer.retry_after)
-                    self.progress.event(f"Telesign asked to slow down (429/{answer.status_code}): pausing everyone {answer.retry_after:.1f}s")
+                    self.progress.event(
+                        f"Telesign asked to slow down (429/{answer.status_code}): pausing everyone {answer.retry_after:.1f}s"
+                    )
                 self.book.record(self._outcome(message, answer, "failed"))
                 states, prior = ("failed",), "failed"
                 await self._backoff(attempt, answer)
@@ -173,7 +180,9 @@ class CampaignSender:
             self.book.release(message.key, prior)
             self.stop("unauthorized")
             return
-        state = {"accepted": "accepted", "rejected": "rejected", "unknown": "unknown", "retry": "failed"}[answer.verdict]
+        state = {"accepted": "accepted", "rejected": "rejected", "unknown": "unknown", "retry": "failed"}[
+            answer.verdict
+        ]
         self.book.record(self._outcome(message, answer, state))
         self.progress.note(state)
         if _never_connected(answer) and not self._reached:
@@ -184,8 +193,20 @@ class CampaignSender:
 
     @staticmethod
     def _outcome(message: Sendable, answer: Answer, state: str) -> Outcome:
-        submitted = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z") if state == "accepted" else None
-        return Outcome(message.key, state, answer.http_status, answer.status_code, answer.description, answer.reference_id, submitted)
+        submitted = (
+            datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            if state == "accepted"
+            else None
+        )
+        return Outcome(
+            message.key,
+            state,
+            answer.http_status,
+            answer.status_code,
+            answer.description,
+            answer.reference_id,
+            submitted,
+        )
 
     async def _backoff(self, attempt: int, answer: Answer) -> None:
         # Exponential backoff with full jitter, and never sooner than Telesign's Retry-After.
@@ -193,10 +214,10 @@ class CampaignSender:
         delay = max(delay, answer.retry_after or 0.0)
         try:
             await asyncio.wait_for(self._stop.wait(), timeout=delay)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 
 def _never_connected(answer: Answer) -> bool:
-    """The request could not even be written: no connection (runner.client's `retry` without HTTP)."""
+    """The request could not even be written: no connection (runner.telesign.client's `retry` without HTTP)."""
     return answer.verdict == "retry" and answer.http_status is None

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import functools
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
-UTC = timezone.utc
+UTC = UTC
 
 # Date and time, separated by T, t or a space; then an optional fraction introduced by "." (a
 # decimal fraction) or ":" (Telesign's milliseconds); then an optional zone.
@@ -85,7 +85,7 @@ _SECOND = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", re.ASCII)
 
 @functools.lru_cache(maxsize=1024)
 def _second_micros(text: str) -> int | None:
-    """"2020-05-04 22:07:01" (UTC) as microseconds since 0001-01-01T00:00:00Z, or None."""
+    """ "2020-05-04 22:07:01" (UTC) as microseconds since 0001-01-01T00:00:00Z, or None."""
     if _SECOND.fullmatch(text) is None:
         return None
     try:
@@ -157,9 +157,7 @@ def _from_numeric(text: str, match: re.Match[str]) -> datetime | None:
             return None
         zone = timezone(offset if sign == "+" else -offset)
     try:
-        moment = datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=zone
-        )
+        moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=zone)
     except ValueError:  # month 13, 25:00, 30 February...
         return None
     return moment if zone is UTC else moment.astimezone(UTC)

@@ -7,14 +7,15 @@ duplicate) carrying its reason, in audience order; nothing holds the whole file 
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Literal
 
-from runner.campaign import Campaign
+from runner.campaign.phones import BadNumber, to_e164
+from runner.campaign.schema import Campaign
+from runner.campaign.seen import FingerprintSet
 from runner.errors import InvalidInput, Problem
-from runner.phones import BadNumber, to_e164
-from runner.seen import FingerprintSet
 
 RESERVED = frozenset({"campaign"})  # template names the runner itself provides
 
@@ -64,7 +65,9 @@ def read_csv(path: Path, shown: str) -> Iterator[tuple[int, list[str], dict[str,
     try:
         handle = path.open("r", encoding="utf-8-sig", newline="")
     except FileNotFoundError:
-        raise InvalidInput.at(shown, None, "audience file not found; check the path (relative to the campaign file)") from None
+        raise InvalidInput.at(
+            shown, None, "audience file not found; check the path (relative to the campaign file)"
+        ) from None
     except OSError as error:
         raise InvalidInput.at(shown, None, f"cannot read: {error.strerror}") from None
     with handle:
@@ -78,7 +81,9 @@ def read_csv(path: Path, shown: str) -> Iterator[tuple[int, list[str], dict[str,
             except StopIteration:
                 break
             except UnicodeDecodeError:
-                raise InvalidInput.at(shown, _first_undecodable_line(path), "not UTF-8 text; save the CSV as UTF-8") from None
+                raise InvalidInput.at(
+                    shown, _first_undecodable_line(path), "not UTF-8 text; save the CSV as UTF-8"
+                ) from None
             except csv.Error as error:
                 raise InvalidInput.at(shown, start, f"unreadable CSV ({error}){_csv_hint(error)}") from None
             end = reader.line_num
@@ -89,8 +94,12 @@ def read_csv(path: Path, shown: str) -> Iterator[tuple[int, list[str], dict[str,
                 yield start, header, {}
                 continue
             if len(values) > len(header):
-                raise InvalidInput.at(shown, start, f"{len(values)} fields but the header has {len(header)}; quote fields that contain commas")
-            yield start, header, dict(zip(header, values))
+                raise InvalidInput.at(
+                    shown,
+                    start,
+                    f"{len(values)} fields but the header has {len(header)}; quote fields that contain commas",
+                )
+            yield start, header, dict(zip(header, values, strict=False))
     if header is None:
         raise InvalidInput.at(shown, 1, "empty file: the first row must be a header with a `phone` column")
 
@@ -110,7 +119,9 @@ def _first_undecodable_line(path: Path) -> int | None:
 
 def _csv_hint(error: csv.Error) -> str:
     if "field larger than field limit" in str(error):
-        return f"; a field over {csv.field_size_limit():,} characters: shorten it, or close the quote left open before it"
+        return (
+            f"; a field over {csv.field_size_limit():,} characters: shorten it, or close the quote left open before it"
+        )
     return "; is a quote left open?"
 
 
@@ -150,7 +161,14 @@ class AudienceReader:
                 if not row:
                     phone_column = _find_column(header, "phone")
                     if phone_column is None:
-                        raise InvalidInput([self.campaign.problem(("audience", "suppress", index), f"{shown} has no `phone` column"), Problem(shown, line, "no `phone` column in the header")])
+                        raise InvalidInput(
+                            [
+                                self.campaign.problem(
+                                    ("audience", "suppress", index), f"{shown} has no `phone` column"
+                                ),
+                                Problem(shown, line, "no `phone` column in the header"),
+                            ]
+                        )
                     continue
                 assert phone_column is not None
                 try:
@@ -182,19 +200,29 @@ class AudienceReader:
 
     def _check_header(self, shown: str, line: int, header: list[str]) -> None:
         if _find_column(header, "phone") is None:
-            raise InvalidInput([
-                Problem(shown, line, f"no `phone` column in the header (found: {', '.join(header) or 'nothing'})"),
-                self.campaign.problem(("audience", "file"), f"the audience file {shown} needs a `phone` column"),
-            ])
+            raise InvalidInput(
+                [
+                    Problem(shown, line, f"no `phone` column in the header (found: {', '.join(header) or 'nothing'})"),
+                    self.campaign.problem(("audience", "file"), f"the audience file {shown} needs a `phone` column"),
+                ]
+            )
         self._check_names(shown, line, header)
 
     def _check_names(self, source: str, line: int, names: list[str]) -> None:
         clashes = sorted({n for n in names if n in self.campaign.spec.vars or n in RESERVED})
         if clashes:
-            raise InvalidInput([
-                Problem(source, line, f"column `{name}` has the same name as " + ("a [vars] entry" if name in self.campaign.spec.vars else "the built-in `campaign` variable") + "; rename one of them")
-                for name in clashes
-            ])
+            raise InvalidInput(
+                [
+                    Problem(
+                        source,
+                        line,
+                        f"column `{name}` has the same name as "
+                        + ("a [vars] entry" if name in self.campaign.spec.vars else "the built-in `campaign` variable")
+                        + "; rename one of them",
+                    )
+                    for name in clashes
+                ]
+            )
 
     def __iter__(self) -> Iterator[Recipient | Skipped]:
         suppressed = self.suppression()
@@ -222,21 +250,47 @@ class AudienceReader:
             raw_phone = fields.get(phone_column, "") if phone_column else ""
             recipient_id = (fields.get(id_column) or "").strip() if id_column else ""
             if phone_column is None:
-                yield Skipped(row.position, row.source, row.line, recipient_id or None, "", "invalid", "no `phone` for this recipient")
+                yield Skipped(
+                    row.position,
+                    row.source,
+                    row.line,
+                    recipient_id or None,
+                    "",
+                    "invalid",
+                    "no `phone` for this recipient",
+                )
                 continue
             try:
                 phone = to_e164(raw_phone, region, check)
             except BadNumber as error:
-                yield Skipped(row.position, row.source, row.line, recipient_id or None, raw_phone.strip(), "invalid", str(error))
+                yield Skipped(
+                    row.position, row.source, row.line, recipient_id or None, raw_phone.strip(), "invalid", str(error)
+                )
                 continue
             key = recipient_id or phone
             if phone in suppressed:
-                yield Skipped(row.position, row.source, row.line, recipient_id or None, phone, "suppressed", "on a suppression list")
+                yield Skipped(
+                    row.position,
+                    row.source,
+                    row.line,
+                    recipient_id or None,
+                    phone,
+                    "suppressed",
+                    "on a suppression list",
+                )
                 continue
             seen_id = bool(recipient_id) and recipient_id in ids
             if seen_id or phone in phones:
                 what = f"id {recipient_id!r}" if seen_id else f"phone {phone}"
-                yield Skipped(row.position, row.source, row.line, recipient_id or None, phone, "duplicate", f"duplicate: {what} appears earlier in the audience")
+                yield Skipped(
+                    row.position,
+                    row.source,
+                    row.line,
+                    recipient_id or None,
+                    phone,
+                    "duplicate",
+                    f"duplicate: {what} appears earlier in the audience",
+                )
                 continue
             if recipient_id:
                 ids.add(recipient_id)

@@ -28,11 +28,12 @@ updated_on ranks before every timed one of its rank: only its arrival orders it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 
-from runner.callback_log import Callback
-from runner.timeparse import to_micros
+from runner.callbacks.log import Callback
+from runner.callbacks.timeparse import to_micros
 
 IN_PROGRESS = 3001
 DELIVERED_TO_GATEWAY = 3002
@@ -104,7 +105,7 @@ def order_head(code: int, updated_on_micros: int | None) -> int:
     """(rank, timed, updated_on) packed into one non-negative int (under 2**62) that orders like
     them: the part of a status's order that comes before its arrival. `updated_on_micros` is
     timeparse.to_micros of the status's time, None when it had none (an untimed status ranks
-    before every timed one of its rank). Enrichment (runner.enrichment) keeps millions of these in
+    before every timed one of its rank). Enrichment (runner.callbacks.enrichment) keeps millions of these in
     arrays; `outranks` and `apply` use it too, so that both order statuses by one definition."""
     ranked = _RANKED.get(code, _FINAL)  # rank(code), looked up: enrichment calls this per status
     return ranked if updated_on_micros is None else ranked | _TIMED | updated_on_micros
@@ -172,8 +173,13 @@ def apply(delivery: Delivery, callback: Callback) -> Delivery:
     status, last_channel = delivery.status, delivery.last_channel
     if status is None or _key(callback.code, moment, arrival, digest) > _order_key(status):
         status = Status(
-            callback.code, callback.description, moment, callback.updated_on_raw, callback.reference_id,
-            arrival, digest,
+            callback.code,
+            callback.description,
+            moment,
+            callback.updated_on_raw,
+            callback.reference_id,
+            arrival,
+            digest,
         )
         last_channel = callback.last_channel
 
@@ -188,13 +194,19 @@ def apply(delivery: Delivery, callback: Callback) -> Delivery:
             if channels is None:
                 channels = dict(delivery.channels)
             channels[entry.channel] = Status(
-                entry.code, entry.description, when,
+                entry.code,
+                entry.description,
+                when,
                 entry.updated_on_raw if timed else callback.updated_on_raw,
-                entry.reference_id, arrival, digest,
+                entry.reference_id,
+                arrival,
+                digest,
             )
 
     return Delivery(
-        status, last_channel, delivery.channels if channels is None else tuple(sorted(channels.items())),
+        status,
+        last_channel,
+        delivery.channels if channels is None else tuple(sorted(channels.items())),
         delivery.seen | {digest},
     )
 

@@ -7,9 +7,8 @@ recipient 3."""
 from __future__ import annotations
 
 import re
-from typing import Union
 
-KeyPath = tuple[Union[str, int], ...]
+KeyPath = tuple[str | int, ...]
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
 _PART = r"(?:[A-Za-z0-9_-]+|\"[^\"\n]*\"|'[^'\n]*')"
@@ -91,7 +90,9 @@ class KeyLines:
                 nl = text.find("\n", end)
                 i = n if nl < 0 else nl
                 continue
-            expects_key = (not stack and at_line_start) or (stack and stack[-1][0] == "{" and text[i - 1 : i] in ("{", ",", " ", "\t") and self._after_sep(text, i))
+            expects_key = (not stack and at_line_start) or (
+                stack and stack[-1][0] == "{" and text[i - 1 : i] in ("{", ",", " ", "\t") and self._after_sep(text, i)
+            )
             if expects_key and (ch.isalnum() or ch in "_-\"'"):
                 m = _KEY.match(text, i)
                 if m:

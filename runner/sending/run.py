@@ -7,23 +7,23 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
-from runner import report
-from runner.audience import Skipped
-from runner.campaign import Campaign
-from runner.client import OmnichannelClient
-from runner.config import TelesignSettings
+from runner.campaign.audience import Skipped
+from runner.campaign.expansion import Expansion, Message
+from runner.campaign.render import find_templates_folder
+from runner.campaign.schema import Campaign
 from runner.errors import CredentialsRefused, EndpointUnreachable, ExitCode, InvalidInput
-from runner.ledger import Ledger, Planned, SkippedRow, claimable
-from runner.lock import CampaignLock
-from runner.plan import Expansion, Message
-from runner.progress import Progress
-from runner.render import find_templates_folder
-from runner.sender import CampaignSender, SendPlan, SendResult
+from runner.ledger.lock import CampaignLock
+from runner.ledger.store import Ledger, Planned, SkippedRow, claimable
+from runner.report import csv as report
+from runner.sending.progress import Progress
+from runner.sending.sender import CampaignSender, SendPlan, SendResult
+from runner.telesign.client import OmnichannelClient
+from runner.telesign.settings import TelesignSettings
 
 NOT_ACCEPTED = ("rejected", "failed", "unknown", "sending", "expired")
 
@@ -84,7 +84,7 @@ def source_fingerprint(campaign: Campaign) -> str:
 
 def send_campaign(campaign: Campaign, settings: TelesignSettings, options: SendOptions) -> CampaignRun:
     spec = campaign.spec
-    now = options.now or datetime.now(timezone.utc)
+    now = options.now or datetime.now(UTC)
     start, end = spec.schedule.start, spec.schedule.end
     if start is not None and now < start:
         return CampaignRun(spec.id, ExitCode.CANNOT_PROCEED, note=f"not due: its schedule starts {start.isoformat()}")
@@ -93,12 +93,22 @@ def send_campaign(campaign: Campaign, settings: TelesignSettings, options: SendO
     with CampaignLock(folder, spec.id, "send"):
         ledger = Ledger.open(folder, spec.id)
         try:
-            return _send_locked(campaign, ledger, expansion, settings, options, folder, expired=end is not None and now >= end)
+            return _send_locked(
+                campaign, ledger, expansion, settings, options, folder, expired=end is not None and now >= end
+            )
         finally:
             ledger.close()
 
 
-def _send_locked(campaign: Campaign, ledger: Ledger, expansion: Expansion, settings: TelesignSettings, options: SendOptions, folder: Path, expired: bool) -> CampaignRun:
+def _send_locked(
+    campaign: Campaign,
+    ledger: Ledger,
+    expansion: Expansion,
+    settings: TelesignSettings,
+    options: SendOptions,
+    folder: Path,
+    expired: bool,
+) -> CampaignRun:
     spec = campaign.spec
     run_id = ledger.start_run("send")
     try:
@@ -118,7 +128,15 @@ def _send_locked(campaign: Campaign, ledger: Ledger, expansion: Expansion, setti
         limit = min(caps) if caps else None  # --limit and [sending] max_per_run: the smaller wins
         total = min([todo, *caps])
         progress = Progress(spec.id, total, options.log_format)
-        plan = SendPlan(run_id, spec.sending.rate, spec.sending.concurrency, spec.sending.max_attempts, options.resend_unknown, limit, options.grace)
+        plan = SendPlan(
+            run_id,
+            spec.sending.rate,
+            spec.sending.concurrency,
+            spec.sending.max_attempts,
+            options.resend_unknown,
+            limit,
+            options.grace,
+        )
         result = asyncio.run(_send(ledger, settings, plan, progress))
         progress.finish()
         stopped = result.stopped
@@ -128,9 +146,13 @@ def _send_locked(campaign: Campaign, ledger: Ledger, expansion: Expansion, setti
     code = exit_code(counts, stopped)
     ledger.finish_run(run_id, code, counts)
     if stopped == "unauthorized":
-        raise CredentialsRefused(f"Telesign refused the credentials (401/3400) while sending {spec.id}: check TELESIGN_CUSTOMER_ID and TELESIGN_API_KEY; unsent messages stay pending. Report: {path}")
+        raise CredentialsRefused(
+            f"Telesign refused the credentials (401/3400) while sending {spec.id}: check TELESIGN_CUSTOMER_ID and TELESIGN_API_KEY; unsent messages stay pending. Report: {path}"
+        )
     if stopped == "unreachable":
-        raise EndpointUnreachable(f"could not reach {settings.base_url} while sending {spec.id}: no connection could be made; check TELESIGN_BASE_URL and the network. Nothing was sent in this run; the next run sends what is left. Report: {path}")
+        raise EndpointUnreachable(
+            f"could not reach {settings.base_url} while sending {spec.id}: no connection could be made; check TELESIGN_BASE_URL and the network. Nothing was sent in this run; the next run sends what is left. Report: {path}"
+        )
     return CampaignRun(spec.id, code, counts, path, note)
 
 
@@ -152,5 +174,3 @@ def exit_code(counts: dict[str, int], stopped: str | None) -> int:
     if any(counts.get(state, 0) for state in NOT_ACCEPTED):
         return ExitCode.INCOMPLETE
     return ExitCode.OK
-
-

@@ -15,7 +15,9 @@ SHOWN = ("accepted", "rejected", "failed", "unknown", "sending")
 
 
 class Progress:
-    def __init__(self, campaign_id: str, total: int, log_format: str = "auto", stream: TextIO | None = None, every: float = 5.0):
+    def __init__(
+        self, campaign_id: str, total: int, log_format: str = "auto", stream: TextIO | None = None, every: float = 5.0
+    ):
         self.campaign_id = campaign_id
         self.total = total
         self.stream = stream or sys.stderr
@@ -53,9 +55,22 @@ class Progress:
 
     def _emit(self, final: bool) -> None:
         if self.mode == "json":
-            self._write(json.dumps({"event": "summary" if final else "progress", "campaign": self.campaign_id, "total": self.total, "done": self.done, "rate": round(self.rate(), 1), **{s: self.counts[s] for s in SHOWN if s != "sending"}}))
+            self._write(
+                json.dumps(
+                    {
+                        "event": "summary" if final else "progress",
+                        "campaign": self.campaign_id,
+                        "total": self.total,
+                        "done": self.done,
+                        "rate": round(self.rate(), 1),
+                        **{s: self.counts[s] for s in SHOWN if s != "sending"},
+                    }
+                )
+            )
             return
-        parts = ", ".join(f"{self.counts[s]} {s}" for s in SHOWN if s != "sending" and (self.counts[s] or s == "accepted"))
+        parts = ", ".join(
+            f"{self.counts[s]} {s}" for s in SHOWN if s != "sending" and (self.counts[s] or s == "accepted")
+        )
         line = f"{self.campaign_id}: {self.done}/{self.total} done ({parts}) at {self.rate():.1f}/s"
         if self.mode == "live" and not final:
             width = 24

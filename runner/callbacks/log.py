@@ -33,15 +33,16 @@ import io
 import json
 import re
 import zlib
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Generator, Iterable, Iterator, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
+from runner.callbacks.timeparse import parse_updated_on, to_micros, updated_on_micros
 from runner.errors import InvalidInput
-from runner.timeparse import parse_updated_on, to_micros, updated_on_micros
 
 MAX_LINE_BYTES = 1024 * 1024  # the receiver refuses bodies over 64 KB; this leaves ample room
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -267,7 +268,7 @@ def _received_at(value: object) -> datetime | None:
         except ValueError:
             return parse_updated_on(value)
         if moment.tzinfo is not None:
-            return moment.astimezone(timezone.utc)
+            return moment.astimezone(UTC)
     return parse_updated_on(value)
 
 

@@ -34,7 +34,7 @@ def to_e164(raw: str, region: str | None, check: PhoneCheck) -> str:
     if check == "valid":
         if not phonenumbers.is_valid_number(number):
             raise BadNumber(
-                f"{text!r} is not a valid (assigned) number; fix it, or set phone_check = \"possible\" for test numbers"
+                f'{text!r} is not a valid (assigned) number; fix it, or set phone_check = "possible" for test numbers'
             )
     elif not phonenumbers.is_possible_number(number):
         raise BadNumber(f"{text!r} is not a possible number (wrong length for its country)")

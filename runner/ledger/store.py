@@ -3,7 +3,7 @@ speaks SQL. DESIGN.md, "Sending, state and re-runs".
 
 Durability: a message is claimed (`sending`) in a committed transaction before its request
 leaves, with synchronous=FULL so that a claim survives even a power cut; claims and outcomes
-from concurrent requests share one commit (see runner.bookkeeping), so the fsync is amortised.
+from concurrent requests share one commit (see runner.sending.bookkeeping), so the fsync is amortised.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ import json
 import os
 import sqlite3
 import tempfile
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Collection, Iterable, Iterator, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 SCHEMA_VERSION = 1
 LEDGER_FILE = "ledger.sqlite"
@@ -92,12 +93,24 @@ def claimable(resend_unknown: bool) -> tuple[str, ...]:
     """The states a send run may claim a message from."""
     return SENDABLE + (UNSETTLED if resend_unknown else ())
 
+
 DONE = ("accepted", "rejected")
-STATES = ("pending", "sending", "accepted", "rejected", "failed", "unknown", "suppressed", "invalid", "duplicate", "expired")
+STATES = (
+    "pending",
+    "sending",
+    "accepted",
+    "rejected",
+    "failed",
+    "unknown",
+    "suppressed",
+    "invalid",
+    "duplicate",
+    "expired",
+)
 
 
-# Per message that has callbacks, what `enrich` needs to go on merging them (runner.enrichment):
-# the order of each winning status (runner.delivery.order_head, then arrival) and which callbacks
+# Per message that has callbacks, what `enrich` needs to go on merging them (runner.callbacks.enrichment):
+# the order of each winning status (runner.callbacks.rules.order_head, then arrival) and which callbacks
 # were merged. The winners' fields are the message's delivery columns.
 DELIVERIES = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -175,7 +188,7 @@ def _chunks(rows: Iterable[MergedDelivery], size: int) -> Iterator[list[MergedDe
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -238,7 +251,7 @@ class Ledger:
         self.db.execute("PRAGMA busy_timeout=30000")
 
     @classmethod
-    def open(cls, folder: Path, campaign_id: str) -> "Ledger":
+    def open(cls, folder: Path, campaign_id: str) -> Ledger:
         """Open the campaign's ledger, creating it atomically: the schema is written to a temporary
         file that is then linked into place, so a crash never leaves a half-made ledger and two
         processes never both create one."""
@@ -250,7 +263,10 @@ class Ledger:
             try:
                 db = sqlite3.connect(temp, isolation_level=None)
                 db.executescript(SCHEMA)
-                db.execute("INSERT INTO meta VALUES ('schema_version', ?), ('campaign_id', ?)", (str(SCHEMA_VERSION), campaign_id))
+                db.execute(
+                    "INSERT INTO meta VALUES ('schema_version', ?), ('campaign_id', ?)",
+                    (str(SCHEMA_VERSION), campaign_id),
+                )
                 db.close()
                 try:
                     os.link(temp, path)
@@ -266,7 +282,7 @@ class Ledger:
         return ledger
 
     @classmethod
-    def open_existing(cls, folder: Path, campaign_id: str) -> "Ledger | None":
+    def open_existing(cls, folder: Path, campaign_id: str) -> Ledger | None:
         """The campaign's ledger if a send ever made one, else None (reading never creates one)."""
         return cls.open(folder, campaign_id) if (folder / LEDGER_FILE).exists() else None
 
@@ -278,17 +294,24 @@ class Ledger:
         return None if row is None else str(row[0])
 
     def _set_meta(self, key: str, value: str) -> None:
-        self.db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+        self.db.execute(
+            "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value)
+        )
 
     # -- runs -------------------------------------------------------------------------------
 
     def start_run(self, command: str) -> int:
-        cur = self.db.execute("INSERT INTO runs (command, pid, started_at) VALUES (?, ?, ?)", (command, os.getpid(), now()))
+        cur = self.db.execute(
+            "INSERT INTO runs (command, pid, started_at) VALUES (?, ?, ?)", (command, os.getpid(), now())
+        )
         assert cur.lastrowid is not None
         return cur.lastrowid
 
     def finish_run(self, run_id: int, exit_code: int, counts: dict[str, int]) -> None:
-        self.db.execute("UPDATE runs SET finished_at = ?, exit_code = ?, counts = ? WHERE id = ?", (now(), exit_code, json.dumps(counts), run_id))
+        self.db.execute(
+            "UPDATE runs SET finished_at = ?, exit_code = ?, counts = ? WHERE id = ?",
+            (now(), exit_code, json.dumps(counts), run_id),
+        )
 
     def last_run(self, command: str | None = None) -> RunInfo | None:
         sql = "SELECT id, command, started_at, finished_at, exit_code, counts FROM runs"
@@ -303,7 +326,9 @@ class Ledger:
 
     # -- the audience of a run ----------------------------------------------------------------
 
-    def sync(self, run_id: int, items: Iterable[Planned | SkippedRow], fingerprint: str = "", batch: int = 2000) -> None:
+    def sync(
+        self, run_id: int, items: Iterable[Planned | SkippedRow], fingerprint: str = "", batch: int = 2000
+    ) -> None:
         """Record this run's audience in one transaction (the caller's exception rolls it back):
         new recipients become pending; recipients not yet sent take the current body and phone
         (edited texts apply to messages not yet sent); sent ones keep the body they were sent
@@ -316,7 +341,17 @@ class Ledger:
             skipped: list[tuple[Any, ...]] = []
             for item in items:
                 if isinstance(item, Planned):
-                    planned.append((item.key, item.position, run_id, item.external_id, item.recipient_id, item.phone, item.body.decode("utf-8")))
+                    planned.append(
+                        (
+                            item.key,
+                            item.position,
+                            run_id,
+                            item.external_id,
+                            item.recipient_id,
+                            item.phone,
+                            item.body.decode("utf-8"),
+                        )
+                    )
                 else:
                     skipped.append((item.position, item.recipient_id, item.phone, item.state, item.reason))
                 if len(planned) >= batch or len(skipped) >= batch:
@@ -393,7 +428,19 @@ class Ledger:
                     """UPDATE messages SET state = ?, http_status = ?, status_code = ?, status_description = ?,
                          reference_id = COALESCE(?, reference_id), submitted_at = COALESCE(?, submitted_at), updated_at = ?
                        WHERE key = ?""",
-                    [(o.state, o.http_status, o.status_code, o.status_description, o.reference_id, o.submitted_at, stamp, o.key) for o in outcomes],
+                    [
+                        (
+                            o.state,
+                            o.http_status,
+                            o.status_code,
+                            o.status_description,
+                            o.reference_id,
+                            o.submitted_at,
+                            stamp,
+                            o.key,
+                        )
+                        for o in outcomes
+                    ],
                 )
             for key, states in claims:
                 marks = ",".join("?" * len(states))
@@ -408,7 +455,15 @@ class Ledger:
             raise
         return taken
 
-    def record_test_send(self, key: str, phone: str, http_status: int | None, status_code: int | None, reference_id: str | None, body: bytes) -> None:
+    def record_test_send(
+        self,
+        key: str,
+        phone: str,
+        http_status: int | None,
+        status_code: int | None,
+        reference_id: str | None,
+        body: bytes,
+    ) -> None:
         self.db.execute(
             "INSERT INTO test_sends (sent_at, recipient_key, phone, http_status, status_code, reference_id, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (now(), key, phone, http_status, status_code, reference_id, body.decode("utf-8")),
@@ -416,7 +471,7 @@ class Ledger:
 
     # -- callbacks ---------------------------------------------------------------------------
     #
-    # `enrich` (runner.enrichment) merges callbacks in memory and writes here, for each message it
+    # `enrich` (runner.callbacks.enrichment) merges callbacks in memory and writes here, for each message it
     # touched, the winners' fields into the message's delivery columns and, in DELIVERIES, what a
     # later enrichment needs to go on merging where this one stopped.
 
@@ -474,9 +529,7 @@ class Ledger:
         )
         return [StoredDelivery(*row) for row in rows]
 
-    def save_deliveries(
-        self, rows: Iterable[MergedDelivery], next_arrival: int, drop_legacy: bool = False
-    ) -> int:
+    def save_deliveries(self, rows: Iterable[MergedDelivery], next_arrival: int, drop_legacy: bool = False) -> int:
         """One transaction: each message's merged delivery into its columns and into DELIVERIES
         (pass `rows` in rowid order: the writes then walk the table once). A callback proves that
         Telesign accepted the message: one still `unknown` or `sending` (its answer was lost), or
@@ -516,7 +569,10 @@ class Ledger:
         return settled
 
     def _has_legacy_callbacks(self) -> bool:
-        return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'callbacks'").fetchone() is not None
+        return (
+            self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'callbacks'").fetchone()
+            is not None
+        )
 
     def legacy_callbacks(self) -> Iterator[tuple[str, int, str, int, str]]:
         """Callbacks a ledger made before DELIVERIES keeps (a table `callbacks`, one row per distinct
@@ -534,7 +590,9 @@ class Ledger:
         counts = {state: 0 for state in STATES}
         if run_id is None:
             return counts
-        for state, n in self.db.execute("SELECT state, COUNT(*) FROM messages WHERE seen_run = ? GROUP BY state", (run_id,)):
+        for state, n in self.db.execute(
+            "SELECT state, COUNT(*) FROM messages WHERE seen_run = ? GROUP BY state", (run_id,)
+        ):
             counts[state] = n
         for state, n in self.db.execute("SELECT state, COUNT(*) FROM skipped GROUP BY state"):
             counts[state] = counts.get(state, 0) + n
@@ -547,8 +605,16 @@ class Ledger:
                WHERE seen_run = ? AND state = 'accepted' GROUP BY 1, 2, 3, 4""",
             (run_id,),
         ).fetchall()
-        tally = {"accepted": 0, "with_callbacks": 0, "delivered_viber": 0, "delivered_sms": 0, "read": 0, "failed": 0, "in_progress": 0}
-        for code, channel, viber, sms, n in rows:
+        tally = {
+            "accepted": 0,
+            "with_callbacks": 0,
+            "delivered_viber": 0,
+            "delivered_sms": 0,
+            "read": 0,
+            "failed": 0,
+            "in_progress": 0,
+        }
+        for code, channel, _viber, _sms, n in rows:
             tally["accepted"] += n
             if code is None:
                 tally["in_progress"] += n
@@ -565,7 +631,7 @@ class Ledger:
         return tally
 
     def report_rows(self) -> Iterator[tuple[Any, ...]]:
-        """The last run's audience in order, as report rows (runner.report.COLUMNS): messages and
+        """The last run's audience in order, as report rows (runner.report.csv.COLUMNS): messages and
         skipped rows (their reason as status_description) merged by audience position."""
         run_id = self.audience_run()
         if run_id is None:

@@ -13,8 +13,7 @@ import asyncio
 import math
 import time
 from collections import deque
-from typing import Callable
-
+from collections.abc import Callable
 
 # From 10/s up, the hard cap counts starts over slightly more than a second: requests that leave
 # on time can still reach Telesign bunched by a few milliseconds of network or scheduler delay,
@@ -57,6 +56,8 @@ class Pacer:
                     self._recent.append(now)
                     # Keep to the schedule, but never bank more than one missed slot (after a
                     # pause, starts resume at the rate rather than in a burst).
-                    self._next = max(self._next + self.interval, now - self.interval) if self._next else now + self.interval
+                    self._next = (
+                        max(self._next + self.interval, now - self.interval) if self._next else now + self.interval
+                    )
                 return
             await asyncio.sleep(start - now)

@@ -10,14 +10,14 @@ import importlib
 import json
 import ssl
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
 import httpx
 
-from runner.config import TelesignSettings
-from runner.telesign_auth import basic_authorization, digest_headers
+from runner.telesign.auth import basic_authorization, digest_headers
+from runner.telesign.settings import TelesignSettings
 
 PATH = "/v1/omnichannel"
 USER_AGENT = "campaign-runner/0.1"
@@ -53,8 +53,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def classify(response: httpx.Response) -> Answer:
@@ -79,9 +79,13 @@ def classify(response: httpx.Response) -> Answer:
     if http == 429:
         if code in _FINAL_429:
             return Answer("rejected", http, code, description)
-        return Answer("retry", http, code, description, retry_after=parse_retry_after(response.headers.get("retry-after")))
+        return Answer(
+            "retry", http, code, description, retry_after=parse_retry_after(response.headers.get("retry-after"))
+        )
     if http == 503 and code == 3500:
-        return Answer("retry", http, code, description, retry_after=parse_retry_after(response.headers.get("retry-after")))
+        return Answer(
+            "retry", http, code, description, retry_after=parse_retry_after(response.headers.get("retry-after"))
+        )
     if 400 <= http < 500:
         return Answer("rejected", http, code, description)
     # 500, 502, 504, a 2xx without a reference_id, 503 without 3500: the request may have been
@@ -97,7 +101,9 @@ class OmnichannelClient:
 
     CONNECTIONS_PER_POOL = 4
 
-    def __init__(self, settings: TelesignSettings, concurrency: int, connect_timeout: float = 5.0, read_timeout: float = 15.0):
+    def __init__(
+        self, settings: TelesignSettings, concurrency: int, connect_timeout: float = 5.0, read_timeout: float = 15.0
+    ):
         self.settings = settings
         self.url = settings.base_url + PATH
         pools = max(1, -(-concurrency // self.CONNECTIONS_PER_POOL))

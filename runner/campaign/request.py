@@ -8,8 +8,8 @@ import hashlib
 import json
 from typing import Any
 
-from runner.phones import digits
-from runner.render import Texts
+from runner.campaign.phones import digits
+from runner.campaign.render import Texts
 
 MAX_BODY_BYTES = 10 * 1024  # Telesign refuses request bodies over 10 KB (413 / 3116)
 MAX_EXTERNAL_ID = 100  # Telesign: external_id is ASCII, at most 100 characters
@@ -19,7 +19,7 @@ def external_id(campaign_id: str, recipient_key: str) -> str:
     """The same id for the same (campaign, recipient) on every run, so a callback can be joined to
     its recipient even when the send's response was lost. The recipient key is hashed: a phone
     number never travels in external_id. At most 64 + 1 + 32 = 97 ASCII characters."""
-    digest = hashlib.sha256(f"{campaign_id}\x00{recipient_key}".encode("utf-8")).hexdigest()[:32]
+    digest = hashlib.sha256(f"{campaign_id}\x00{recipient_key}".encode()).hexdigest()[:32]
     return f"{campaign_id}.{digest}"
 
 

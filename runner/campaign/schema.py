@@ -12,8 +12,8 @@ from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from runner.campaign.tomlpos import KeyLines
 from runner.errors import InvalidInput, Problem
-from runner.tomlpos import KeyLines
 
 _ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 Scalar = Union[str, int, float, bool]
@@ -36,7 +36,7 @@ class Schedule(Strict):
         return value
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Schedule":
+    def _ordered(self) -> Schedule:
         if self.start and self.end and self.end <= self.start:
             raise ValueError("end must be after start")
         return self
@@ -58,9 +58,9 @@ class Audience(Strict):
     recipients: list[dict[str, Scalar]] = []
 
     @model_validator(mode="after")
-    def _someone(self) -> "Audience":
+    def _someone(self) -> Audience:
         if self.file is None and not self.recipients:
-            raise ValueError("name an audience: `file = \"audiences/x.csv\"` or inline `recipients`")
+            raise ValueError('name an audience: `file = "audiences/x.csv"` or inline `recipients`')
         return self
 
 
@@ -75,7 +75,7 @@ class Viber(Strict):
     fallback_time: int = Field(default=300, ge=30, le=3600, description="seconds (Telesign: 30..3600)")
 
     @model_validator(mode="after")
-    def _one_text(self) -> "Viber":
+    def _one_text(self) -> Viber:
         _exactly_one_text(self.text, self.text_template)
         return self
 
@@ -86,7 +86,7 @@ class Sms(Strict):
     max_segments: int | None = Field(default=None, ge=1, le=255)
 
     @model_validator(mode="after")
-    def _one_text(self) -> "Sms":
+    def _one_text(self) -> Sms:
         _exactly_one_text(self.text, self.text_template)
         return self
 
@@ -114,7 +114,7 @@ class CampaignFile(Strict):
         if not _ID.fullmatch(value):
             raise ValueError(
                 f"{value!r} is not a campaign id: use 1-64 lower-case letters, digits, '.', '_' or '-',"
-                " starting with a letter or digit (e.g. \"order-tracking-2026-11\")"
+                ' starting with a letter or digit (e.g. "order-tracking-2026-11")'
             )
         return value
 

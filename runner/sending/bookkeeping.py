@@ -5,10 +5,11 @@ transaction (group commit), so a claim costs a fraction of an fsync, not one eac
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
-from runner.ledger import Ledger, Outcome
+from runner.ledger.store import Ledger, Outcome
 
 T = TypeVar("T")
 
@@ -67,7 +68,7 @@ class Bookkeeper:
                         if not future.done():
                             future.set_exception(error)
                     raise
-                for (_, _, future), ok in zip(claims, taken):
+                for (_, _, future), ok in zip(claims, taken, strict=False):
                     if not future.done():
                         future.set_result(ok)
         finally:

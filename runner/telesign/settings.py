@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import Literal
 
 from runner.errors import MissingCredentials, UsageProblem
-from runner.telesign_auth import Credentials
+from runner.telesign.auth import Credentials
 
 DEFAULT_BASE_URL = "https://rest-ww.telesign.com"  # omnichannel is served there
 AuthMode = Literal["basic", "digest"]

@@ -7,15 +7,15 @@ all of them at once."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
-from runner import request
-from runner.audience import AudienceReader, Recipient, Skipped
-from runner.campaign import Campaign
+from runner.campaign import request
+from runner.campaign.audience import AudienceReader, Recipient, Skipped
+from runner.campaign.render import Renderer, Texts
+from runner.campaign.schema import Campaign
+from runner.campaign.sms import SmsShape, measure
 from runner.errors import InvalidInput, Problem
-from runner.render import Renderer, Texts
-from runner.sms import SmsShape, measure
 
 MAX_PROBLEMS_LISTED = 200
 
@@ -54,7 +54,11 @@ class Summary:
 
     def raise_if_problems(self) -> None:
         if self.problems:
-            more = [Problem("", None, f"... and {self.problems_not_listed} more problems")] if self.problems_not_listed else []
+            more = (
+                [Problem("", None, f"... and {self.problems_not_listed} more problems")]
+                if self.problems_not_listed
+                else []
+            )
             raise InvalidInput(self.problems + more)
 
 
@@ -85,7 +89,9 @@ class Expansion:
                 continue
             result = self.message(item)
             if isinstance(result, Problem):
-                skipped = Skipped(item.position, item.source, item.line, item.recipient_id, item.phone, "invalid", result.message)
+                skipped = Skipped(
+                    item.position, item.source, item.line, item.recipient_id, item.phone, "invalid", result.message
+                )
                 (summary.add_skipped if self._skip_invalid else summary.add_problem)(result)
                 summary.by_state["invalid"] += 1
                 yield skipped
@@ -96,7 +102,9 @@ class Expansion:
                 summary.max_segments = max(summary.max_segments, result.sms.segments)
             yield result
 
-    def message(self, recipient: Recipient, phone: str | None = None, external_id: str | None = None) -> Message | Problem:
+    def message(
+        self, recipient: Recipient, phone: str | None = None, external_id: str | None = None
+    ) -> Message | Problem:
         """Render and build one recipient's request; `phone` and `external_id` override the
         destination and the id (test sends)."""
         texts = self.renderer.render(recipient)
@@ -105,7 +113,11 @@ class Expansion:
         spec = self.campaign.spec
         shape = measure(texts.sms_text) if texts.sms_text is not None else None
         if shape is not None and self._max_segments is not None and shape.segments > self._max_segments:
-            return Problem(recipient.source, recipient.line, f"the SMS is {shape.segments} {shape.encoding} segments ({shape.characters} characters), over [sms] max_segments = {self._max_segments}")
+            return Problem(
+                recipient.source,
+                recipient.line,
+                f"the SMS is {shape.segments} {shape.encoding} segments ({shape.characters} characters), over [sms] max_segments = {self._max_segments}",
+            )
         ext = external_id or request.external_id(spec.id, recipient.key)
         body = request.encode(
             request.build(
@@ -117,5 +129,9 @@ class Expansion:
             )
         )
         if len(body) > request.MAX_BODY_BYTES:
-            return Problem(recipient.source, recipient.line, f"the request body is {len(body)} bytes, over Telesign's 10 KB limit; shorten the texts")
+            return Problem(
+                recipient.source,
+                recipient.line,
+                f"the request body is {len(body)} bytes, over Telesign's 10 KB limit; shorten the texts",
+            )
         return Message(recipient, ext, texts, body, shape)

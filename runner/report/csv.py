@@ -8,7 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from runner.ledger import Ledger
+from runner.ledger.store import Ledger
 
 COLUMNS = (
     "reference_id", "external_id", "recipient_id", "phone_number", "state", "http_status", "status_code",

@@ -9,10 +9,10 @@ is a callback acknowledged sooner. For each request:
   chunked body passes the limit; the connection is then closed rather than drained.
 - verification (unless `verify=False`): HMAC-SHA256 of the raw body under the base64-decoded API
   key, compared in constant time with the signature in `Authorization: TSA <customer_id>:<sig>`
-  or `X-TS-Authorization` (`runner.telesign_auth.verify_callback`). Unsigned or wrong: 401.
+  or `X-TS-Authorization` (`runner.telesign.auth.verify_callback`). Unsigned or wrong: 401.
 - a body that is not a JSON object: 400.
 - otherwise the callback is appended to the log as one line, {"received_at": ..., "payload": ...}
-  (`runner.callback_log.receiver_line`), and flushed to disk (fdatasync) BEFORE the 200 goes out:
+  (`runner.callbacks.log.receiver_line`), and flushed to disk (fdatasync) BEFORE the 200 goes out:
   Telesign stops retrying a callback once it gets a 200, so an acknowledged callback that was
   still in a buffer would be lost for good if the process were killed. If the disk write fails,
   the answer is 500 and Telesign retries later.
@@ -33,15 +33,16 @@ import asyncio
 import json
 import os
 from collections import Counter
+from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Awaitable, Callable, MutableMapping
+from typing import Any
 
 from runner import terminal
-from runner.callback_log import receiver_line
-from runner.telesign_auth import verify_callback
-from runner.timeparse import format_utc
+from runner.callbacks.log import receiver_line
+from runner.callbacks.timeparse import format_utc
+from runner.telesign.auth import verify_callback
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -340,7 +341,7 @@ class Receiver:
         if not isinstance(payload, dict):
             return await self._refuse(send, NOT_JSON, _NOT_JSON)
 
-        line = receiver_line(format_utc(datetime.now(timezone.utc)), payload)
+        line = receiver_line(format_utc(datetime.now(UTC)), payload)
         try:
             await self.log.append(line)
         except LogWriteFailed as error:

@@ -10,7 +10,7 @@ import fcntl
 import json
 import os
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -24,7 +24,7 @@ class CampaignLock:
         self.command = command
         self._fd: int | None = None
 
-    def acquire(self) -> "CampaignLock":
+    def acquire(self) -> CampaignLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -32,8 +32,15 @@ class CampaignLock:
         except BlockingIOError:
             holder = self._holder(fd)
             os.close(fd)
-            raise CampaignLocked(f"campaign {self.campaign_id} is being sent by another process ({holder}); try again when it has finished") from None
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "command": self.command, "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            raise CampaignLocked(
+                f"campaign {self.campaign_id} is being sent by another process ({holder}); try again when it has finished"
+            ) from None
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "command": self.command,
+            "since": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
         self._fd = fd
@@ -53,7 +60,7 @@ class CampaignLock:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> "CampaignLock":
+    def __enter__(self) -> CampaignLock:
         return self.acquire()
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:

@@ -12,13 +12,25 @@ from urllib.parse import urlsplit
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from runner.audience import Recipient
-from runner.campaign import Campaign
+from runner.campaign.audience import Recipient
+from runner.campaign.schema import Campaign
 from runner.errors import InvalidInput, Problem
 
 # Telesign refuses Viber links to other messengers (Engage API: Line, Signal and Telegram links are
 # not allowed in a Viber message).
-_FORBIDDEN_HOSTS = ("line.me", "lin.ee", "line.naver.jp", "signal.me", "signal.org", "signal.group", "t.me", "telegram.me", "telegram.org", "telegram.dog", "telegra.ph")
+_FORBIDDEN_HOSTS = (
+    "line.me",
+    "lin.ee",
+    "line.naver.jp",
+    "signal.me",
+    "signal.org",
+    "signal.group",
+    "t.me",
+    "telegram.me",
+    "telegram.org",
+    "telegram.dog",
+    "telegra.ph",
+)
 # Checked once per recipient over audiences of a million rows: one compiled pattern each, not a
 # Python loop over characters or hosts.
 _FORBIDDEN_HOST = re.compile(r"(?:^|\.)(?:" + "|".join(re.escape(h) for h in _FORBIDDEN_HOSTS) + r")$")
@@ -74,7 +86,9 @@ class _Sandbox(SandboxedEnvironment):
         if operator == "*":
             text, times = (left, right) if isinstance(left, (str, list)) else (right, left)
             if isinstance(text, (str, list)) and isinstance(times, int) and len(text) * times > MAX_REPEAT_CHARS:
-                raise jinja2.exceptions.SecurityError(f"repeating {len(text)} characters {times} times is over {MAX_REPEAT_CHARS}")
+                raise jinja2.exceptions.SecurityError(
+                    f"repeating {len(text)} characters {times} times is over {MAX_REPEAT_CHARS}"
+                )
         return super().call_binop(context, operator, left, right)
 
 
@@ -86,7 +100,9 @@ class Renderer:
         spec = campaign.spec
         self.templates_folder = find_templates_folder(campaign.folder)
         loader = jinja2.FileSystemLoader(str(self.templates_folder)) if self.templates_folder else None
-        self.env = _Sandbox(undefined=jinja2.StrictUndefined, loader=loader, autoescape=False, keep_trailing_newline=False)
+        self.env = _Sandbox(
+            undefined=jinja2.StrictUndefined, loader=loader, autoescape=False, keep_trailing_newline=False
+        )
         # Jinja's helpers (the sandbox's bounded `range`, `cycler`, `namespace`...) travel in each
         # recipient's context instead of as globals: every render merges a template's globals
         # through a ChainMap, which cost more than the rendering itself over a million rows.
@@ -95,13 +111,17 @@ class Renderer:
         self.base: dict[str, Any] = {**helpers, **spec.vars}
         self.base["campaign"] = {"id": spec.id, "name": spec.name or spec.id}
         problems: list[Problem] = []
-        self.viber_text = self._compile(("viber", "text"), spec.viber.text, ("viber", "text_template"), spec.viber.text_template, problems)
+        self.viber_text = self._compile(
+            ("viber", "text"), spec.viber.text, ("viber", "text_template"), spec.viber.text_template, problems
+        )
         self.url = self._compile(("viber", "url"), spec.viber.url, None, None, problems)
         self.url_text = self._compile(("viber", "url_text"), spec.viber.url_text, None, None, problems)
         self.url_id = self._compile(("viber", "url_id"), spec.viber.url_id, None, None, problems)
         self.sms_text = None
         if spec.sms is not None:
-            self.sms_text = self._compile(("sms", "text"), spec.sms.text, ("sms", "text_template"), spec.sms.text_template, problems)
+            self.sms_text = self._compile(
+                ("sms", "text"), spec.sms.text, ("sms", "text_template"), spec.sms.text_template, problems
+            )
         if problems:
             raise InvalidInput(problems)
 
@@ -122,14 +142,26 @@ class Renderer:
         assert file_key is not None and file_name is not None
         where = self.campaign.problem(file_key, "")
         if self.templates_folder is None:
-            problems.append(Problem(where.path, where.line, f"no templates/ folder found above {self.campaign.folder} for {file_name!r}"))
+            problems.append(
+                Problem(
+                    where.path, where.line, f"no templates/ folder found above {self.campaign.folder} for {file_name!r}"
+                )
+            )
             return None
         target = (self.templates_folder / file_name).resolve()
         if not target.is_relative_to(self.templates_folder) or Path(file_name).is_absolute():
-            problems.append(Problem(where.path, where.line, f"{file_name!r} is outside {self.templates_folder}; name a file under templates/"))
+            problems.append(
+                Problem(
+                    where.path,
+                    where.line,
+                    f"{file_name!r} is outside {self.templates_folder}; name a file under templates/",
+                )
+            )
             return None
         if not target.is_file():
-            problems.append(Problem(where.path, where.line, f"template {file_name!r} not found in {self.templates_folder}"))
+            problems.append(
+                Problem(where.path, where.line, f"template {file_name!r} not found in {self.templates_folder}")
+            )
             return None
         try:
             return self.env.get_template(target.relative_to(self.templates_folder).as_posix())
@@ -152,14 +184,21 @@ class Renderer:
                 sms_text=self._fill(self.sms_text, context) if self.sms_text is not None else None,
             )
         except jinja2.UndefinedError as error:
-            return Problem(recipient.source, recipient.line, f"template: {error.message}; add that column or a [vars] entry")
+            return Problem(
+                recipient.source, recipient.line, f"template: {error.message}; add that column or a [vars] entry"
+            )
         except jinja2.exceptions.SecurityError as error:
             return Problem(recipient.source, recipient.line, f"template refused by the sandbox: {error}")
         except jinja2.TemplateError as error:
             return Problem(recipient.source, recipient.line, f"template: {error}")
         except (ArithmeticError, TypeError, ValueError) as error:
             return Problem(recipient.source, recipient.line, f"template: {type(error).__name__}: {error}")
-        for name, value in (("viber text", texts.viber_text), ("url_text", texts.url_text), ("url_id", texts.url_id), ("sms text", texts.sms_text)):
+        for name, value in (
+            ("viber text", texts.viber_text),
+            ("url_text", texts.url_text),
+            ("url_id", texts.url_id),
+            ("sms text", texts.sms_text),
+        ):
             if value is not None and not value.strip():
                 return Problem(recipient.source, recipient.line, f"{name} renders empty for this recipient")
         problem = url_problem(texts.url)

@@ -1,8 +1,8 @@
 """Enrichment: callback logs merged into each message's delivery columns, then the report rewritten.
 
-Logs are streamed (runner.callback_log.read_entries). Callbacks are joined to their messages (by
+Logs are streamed (runner.callbacks.log.read_entries). Callbacks are joined to their messages (by
 reference_id, or by external_id where the send's answer was lost; those of messages not seen yet
-a batch at a time, in one query) and merged in memory by runner.delivery's rules: a message's
+a batch at a time, in one query) and merged in memory by runner.callbacks.rules's rules: a message's
 status, and each channel's, is the greatest by (delivery.order_head: rank, timed, updated_on),
 then arrival; a repeat (the same content digest) takes part once, as first read. The merge keeps
 a few numbers per message in arrays rather than Python objects, so that a campaign of 250,000
@@ -21,15 +21,15 @@ from __future__ import annotations
 import json
 import sys
 from array import array
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
-from runner import report
-from runner.callback_log import Entry, Malformed, entry_of, payload_to_callback, read_entries
-from runner.delivery import order_head, order_micros
-from runner.ledger import Ledger, MergedDelivery, StoredDelivery
-from runner.timeparse import format_micros
+from runner.callbacks.log import Entry, Malformed, entry_of, payload_to_callback, read_entries
+from runner.callbacks.rules import order_head, order_micros
+from runner.callbacks.timeparse import format_micros
+from runner.ledger.store import Ledger, MergedDelivery, StoredDelivery
+from runner.report import csv as report
 
 BATCH = 2_000  # callbacks of messages not seen yet, joined to them at a time
 MAX_MESSAGES = 250_000  # messages merged in memory (~330 bytes each) before being written out
@@ -111,7 +111,9 @@ class _Run:
             slot = merged.slot_of(entry)
             if slot is None:
                 result.unmatched += 1
-                result.note(f"{entry.path}:{entry.line}: callback for {entry.reference_id or entry.external_id}, which is not a message of this campaign")
+                result.note(
+                    f"{entry.path}:{entry.line}: callback for {entry.reference_id or entry.external_id}, which is not a message of this campaign"
+                )
             else:
                 merged.add(slot, entry)
         self.waiting.clear()
@@ -130,8 +132,15 @@ def _legacy_entries(rows: Iterator[tuple[str, int, str, int, str]]) -> Iterator[
         payload = {
             "reference_id": ref,
             "external_id": ext,
-            "status": {"code": code, "description": description, "last_channel": last_channel, "updated_on": updated_on},
-            "channel_status": [{c[0]: {"code": c[1], "description": c[2], "reference_id": c[3], "updated_on": c[4]}} for c in channels],
+            "status": {
+                "code": code,
+                "description": description,
+                "last_channel": last_channel,
+                "updated_on": updated_on,
+            },
+            "channel_status": [
+                {c[0]: {"code": c[1], "description": c[2], "reference_id": c[3], "updated_on": c[4]}} for c in channels
+            ],
         }
         callback = payload_to_callback(payload, source, line, arrival, None, digest)
         if not isinstance(callback, Malformed):
@@ -181,7 +190,9 @@ class Merged:
         reference_id, else by external_id (the messages as the ledger has them now)."""
         by_reference, by_external_id = self.by_reference, self.by_external_id
         new: list[int] = []
-        references = {e.reference_id for e in batch if e.reference_id is not None and e.reference_id not in by_reference}
+        references = {
+            e.reference_id for e in batch if e.reference_id is not None and e.reference_id not in by_reference
+        }
         if references:
             # (lowest rowid last, so that it wins where two messages had the same reference_id)
             for reference, rowid in ledger.messages_by_reference(references):
@@ -229,13 +240,22 @@ class Merged:
         at, text_at = slot * _WIDTH, slot * _TEXTS
         numbers, texts = self.numbers, self.texts
         if stored.code is not None:
-            numbers[at + _STATUS : at + _STATUS + 3] = array("q", (stored.status_order, stored.status_arrival, stored.code))
+            numbers[at + _STATUS : at + _STATUS + 3] = array(
+                "q", (stored.status_order, stored.status_arrival, stored.code)
+            )
             texts[text_at + _DESCRIPTION] = _shared(stored.description)
             texts[text_at + _LAST_CHANNEL] = _shared(stored.last_channel)
             if order_micros(stored.status_order) is None:
                 self.raw_time[slot] = stored.updated_on
         for offset, text_offset, order, arrival, code, description in (
-            (_VIBER, _VIBER_DESCRIPTION, stored.viber_order, stored.viber_arrival, stored.viber_code, stored.viber_description),
+            (
+                _VIBER,
+                _VIBER_DESCRIPTION,
+                stored.viber_order,
+                stored.viber_arrival,
+                stored.viber_code,
+                stored.viber_description,
+            ),
             (_SMS, _SMS_DESCRIPTION, stored.sms_order, stored.sms_arrival, stored.sms_code, stored.sms_description),
         ):
             if order is not None and arrival is not None and code is not None:
@@ -300,7 +320,9 @@ class Merged:
 
     def _row(self, slot: int) -> MergedDelivery:
         at, text_at = slot * _WIDTH, slot * _TEXTS
-        order, arrival, code, viber_order, viber_arrival, viber_code, sms_order, sms_arrival, sms_code = self.numbers[at : at + _WIDTH]
+        order, arrival, code, viber_order, viber_arrival, viber_code, sms_order, sms_arrival, sms_code = self.numbers[
+            at : at + _WIDTH
+        ]
         description, last_channel, viber_description, sms_description = self.texts[text_at : text_at + _TEXTS]
         micros = order_micros(order)
         viber, sms = viber_order != _NONE, sms_order != _NONE

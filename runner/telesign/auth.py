@@ -57,9 +57,7 @@ def basic_authorization(creds: Credentials) -> str:
     return f"Basic {token}"
 
 
-def string_to_sign(
-    method: str, content_type: str, date: str, nonce: str, body: bytes, resource: str
-) -> bytes:
+def string_to_sign(method: str, content_type: str, date: str, nonce: str, body: bytes, resource: str) -> bytes:
     parts = [method, content_type, date, f"x-ts-auth-method:{AUTH_METHOD}", f"x-ts-nonce:{nonce}"]
     head = "\n".join(parts).encode("utf-8")
     if content_type and body:

@@ -1,0 +1,1 @@
+"""Telesign's callbacks: the receiver, its durable log, reading logs, the delivery rules, enrichment."""

@@ -1,0 +1,1 @@
+"""The campaign file and what it expands into: schema, audience, rendered texts, request bodies."""

@@ -1,0 +1,1 @@
+"""What a campaign did, for people: the CSV report."""

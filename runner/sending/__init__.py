@@ -1,0 +1,1 @@
+"""Sending one campaign: the run, the concurrent sender, ledger bookkeeping, pacing, progress."""
