@@ -1,7 +1,7 @@
 """How fast `campaign check` gets through a large CSV audience, and how much memory it holds.
 
-    .venv/bin/python bench/check_speed.py                 # 100,000 rows
-    .venv/bin/python bench/check_speed.py --rows 1000000 --repeat 1
+    .venv/bin/python -m bench.check_speed                 # 100,000 rows
+    .venv/bin/python -m bench.check_speed --rows 1000000 --repeat 1
 
 It writes a campaign shaped like campaigns/winter-sale.toml (a CSV audience in five countries,
 a suppression list, a Viber text in a template file, an SMS fallback) into a temporary folder,
@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.common import figure
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import figure  # noqa: E402  (bench/run_all.py reads its FIGURE lines)
 
 CAMPAIGN = """\
 id = "bench-check"

@@ -1,6 +1,6 @@
 """Enrichment speed and memory: a generated callback log into a campaign's ledger.
 
-    python bench/enrich_speed.py [--messages 250000] [--lines 1000000]
+    python -m bench.enrich_speed [--messages 250000] [--lines 1000000]
 
 Builds (untimed) a campaign of N recipients whose ledger has every message accepted, and a
 receiver-format log of L callbacks for them (in progress, failed on Viber, delivered by SMS,
@@ -23,18 +23,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.common import figure
+from runner.callbacks.log import receiver_line
+from runner.campaign.expansion import Expansion
+from runner.campaign.schema import load
+from runner.ledger.store import Ledger, Outcome
+from runner.report import csv as report
+from runner.sending.run import campaign_folder, planned_rows
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from common import figure  # noqa: E402
-
-from runner.callbacks.log import receiver_line  # noqa: E402
-from runner.campaign.expansion import Expansion  # noqa: E402
-from runner.campaign.schema import load  # noqa: E402
-from runner.ledger.store import Ledger, Outcome  # noqa: E402
-from runner.report import csv as report  # noqa: E402
-from runner.sending.run import campaign_folder, planned_rows  # noqa: E402
 
 CAMPAIGN = """id = "bench-enrich"
 [audience]

@@ -2,7 +2,7 @@
 10k, 100k and 1M recipients, each in its own process (wait4's ru_maxrss), beside the interpreter
 with the runner imported and nothing else as the baseline. Flat is the goal; target < 100 MB at 1M.
 
-    python bench/memory_scaling.py [--sizes 10000 100000 1000000]
+    python -m bench.memory_scaling [--sizes 10000 100000 1000000]
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import figure, measure, write_campaign
+from bench.common import figure, measure, write_campaign
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ With two CPUs or more the simulator is pinned to CPU 1 and the senders to CPU 0 
 them float): what is measured is then the sender's pacing, not the two processes taking turns
 on the same core, which delays requests between the sender's clock and the simulator's.
 
-    .venv/bin/python bench/rate_accuracy.py [--rate 100] [--seconds 30] [--concurrency 16] [--no-baselines] [--no-pin]
+    .venv/bin/python -m bench.rate_accuracy [--rate 100] [--seconds 30] [--concurrency 16] [--no-baselines] [--no-pin]
 """
 
 from __future__ import annotations
@@ -37,15 +37,13 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-from common import figure, free_port  # noqa: E402
-from common import start_simulator as common_start_simulator
-from common import write_campaign as common_write_campaign
+from bench.common import figure, free_port
+from bench.common import start_simulator as common_start_simulator
+from bench.common import write_campaign as common_write_campaign
+from runner.simulator import DEMO_CREDENTIALS
+from runner.telesign.auth import DEMO_API_KEY, DEMO_CUSTOMER_ID, basic_authorization
 
-from runner.simulator import DEMO_CREDENTIALS  # noqa: E402
-from runner.telesign.auth import DEMO_API_KEY, DEMO_CUSTOMER_ID, basic_authorization  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 PIN: bool = False  # set by main(): simulator on CPU 1, senders on CPU 0
 

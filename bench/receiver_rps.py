@@ -1,6 +1,6 @@
 """How many callbacks per second the receiver acknowledges durably (issue 5; target >= 1,000/s).
 
-    .venv/bin/python bench/receiver_rps.py [--callbacks 6000] [--concurrency 64]
+    .venv/bin/python -m bench.receiver_rps [--callbacks 6000] [--concurrency 64]
 
 The receiver runs as `campaign callbacks serve` would (`python -m runner callbacks serve`, its
 own process, uvicorn + uvloop + httptools); an httpx client in this process posts signed
@@ -30,10 +30,7 @@ from typing import Any
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import CONSTANT_ANSWER_SERVER, figure, free_port, start_server
-
+from bench.common import CONSTANT_ANSWER_SERVER, figure, free_port, start_server
 from runner.telesign.auth import DEMO_API_KEY, DEMO_CUSTOMER_ID, Credentials, callback_headers
 
 ROOT = Path(__file__).resolve().parent.parent

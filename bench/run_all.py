@@ -33,7 +33,9 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
 
 def run(script: str, args: list[str]) -> list[dict[str, object]]:
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, str(HERE / script), *args], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", f"bench.{script.removesuffix('.py')}", *args], capture_output=True, text=True
+    )
     figures = [json.loads(line[len("FIGURE ") :]) for line in proc.stdout.splitlines() if line.startswith("FIGURE ")]
     status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
     print(f"{script}: {status} in {time.monotonic() - started:.0f}s", file=sys.stderr)

@@ -2,7 +2,7 @@
 (telesignenterprise MessagingClient.omniMessage, Basic auth), the same 600 messages to the same
 simulator answering with 25 ms of latency. Target: 10x faster or more.
 
-    pip install -e '.[bench]' && python bench/sdk_compare.py [--messages 600] [--latency-ms 25]
+    pip install -e '.[bench]' && python -m bench.sdk_compare [--messages 600] [--latency-ms 25]
 """
 
 from __future__ import annotations
@@ -14,11 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from common import SimulatorProcess, figure, measure, write_campaign
-
+from bench.common import SimulatorProcess, figure, measure, write_campaign
 from runner.telesign.auth import DEMO_API_KEY, DEMO_CUSTOMER_ID
 
 

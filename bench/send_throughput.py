@@ -23,8 +23,8 @@ to CPU 0 (--no-pin to let them float): on a two-core machine an unpinned runner 
 event loop and the ledger's) competes with the simulator for both cores, and its CPU figures then
 swing by a third from run to run. Runner and bare alternate; the best and the median are shown.
 
-    .venv/bin/python bench/send_throughput.py [--messages 5000] [--concurrency 32] [--rounds 3] [--no-pin]
-    .venv/bin/python bench/send_throughput.py --profile prof.out   # cProfile of one runner send
+    .venv/bin/python -m bench.send_throughput [--messages 5000] [--concurrency 32] [--rounds 3] [--no-pin]
+    .venv/bin/python -m bench.send_throughput --profile prof.out   # cProfile of one runner send
 """
 
 from __future__ import annotations
@@ -42,14 +42,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-from common import figure, free_port  # noqa: E402
-from common import start_simulator as common_start_simulator
-from common import write_campaign as common_write_campaign
+from bench.common import figure, free_port
+from bench.common import start_simulator as common_start_simulator
+from bench.common import write_campaign as common_write_campaign
+from runner.telesign.auth import DEMO_API_KEY, DEMO_CUSTOMER_ID
 
-from runner.telesign.auth import DEMO_API_KEY, DEMO_CUSTOMER_ID  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 BARE_LOOP = r"""
 import asyncio, sys, time

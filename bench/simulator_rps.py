@@ -11,7 +11,7 @@ share one GIL. Two clients, each with CONCURRENCY requests in flight:
 The baseline is the same two clients against a constant-answer ASGI app served the same way
 (uvicorn, uvloop, httptools, own process), measured in the same run. Target: 2,000 req/s.
 
-    .venv/bin/python bench/simulator_rps.py [--requests 10000] [--concurrency 32]
+    .venv/bin/python -m bench.simulator_rps [--requests 10000] [--concurrency 32]
 """
 
 from __future__ import annotations
@@ -26,13 +26,11 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-from common import CONSTANT_ANSWER_SERVER, figure, free_port, start_server  # noqa: E402
+from bench.common import CONSTANT_ANSWER_SERVER, figure, free_port, start_server
+from runner.simulator import DEMO_CREDENTIALS
+from runner.telesign.auth import basic_authorization
 
-from runner.simulator import DEMO_CREDENTIALS  # noqa: E402
-from runner.telesign.auth import basic_authorization  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def bodies() -> list[bytes]:

@@ -14,11 +14,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import uvicorn
 
 ASGIApp = Callable[..., Any]
+# The served app's own type, so that tests read a simulator's journal through its server, typed.
+App = TypeVar("App", bound=ASGIApp)
 
 
 def _loop_setting() -> str:
@@ -57,10 +59,10 @@ def serve_forever(app: ASGIApp, host: str, port: int) -> None:
 
 
 @dataclass
-class BackgroundServer:
+class BackgroundServer(Generic[App]):
     """An app served on a loopback port from a daemon thread; `url` is where it listens."""
 
-    app: ASGIApp
+    app: App
     host: str = "127.0.0.1"
     port: int = 0
     server: uvicorn.Server | None = field(default=None, init=False)
@@ -71,7 +73,7 @@ class BackgroundServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> BackgroundServer:
+    def start(self) -> BackgroundServer[App]:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
@@ -104,7 +106,7 @@ class BackgroundServer:
         if self.thread is not None:
             self.thread.join(timeout=10)
 
-    def __enter__(self) -> BackgroundServer:
+    def __enter__(self) -> BackgroundServer[App]:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -194,9 +194,7 @@ class CampaignSender:
     @staticmethod
     def _outcome(message: Sendable, answer: Answer, state: str) -> Outcome:
         submitted = (
-            datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-            if state == "accepted"
-            else None
+            datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z") if state == "accepted" else None
         )
         return Outcome(
             message.key,

@@ -96,7 +96,9 @@ def test_jinja_helpers_still_work_and_range_keeps_the_sandbox_bound(tmp_path: Pa
 )
 def test_errors_while_rendering_are_clean_errors_at_the_row(tmp_path: Path, template: str, message: str) -> None:
     path = campaign(tmp_path, with_viber_text(f'text = "{template}"'))
-    assert [p.startswith(f"{path}:{line}: {message}") for p, line in zip(problems(path), (A_LINE, B_LINE), strict=False)] == [
+    assert [
+        p.startswith(f"{path}:{line}: {message}") for p, line in zip(problems(path), (A_LINE, B_LINE), strict=False)
+    ] == [
         True,
         True,
     ]

@@ -55,11 +55,14 @@ def test_the_body_is_compact_utf8_json_exactly_as_posted() -> None:
     texts = Texts(viber_text="Zürich ❄️", url="https://x.example/", url_text="Go", url_id="u", sms_text=None)
     body = request.build(phone_e164="+41441234567", texts=texts, fallback_time=30, message_type="ARN", external_id=None)
     encoded = request.encode(body)
-    assert encoded == (
-        '{"channels":[{"channel":"viber","fallback_time":30}],"phone_number":"41441234567",'
-        '"message":{"viber":{"template":"url_action","parameters":{"url_text":"Go","text":"Zürich ❄️",'
-        '"url_id":"u","url":"https://x.example/"}}},"message_type":"ARN"}'
-    ).encode()
+    assert (
+        encoded
+        == (
+            '{"channels":[{"channel":"viber","fallback_time":30}],"phone_number":"41441234567",'
+            '"message":{"viber":{"template":"url_action","parameters":{"url_text":"Go","text":"Zürich ❄️",'
+            '"url_id":"u","url":"https://x.example/"}}},"message_type":"ARN"}'
+        ).encode()
+    )
 
 
 def test_the_10_kb_limit_is_on_the_encoded_bytes(tmp_path: Path) -> None:

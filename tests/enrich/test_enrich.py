@@ -13,6 +13,7 @@ from runner.callbacks.receiver import create_receiver
 from runner.serving import BackgroundServer
 from runner.simulator import SimulatorConfig, create_app
 from runner.telesign.auth import DEMO_API_KEY
+from tests.fixtures.simulator import MakeSimulator
 from tests.sending.helpers import campaign, ledger_rows, telesign_env, write_campaign
 
 
@@ -60,7 +61,7 @@ def test_simulator_callbacks_fill_each_channels_columns(tmp_path: Path) -> None:
         "3056",
         "3003",
     )
-    sent = {}
+    sent: dict[str, set[str]] = {}
     for attempt in sim.callbacks_sent():
         sent.setdefault(attempt.reference_id, set()).add(json.dumps(attempt.payload, sort_keys=True))
     for row in rows:
@@ -137,7 +138,7 @@ def callback(
     }
 
 
-def test_hand_written_edge_cases(tmp_path: Path, make_simulator: Any) -> None:
+def test_hand_written_edge_cases(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     sim = make_simulator()
     file = write_campaign(tmp_path / "c", digits=[1, 2])
     out = tmp_path / "out"

@@ -55,7 +55,8 @@ def callback_payloads(draw: st.DrawFn) -> dict[str, Any]:
         ids = {"reference_id": REFERENCES[message] if message < 2 else "D" * 32, "external_id": None}
 
     def when() -> str | None:
-        return draw(st.sampled_from(draw(st.sampled_from(INSTANTS))))
+        chosen: str | None = draw(st.sampled_from(draw(st.sampled_from(INSTANTS))))
+        return chosen
 
     status = {"code": draw(st.sampled_from(CODES)), "description": draw(st.sampled_from(["x", "y"]))}
     status.update(

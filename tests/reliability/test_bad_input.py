@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from runner.serving import BackgroundServer
 from runner.simulator import SimulatorConfig, create_app
+from tests.fixtures.simulator import SimulatorServer
 from tests.sending.helpers import campaign, telesign_env, write_campaign
 
 pytestmark = pytest.mark.reliability
@@ -49,7 +50,7 @@ ODD_VALUES = [
 
 
 @pytest.fixture(scope="module")
-def sim() -> Iterator[BackgroundServer]:
+def sim() -> Iterator[SimulatorServer]:
     with BackgroundServer(create_app(SimulatorConfig(time_scale=0.001))) as server:
         yield server
 
@@ -60,7 +61,7 @@ def run_send(file: Path, out: Path, url: str) -> Any:
     return result
 
 
-def assert_refused(result: Any, sim: BackgroundServer, before: int) -> None:
+def assert_refused(result: Any, sim: SimulatorServer, before: int) -> None:
     assert result.exit_code == 1, result.output
     assert LOCATED.search(result.output), result.output
     assert len(sim.app.accepted()) == before  # nothing sent
@@ -71,7 +72,7 @@ SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=list(H
 
 @SETTINGS
 @given(attack=st.sampled_from(INJECTIONS), where=st.sampled_from(["text", "url_text", "sms"]))
-def test_template_injection_is_refused_cleanly(attack: str, where: str, sim: BackgroundServer) -> None:
+def test_template_injection_is_refused_cleanly(attack: str, where: str, sim: SimulatorServer) -> None:
     folder = Path(tempfile.mkdtemp())
     try:
         file = write_campaign(folder / "c", digits=[1, 2])
@@ -111,7 +112,7 @@ def test_template_injection_is_refused_cleanly(attack: str, where: str, sim: Bac
     ),
     value=st.sampled_from(ODD_VALUES),
 )
-def test_odd_types_in_the_campaign_file_are_located(key: str, value: str, sim: BackgroundServer) -> None:
+def test_odd_types_in_the_campaign_file_are_located(key: str, value: str, sim: SimulatorServer) -> None:
     folder = Path(tempfile.mkdtemp())
     try:
         file = write_campaign(folder / "c", digits=[1])
@@ -145,7 +146,7 @@ def test_odd_types_in_the_campaign_file_are_located(key: str, value: str, sim: B
     ),
     huge=st.booleans(),
 )
-def test_broken_csv_rows_are_located_and_nothing_is_sent(row: bytes, huge: bool, sim: BackgroundServer) -> None:
+def test_broken_csv_rows_are_located_and_nothing_is_sent(row: bytes, huge: bool, sim: SimulatorServer) -> None:
     folder = Path(tempfile.mkdtemp())
     try:
         file = write_campaign(folder / "c", digits=[1, 2])
@@ -162,7 +163,7 @@ def test_broken_csv_rows_are_located_and_nothing_is_sent(row: bytes, huge: bool,
 
 @SETTINGS
 @given(lines=st.lists(st.one_of(st.binary(max_size=300), st.text(max_size=200).map(str.encode)), max_size=30))
-def test_any_callback_log_is_read_without_failing(lines: list[bytes], sim: BackgroundServer) -> None:
+def test_any_callback_log_is_read_without_failing(lines: list[bytes], sim: SimulatorServer) -> None:
     folder = Path(tempfile.mkdtemp())
     try:
         file = write_campaign(folder / "c", digits=[1])

@@ -13,10 +13,10 @@ import signal
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.fixtures.simulator import MakeSimulator
 from tests.sending.helpers import campaign, ledger_states, start_send, telesign_env, write_campaign
 
 ROUNDS = int(os.environ.get("RELIABILITY_ROUNDS", "20"))
@@ -25,7 +25,7 @@ RECIPIENTS = 30
 pytestmark = pytest.mark.reliability
 
 
-def test_random_kills_under_random_faults_never_send_twice(tmp_path: Path, make_simulator: Any) -> None:
+def test_random_kills_under_random_faults_never_send_twice(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     rng = random.Random(int(os.environ.get("RELIABILITY_SEED", "2026")))
     duplicates = kills = 0
     for round_number in range(ROUNDS):

@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from tests.fixtures.simulator import MakeSimulator
 from tests.sending.helpers import campaign, ledger_rows, phone, telesign_env, write_campaign
 
 V1 = "Hello {{ first_name }}, your order {{ order_id }} is on its way:"
@@ -46,7 +47,7 @@ def all_messages(out: Path) -> dict[str, dict[str, Any]]:
         db.close()
 
 
-def test_changes_between_runs_apply_to_what_is_not_sent_yet(tmp_path: Path, make_simulator: Any) -> None:
+def test_changes_between_runs_apply_to_what_is_not_sent_yet(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     sim = make_simulator()
     folder = tmp_path / "c"
     file = write_campaign(folder, text=V1)
@@ -108,7 +109,7 @@ def test_changes_between_runs_apply_to_what_is_not_sent_yet(tmp_path: Path, make
     assert len(sim.app.accepted()) == 6
 
 
-def test_a_failed_message_is_resent_with_the_edited_text(tmp_path: Path, make_simulator: Any) -> None:
+def test_a_failed_message_is_resent_with_the_edited_text(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     failing = make_simulator(fail_rate=1.0)
     folder = tmp_path / "c"
     file = write_campaign(folder, digits=[1, 2], text=V1, sending="rate = 1000\nconcurrency = 2\nmax_attempts = 1")
@@ -123,7 +124,7 @@ def test_a_failed_message_is_resent_with_the_edited_text(tmp_path: Path, make_si
 
 
 def test_a_message_that_may_have_been_sent_keeps_its_body_when_the_text_changes(
-    tmp_path: Path, make_simulator: Any
+    tmp_path: Path, make_simulator: MakeSimulator
 ) -> None:
     dropping = make_simulator(drop_rate=1.0)
     folder = tmp_path / "c"

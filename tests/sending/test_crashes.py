@@ -7,10 +7,10 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.fixtures.simulator import MakeSimulator
 from tests.sending.helpers import (
     campaign,
     ledger_states,
@@ -49,7 +49,9 @@ def run_driver(point: str, nth: int, file: Path, out: Path, url: str) -> subproc
 
 
 @pytest.mark.parametrize("point", ["before_claim", "after_claim", "during_request", "after_response"])
-def test_kill_9_then_rerun_messages_everyone_at_most_once(point: str, tmp_path: Path, make_simulator: Any) -> None:
+def test_kill_9_then_rerun_messages_everyone_at_most_once(
+    point: str, tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
     sim = make_simulator(latency_ms=200)
     file = write_campaign(
         tmp_path / "c",
@@ -86,7 +88,7 @@ def test_kill_9_then_rerun_messages_everyone_at_most_once(point: str, tmp_path: 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_sigterm_and_ctrl_c_stop_claiming_write_the_report_and_exit(
-    signum: int, code: int, tmp_path: Path, make_simulator: Any
+    signum: int, code: int, tmp_path: Path, make_simulator: MakeSimulator
 ) -> None:
     sim = make_simulator(latency_ms=100)
     file = write_campaign(
@@ -110,7 +112,7 @@ def test_sigterm_and_ctrl_c_stop_claiming_write_the_report_and_exit(
     assert len(sim.app.accepted()) == 40 and max(sim.app.accepted_by_phone().values()) == 1
 
 
-def test_two_sends_of_one_campaign_never_run_at_once(tmp_path: Path, make_simulator: Any) -> None:
+def test_two_sends_of_one_campaign_never_run_at_once(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     sim = make_simulator(latency_ms=50)
     file = write_campaign(
         tmp_path / "c", digits=[i % 9 for i in range(20)], sending="rate = 10\nconcurrency = 2\nmax_attempts = 3"

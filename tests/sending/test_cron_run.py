@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.ledger.lock import CampaignLock
+from tests.fixtures.simulator import MakeSimulator
 from tests.sending.helpers import campaign, ledger_states, phone, telesign_env, write_campaign
 
 DAY = timedelta(days=1)
@@ -37,7 +38,9 @@ def report_states(out: Path, campaign_id: str) -> list[str]:
         return [row["state"] for row in csv.DictReader(handle)]
 
 
-def test_cron_sends_what_is_due_and_skips_the_rest_each_with_its_reason(tmp_path: Path, make_simulator: Any) -> None:
+def test_cron_sends_what_is_due_and_skips_the_rest_each_with_its_reason(
+    tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
     sim = make_simulator()
     root = tmp_path / "campaigns"
     write_campaign(root / "a-due", digits=[1, 2, 3], campaign_id="due", extra=schedule(start=-DAY, end=DAY))
@@ -64,7 +67,7 @@ def test_cron_sends_what_is_due_and_skips_the_rest_each_with_its_reason(tmp_path
     assert report_states(out, "due") == ["accepted"] * 3
 
 
-def test_an_expired_campaign_alone_exits_3(tmp_path: Path, make_simulator: Any) -> None:
+def test_an_expired_campaign_alone_exits_3(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     sim = make_simulator()
     root = tmp_path / "campaigns"
     write_campaign(root / "over", digits=[1, 2], campaign_id="over", extra=schedule(start=-2 * DAY, end=-DAY))
@@ -73,7 +76,7 @@ def test_an_expired_campaign_alone_exits_3(tmp_path: Path, make_simulator: Any) 
     assert sim.app.outcomes() == Counter()
 
 
-def test_a_campaign_that_ends_midway_has_its_unsent_rest_expired(tmp_path: Path, make_simulator: Any) -> None:
+def test_a_campaign_that_ends_midway_has_its_unsent_rest_expired(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     """max_per_run spreads it over cron runs; the end comes before everyone was sent."""
     sim = make_simulator()
     root = tmp_path / "campaigns"
@@ -91,9 +94,7 @@ def test_a_campaign_that_ends_midway_has_its_unsent_rest_expired(tmp_path: Path,
     text = file.read_text()
     end_line = next(line for line in text.splitlines() if line.startswith("end = "))
     file.write_text(
-        text.replace(
-            end_line, f"end = {(datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0).isoformat()}"
-        )
+        text.replace(end_line, f"end = {(datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0).isoformat()}")
     )
     result = campaign("run", str(root), "--outputs", str(out), env=telesign_env(sim.url))
     assert result.exit_code == 3, result.output
@@ -101,7 +102,9 @@ def test_a_campaign_that_ends_midway_has_its_unsent_rest_expired(tmp_path: Path,
     assert report_states(out, "spread") == ["accepted", "accepted", "expired", "expired", "expired"]
 
 
-def test_a_complete_campaign_is_left_alone_until_its_audience_grows(tmp_path: Path, make_simulator: Any) -> None:
+def test_a_complete_campaign_is_left_alone_until_its_audience_grows(
+    tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
     sim = make_simulator()
     root = tmp_path / "campaigns"
     folder = root / "c"
@@ -131,7 +134,9 @@ def test_a_complete_campaign_is_left_alone_until_its_audience_grows(tmp_path: Pa
     assert "weekly: complete" in settled.stdout and len(sim.app.accepted()) == 4
 
 
-def test_a_campaign_with_failed_messages_is_retried_by_the_next_cron_run(tmp_path: Path, make_simulator: Any) -> None:
+def test_a_campaign_with_failed_messages_is_retried_by_the_next_cron_run(
+    tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
     root = tmp_path / "campaigns"
     write_campaign(
         root / "c", digits=[1, 2], campaign_id="flaky", sending="rate = 1000\nconcurrency = 2\nmax_attempts = 2"
@@ -146,7 +151,7 @@ def test_a_campaign_with_failed_messages_is_retried_by_the_next_cron_run(tmp_pat
     assert len(healthy.app.accepted()) == 2
 
 
-def test_an_invalid_campaign_does_not_stop_the_others(tmp_path: Path, make_simulator: Any) -> None:
+def test_an_invalid_campaign_does_not_stop_the_others(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     sim = make_simulator()
     root = tmp_path / "campaigns"
     write_campaign(root / "good", digits=[1, 2], campaign_id="good")

@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from tests.fixtures.simulator import MakeSimulator
 from tests.sending.helpers import campaign, ledger_rows, ledger_states, phone, telesign_env, write_campaign
 
 CAMPAIGN = "test-campaign"
@@ -30,7 +31,7 @@ def digits_of(e164_like: str) -> str:
 
 
 def test_dry_run_writes_exactly_the_bodies_preview_prints_and_touches_nothing_else(
-    tmp_path: Path, make_simulator: Any
+    tmp_path: Path, make_simulator: MakeSimulator
 ) -> None:
     sim = make_simulator()
     folder = tmp_path / "c"
@@ -78,7 +79,7 @@ def test_dry_run_of_a_bad_file_exits_1_naming_the_line_and_leaves_no_output(tmp_
     assert not folder_out.exists() or list(folder_out.iterdir()) == []  # neither the file nor a temporary
 
 
-def test_a_dry_run_after_a_real_send_leaves_the_ledger_as_it_was(tmp_path: Path, make_simulator: Any) -> None:
+def test_a_dry_run_after_a_real_send_leaves_the_ledger_as_it_was(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     sim = make_simulator()
     file = write_campaign(tmp_path / "c", digits=[1, 2, 3])
     out = tmp_path / "out"
@@ -94,7 +95,9 @@ def test_a_dry_run_after_a_real_send_leaves_the_ledger_as_it_was(tmp_path: Path,
 TEST_PHONE = "+1 202 555 0911"  # not in any audience below; ends in 1, which the simulator accepts
 
 
-def test_test_to_sends_that_recipients_message_to_the_test_phone_only(tmp_path: Path, make_simulator: Any) -> None:
+def test_test_to_sends_that_recipients_message_to_the_test_phone_only(
+    tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
     sim = make_simulator()
     file = write_campaign(tmp_path / "c", digits=[1, 2, 3])
     out = tmp_path / "out"
@@ -130,7 +133,7 @@ def test_test_to_sends_that_recipients_message_to_the_test_phone_only(tmp_path: 
     assert set(ledger_states(out).values()) == {"accepted"}
 
 
-def test_a_test_send_mid_campaign_changes_no_message_state(tmp_path: Path, make_simulator: Any) -> None:
+def test_a_test_send_mid_campaign_changes_no_message_state(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     sim = make_simulator()
     file = write_campaign(tmp_path / "c", digits=[1, 2, 3, 4])
     out = tmp_path / "out"
@@ -150,7 +153,9 @@ def test_a_test_send_mid_campaign_changes_no_message_state(tmp_path: Path, make_
     assert len(counts) == 5 and set(counts.values()) == {1}
 
 
-def test_test_to_an_unknown_recipient_is_a_usage_error_and_sends_nothing(tmp_path: Path, make_simulator: Any) -> None:
+def test_test_to_an_unknown_recipient_is_a_usage_error_and_sends_nothing(
+    tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
     sim = make_simulator()
     file = write_campaign(tmp_path / "c", digits=[1, 2])
     result = campaign(
@@ -172,7 +177,9 @@ def test_test_to_an_unknown_recipient_is_a_usage_error_and_sends_nothing(tmp_pat
 # -- --limit and max_per_run -------------------------------------------------------------------
 
 
-def test_limit_caps_each_run_and_the_next_run_sends_the_next_ones(tmp_path: Path, make_simulator: Any) -> None:
+def test_limit_caps_each_run_and_the_next_run_sends_the_next_ones(
+    tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
     sim = make_simulator()
     digits = [1, 2, 3, 4, 5, 6, 7]
     file = write_campaign(tmp_path / "c", digits=digits, sending="rate = 1000\nconcurrency = 4\nmax_attempts = 3")
@@ -188,7 +195,9 @@ def test_limit_caps_each_run_and_the_next_run_sends_the_next_ones(tmp_path: Path
         assert states == ["accepted"] * sent_so_far + ["pending"] * (7 - sent_so_far)
 
 
-def test_max_per_run_caps_every_run_and_the_smaller_of_it_and_limit_wins(tmp_path: Path, make_simulator: Any) -> None:
+def test_max_per_run_caps_every_run_and_the_smaller_of_it_and_limit_wins(
+    tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
     sim = make_simulator()
     file = write_campaign(
         tmp_path / "c",
@@ -214,7 +223,7 @@ def test_max_per_run_caps_every_run_and_the_smaller_of_it_and_limit_wins(tmp_pat
 
 
 def test_limit_counts_messages_not_attempts_and_failed_ones_go_first_next_time(
-    tmp_path: Path, make_simulator: Any
+    tmp_path: Path, make_simulator: MakeSimulator
 ) -> None:
     failing = make_simulator(fail_rate=1.0)
     file = write_campaign(

@@ -7,11 +7,11 @@ from __future__ import annotations
 import socket
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from runner.ledger.lock import CampaignLock
+from tests.fixtures.simulator import MakeSimulator
 from tests.sending.helpers import campaign, ledger_states, telesign_env, write_campaign
 
 
@@ -23,7 +23,7 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def test_0_when_every_campaign_named_is_fully_accepted(tmp_path: Path, make_simulator: Any) -> None:
+def test_0_when_every_campaign_named_is_fully_accepted(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     sim = make_simulator()
     one = write_campaign(tmp_path / "one", digits=[1, 2], campaign_id="one")
     two = write_campaign(tmp_path / "two", digits=[3, 4], campaign_id="two")
@@ -32,7 +32,9 @@ def test_0_when_every_campaign_named_is_fully_accepted(tmp_path: Path, make_simu
     assert len(sim.app.accepted()) == 4
 
 
-def test_1_for_a_campaign_file_that_is_not_valid_toml_and_nothing_is_sent(tmp_path: Path, make_simulator: Any) -> None:
+def test_1_for_a_campaign_file_that_is_not_valid_toml_and_nothing_is_sent(
+    tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
     sim = make_simulator()
     file = write_campaign(tmp_path / "c", digits=[1])
     file.write_text(file.read_text().replace('url_text = "Track"', 'url_text = "Track'))
@@ -42,7 +44,7 @@ def test_1_for_a_campaign_file_that_is_not_valid_toml_and_nothing_is_sent(tmp_pa
     assert sim.app.outcomes() == Counter()
 
 
-def test_1_for_a_template_with_an_undefined_variable(tmp_path: Path, make_simulator: Any) -> None:
+def test_1_for_a_template_with_an_undefined_variable(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     sim = make_simulator()
     file = write_campaign(tmp_path / "c", digits=[1, 2], text="Hello {{ nickname }}")
     result = campaign("send", str(file), "--outputs", str(tmp_path / "out"), env=telesign_env(sim.url))
@@ -63,7 +65,7 @@ def test_1_for_a_template_with_an_undefined_variable(tmp_path: Path, make_simula
     ids=["unknown-option", "recipient-without-test-to", "limit-0", "bad-log-format", "test-to-with-two-files"],
 )
 def test_2_for_a_usage_error_and_nothing_is_sent(
-    args: list[str], says: str, tmp_path: Path, make_simulator: Any
+    args: list[str], says: str, tmp_path: Path, make_simulator: MakeSimulator
 ) -> None:
     sim = make_simulator()
     file = write_campaign(tmp_path / "c", digits=[1, 2])
@@ -81,7 +83,7 @@ def test_2_for_an_unknown_command(tmp_path: Path) -> None:
     assert result.exit_code == 2
 
 
-def test_3_is_the_worst_of_several_campaigns(tmp_path: Path, make_simulator: Any) -> None:
+def test_3_is_the_worst_of_several_campaigns(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     sim = make_simulator()
     fine = write_campaign(tmp_path / "fine", digits=[1, 2], campaign_id="fine")
     refused = write_campaign(tmp_path / "refused", digits=[3, 9], campaign_id="refused")  # 9: invalid number
@@ -92,7 +94,7 @@ def test_3_is_the_worst_of_several_campaigns(tmp_path: Path, make_simulator: Any
     assert set(ledger_states(out, "fine").values()) == {"accepted"}
 
 
-def test_3_when_answers_were_lost_even_though_telesign_accepted(tmp_path: Path, make_simulator: Any) -> None:
+def test_3_when_answers_were_lost_even_though_telesign_accepted(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     sim = make_simulator(drop_rate=1.0)
     file = write_campaign(tmp_path / "c", digits=[1])
     result = campaign("send", str(file), "--outputs", str(tmp_path / "out"), env=telesign_env(sim.url))
@@ -100,7 +102,9 @@ def test_3_when_answers_were_lost_even_though_telesign_accepted(tmp_path: Path, 
     assert "1 unknown" in result.stdout
 
 
-def test_4_when_the_endpoint_is_unreachable_and_messages_stay_sendable(tmp_path: Path, make_simulator: Any) -> None:
+def test_4_when_the_endpoint_is_unreachable_and_messages_stay_sendable(
+    tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
     file = write_campaign(tmp_path / "c", digits=[1, 2, 3], sending="rate = 1000\nconcurrency = 2\nmax_attempts = 2")
     out = tmp_path / "out"
     result = campaign("send", str(file), "--outputs", str(out), env=telesign_env(closed_port_url()))
@@ -113,7 +117,7 @@ def test_4_when_the_endpoint_is_unreachable_and_messages_stay_sendable(tmp_path:
     assert again.exit_code == 0 and len(sim.app.accepted()) == 3
 
 
-def test_4_when_another_process_holds_the_campaign(tmp_path: Path, make_simulator: Any) -> None:
+def test_4_when_another_process_holds_the_campaign(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     sim = make_simulator()
     file = write_campaign(tmp_path / "c", digits=[1, 2])
     out = tmp_path / "out"
@@ -124,7 +128,7 @@ def test_4_when_another_process_holds_the_campaign(tmp_path: Path, make_simulato
     assert sim.app.outcomes() == Counter()
 
 
-def test_4_when_a_test_send_meets_wrong_credentials(tmp_path: Path, make_simulator: Any) -> None:
+def test_4_when_a_test_send_meets_wrong_credentials(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     sim = make_simulator()
     file = write_campaign(tmp_path / "c", digits=[1])
     env = telesign_env(sim.url, TELESIGN_CUSTOMER_ID="someone-else")

@@ -8,9 +8,9 @@ import base64
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from runner.telesign.auth import Credentials, basic_authorization
+from tests.fixtures.simulator import MakeSimulator
 from tests.sending.helpers import campaign, subprocess_env, telesign_env, write_campaign
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +41,7 @@ def assert_clean(where: str, data: bytes) -> None:
         assert secret not in data, f"the {name} appears in {where}"
 
 
-def test_no_secret_in_any_output_or_file_whatever_happens(tmp_path: Path, make_simulator: Any) -> None:
+def test_no_secret_in_any_output_or_file_whatever_happens(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     faulty = make_simulator(credentials=CREDENTIALS, drop_rate=0.3, fail_rate=0.3, seed=3)
     file = write_campaign(
         tmp_path / "c", digits=[i % 10 for i in range(30)], sending="rate = 1000\nconcurrency = 4\nmax_attempts = 2"

@@ -5,14 +5,14 @@ from __future__ import annotations
 import csv
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from runner.report.csv import COLUMNS
+from tests.fixtures.simulator import MakeSimulator
 from tests.seed import seed_request
 from tests.sending.helpers import campaign, ledger_rows, ledger_states, phone, telesign_env, write_campaign
 
 
-def test_each_message_is_accepted_once_and_reported(tmp_path: Path, make_simulator: Any) -> None:
+def test_each_message_is_accepted_once_and_reported(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     sim = make_simulator()
     file = write_campaign(tmp_path / "c", digits=range(9))
     out = tmp_path / "out"
@@ -33,7 +33,9 @@ def test_each_message_is_accepted_once_and_reported(tmp_path: Path, make_simulat
     assert len(sim.app.accepted()) == 9  # a re-run sends nothing already accepted
 
 
-def test_report_columns_are_designs_and_rows_follow_audience_order(tmp_path: Path, make_simulator: Any) -> None:
+def test_report_columns_are_designs_and_rows_follow_audience_order(
+    tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
     sim = make_simulator()
     folder = tmp_path / "c"
     file = write_campaign(folder, digits=[1, 2, 3, 4])
@@ -70,7 +72,7 @@ def test_report_columns_are_designs_and_rows_follow_audience_order(tmp_path: Pat
     assert len(sim.app.accepted()) == 4
 
 
-def test_a_refused_number_is_rejected_with_its_code_and_exit_3(tmp_path: Path, make_simulator: Any) -> None:
+def test_a_refused_number_is_rejected_with_its_code_and_exit_3(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     sim = make_simulator()
     file = write_campaign(tmp_path / "c", digits=[0, 9])
     out = tmp_path / "out"
@@ -85,7 +87,7 @@ def test_a_refused_number_is_rejected_with_its_code_and_exit_3(tmp_path: Path, m
 
 
 def test_503_is_retried_up_to_max_attempts_then_failed_and_sent_by_the_next_run(
-    tmp_path: Path, make_simulator: Any
+    tmp_path: Path, make_simulator: MakeSimulator
 ) -> None:
     failing = make_simulator(fail_rate=1.0)
     file = write_campaign(tmp_path / "c", digits=[1, 2, 3], sending="rate = 1000\nconcurrency = 3\nmax_attempts = 3")
@@ -100,7 +102,9 @@ def test_503_is_retried_up_to_max_attempts_then_failed_and_sent_by_the_next_run(
     assert len(healthy.app.accepted()) == 3 and set(healthy.app.accepted_by_phone().values()) == {1}
 
 
-def test_a_dropped_connection_is_unknown_and_never_resent_without_asking(tmp_path: Path, make_simulator: Any) -> None:
+def test_a_dropped_connection_is_unknown_and_never_resent_without_asking(
+    tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
     sim = make_simulator(drop_rate=1.0)
     file = write_campaign(tmp_path / "c", digits=[1, 2])
     out = tmp_path / "out"
@@ -118,7 +122,7 @@ def test_a_dropped_connection_is_unknown_and_never_resent_without_asking(tmp_pat
     assert third.exit_code == 0 and len(healthy.app.accepted()) == 2
 
 
-def test_the_rate_holds_as_counted_by_the_simulator(tmp_path: Path, make_simulator: Any) -> None:
+def test_the_rate_holds_as_counted_by_the_simulator(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     sim = make_simulator()
     file = write_campaign(
         tmp_path / "c", digits=[i % 9 for i in range(45)], sending="rate = 20\nconcurrency = 16\nmax_attempts = 3"
@@ -132,7 +136,7 @@ def test_the_rate_holds_as_counted_by_the_simulator(tmp_path: Path, make_simulat
     assert worst <= 21
 
 
-def test_429_pauses_the_whole_campaign_for_retry_after(tmp_path: Path, make_simulator: Any) -> None:
+def test_429_pauses_the_whole_campaign_for_retry_after(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     sim = make_simulator(tps=5)
     file = write_campaign(
         tmp_path / "c", digits=[i % 9 for i in range(15)], sending="rate = 1000\nconcurrency = 8\nmax_attempts = 10"
@@ -149,7 +153,7 @@ def test_429_pauses_the_whole_campaign_for_retry_after(tmp_path: Path, make_simu
 
 
 def test_wrong_credentials_stop_the_run_with_exit_4_and_leave_messages_pending(
-    tmp_path: Path, make_simulator: Any
+    tmp_path: Path, make_simulator: MakeSimulator
 ) -> None:
     sim = make_simulator()
     file = write_campaign(tmp_path / "c", digits=range(6))
@@ -165,7 +169,7 @@ def test_wrong_credentials_stop_the_run_with_exit_4_and_leave_messages_pending(
     assert fixed.exit_code == 0 and len(sim.app.accepted()) == 6
 
 
-def test_missing_credentials_exit_4_before_anything_else(tmp_path: Path, make_simulator: Any) -> None:
+def test_missing_credentials_exit_4_before_anything_else(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     sim = make_simulator()
     file = write_campaign(tmp_path / "c", digits=[1])
     env = {"TELESIGN_CUSTOMER_ID": "", "TELESIGN_API_KEY": "", "TELESIGN_BASE_URL": sim.url}
@@ -175,7 +179,7 @@ def test_missing_credentials_exit_4_before_anything_else(tmp_path: Path, make_si
     assert not (tmp_path / "out").exists() and sim.app.outcomes() == Counter()
 
 
-def test_an_invalid_file_sends_nothing_and_records_nothing(tmp_path: Path, make_simulator: Any) -> None:
+def test_an_invalid_file_sends_nothing_and_records_nothing(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     sim = make_simulator()
     folder = tmp_path / "c"
     file = write_campaign(folder, digits=[1, 2, 3])
@@ -189,7 +193,7 @@ def test_an_invalid_file_sends_nothing_and_records_nothing(tmp_path: Path, make_
     assert ledger_rows(out) == []  # the audience sync was rolled back
 
 
-def test_digest_authentication_signs_the_exact_body(tmp_path: Path, make_simulator: Any) -> None:
+def test_digest_authentication_signs_the_exact_body(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     sim = make_simulator()
     file = write_campaign(tmp_path / "c", digits=range(4))
     result = campaign(
@@ -199,7 +203,7 @@ def test_digest_authentication_signs_the_exact_body(tmp_path: Path, make_simulat
     assert len(sim.app.accepted()) == 4
 
 
-def test_the_seed_campaign_posts_the_seed_body(tmp_path: Path, make_simulator: Any) -> None:
+def test_the_seed_campaign_posts_the_seed_body(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     sim = make_simulator()
     file = tmp_path / "seed.toml"
     file.write_text(

@@ -16,19 +16,20 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from runner.ledger.store import Ledger
 from runner.serving import BackgroundServer
 from runner.simulator import SimulatorConfig, create_app
+from tests.fixtures.simulator import SimulatorServer
 from tests.sending.helpers import campaign, ledger_states, telesign_env, write_campaign
 
 RECIPIENTS = 10
-FAULTS = {
+FAULTS: dict[str, dict[str, Any]] = {
     "healthy": {},
     "flaky": {"fail_rate": 0.4, "seed": 7},
     "dropping": {"drop_rate": 0.3, "seed": 11},
     "slow-limited": {"tps": 3, "latency_ms": 20},
 }
-_servers: dict[str, BackgroundServer] = {}
+_servers: dict[str, SimulatorServer] = {}
 
 
-def server(name: str) -> BackgroundServer:
+def server(name: str) -> SimulatorServer:
     if name not in _servers:
         _servers[name] = BackgroundServer(create_app(SimulatorConfig(time_scale=0.001, **FAULTS[name]))).start()
     return _servers[name]
@@ -74,7 +75,7 @@ class SendingMachine(RuleBasedStateMachine):
                 raise Crash()
             return commit(ledger, *args)
 
-        Ledger.commit = crashing  # type: ignore[method-assign]
+        Ledger.commit = crashing  # type: ignore[method-assign,assignment]
         try:
             result = campaign("send", str(self.file), "--outputs", str(self.out), env=telesign_env(server(fault).url))
             self.clean_run = fault == "healthy" and result.exit_code in (0, 3)
