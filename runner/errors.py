@@ -1,4 +1,4 @@
-"""The project's own error types and the exit codes they map to (DESIGN.md, "Command line").
+"""The project's own error types and the exit codes they map to (docs/sending.md, "Exit codes").
 
 Every failure a user can cause or meet is one of these; `runner.main` turns them into
 messages and exit codes in one place, so no traceback ever reaches a user for bad input.

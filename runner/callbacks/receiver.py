@@ -1,5 +1,5 @@
 """The callback receiver: an ASGI app that takes Telesign's delivery callbacks and logs them
-durably (DESIGN.md, "Callbacks").
+durably (docs/callbacks.md).
 
 A raw ASGI callable rather than a framework: it has one job, and every microsecond per request
 is a callback acknowledged sooner. For each request:

@@ -3,7 +3,7 @@
 Telesign posts several callbacks per message (reference_id): in progress, failed within the
 fallback time on Viber, delivered by SMS, read... They arrive in any order and may repeat (its
 Transaction Callback Service retries a callback that was not acknowledged). The rules
-(DESIGN.md, "Callbacks"):
+(docs/callbacks.md, "The merge rules"):
 
 1. Callbacks are ordered by status.updated_on; equal times are ordered by arrival (the order
    they were read from the logs).

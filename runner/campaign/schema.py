@@ -1,4 +1,4 @@
-"""The campaign file: its schema (DESIGN.md, "Campaign file") and loading it with every problem
+"""The campaign file: its schema (docs/campaign-file.md) and loading it with every problem
 reported at once as `path:line: message`."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The ledger: every message's state for one campaign, in SQLite (WAL), the only module that
-speaks SQL. DESIGN.md, "Sending, state and re-runs".
+speaks SQL. docs/sending.md, "States".
 
 Durability: a message is claimed (`sending`) in a committed transaction before its request
 leaves, with synchronous=FULL so that a claim survives even a power cut; claims and outcomes

@@ -187,7 +187,7 @@ class CampaignSender:
         self.progress.note(state)
         if _never_connected(answer) and not self._reached:
             # Every attempt of this message failed to connect and nothing else ever reached the
-            # endpoint: it is unreachable (DESIGN.md: exit 4), not a campaign of failed messages.
+            # endpoint: it is unreachable (docs/sending.md, exit codes: 4), not a campaign of failed messages.
             # Nothing left the machine, so what is left stays sendable by the next run.
             self.stop("unreachable")
 

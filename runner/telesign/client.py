@@ -1,5 +1,5 @@
 """The omnichannel HTTP client: the one place that talks to Telesign, and the one place that
-decides what each answer means (DESIGN.md, "The request" and "Sending, state and re-runs").
+decides what each answer means (docs/sending.md, "What a send does" and "States").
 
 The rule that keeps "never send twice": only what certainly did not create a message is retried.
 """

@@ -169,7 +169,7 @@ def test_the_order_callbacks_are_fed_in_does_not_matter(data: st.DataObject) -> 
 
 
 def sequential_model(callbacks: list[Callback]) -> tuple[int, str | None]:
-    """The rules as DESIGN.md words them: walk the callbacks in updated_on order, each replacing
+    """The rules as docs/callbacks.md words them: walk the callbacks in updated_on order, each replacing
     the current status unless the current one is final and the new one intermediate, or the
     current one is 3005 read (and the new one is not)."""
     current: Callback | None = None

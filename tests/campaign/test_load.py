@@ -1,5 +1,5 @@
 """Loading a campaign file: every problem at once, each as `path:line: message` at the line of the
-offending key, and the defaults DESIGN.md promises when a key is left out."""
+offending key, and the defaults docs/campaign-file.md promises when a key is left out."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Rendering: Jinja's sandbox with StrictUndefined, template files under templates/ only, the
-variables DESIGN.md lists, and every rendered message checked before anything could be sent."""
+variables docs/campaign-file.md lists, and every rendered message checked before anything could be sent."""
 
 from __future__ import annotations
 

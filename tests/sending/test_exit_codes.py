@@ -1,4 +1,4 @@
-"""Each exit code DESIGN.md promises, through the command line a script or cron sees:
+"""Each exit code docs/sending.md promises, through the command line a script or cron sees:
 0 all done; 1 invalid input, nothing sent; 2 usage; 3 finished but not all accepted;
 4 could not proceed (credentials, endpoint unreachable, campaign locked)."""
 
