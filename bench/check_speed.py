@@ -63,7 +63,7 @@ fallback_time = 900
 [sms]
 text = "{{ shop }}: {{ discount }}% off everything until 24 Dec, {{ first_name }}. Shop: https://{{ shop }}/sale Reply STOP to opt out"
 max_segments = 2
-"""
+"""  # noqa: E501
 
 VIBER_TEMPLATE = """\
 Hi {{ first_name }}! Our winter sale is on: {{ discount }}% off everything at {{ shop }}

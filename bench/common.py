@@ -124,7 +124,7 @@ url_id = "track-order"
 fallback_time = 600
 [sms]
 text = "Thanks for your purchase on {{{{ shop }}}}! Track your order: https://{{{{ shop }}}}/orders?id={{{{ order_id }}}}"
-''',
+''',  # noqa: E501
         encoding="utf-8",
     )
     return path

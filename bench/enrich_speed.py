@@ -148,13 +148,15 @@ def main() -> None:
         t0 = time.perf_counter()
         file, outputs, log = build(Path(temp), args.messages, args.lines)
         print(
-            f"built {args.messages:,} accepted messages and {args.lines:,} callback lines in {time.perf_counter() - t0:.1f}s"
+            f"built {args.messages:,} accepted messages and {args.lines:,} callback lines "
+            f"in {time.perf_counter() - t0:.1f}s"
         )
         baseline = bare_loop(log)
         elapsed, rss_mb, cpu = enrich(file, outputs, log)
         rate = args.lines / elapsed
         print(
-            f"enrich:   {rate:,.0f} lines/s ({elapsed:.1f}s, {cpu:.1f}s CPU), peak RSS {rss_mb:.0f} MB   target >= 100,000 lines/s, < 150 MB"
+            f"enrich:   {rate:,.0f} lines/s ({elapsed:.1f}s, {cpu:.1f}s CPU), peak RSS {rss_mb:.0f} MB   "
+            "target >= 100,000 lines/s, < 150 MB"
         )
         print(f"baseline: {baseline:,.0f} lines/s (read + json.loads only, same file)   ratio {rate / baseline:.2f}x")
         figure(
@@ -169,7 +171,8 @@ def main() -> None:
         print(f"of which report.write alone: {report_alone(outputs):.1f}s ({args.messages:,} rows)")
         elapsed, rss_mb, cpu = enrich(file, outputs, log)
         print(
-            f"again (every callback already stored): {args.lines / elapsed:,.0f} lines/s ({elapsed:.1f}s, {cpu:.1f}s CPU), peak RSS {rss_mb:.0f} MB"
+            f"again (every callback already stored): {args.lines / elapsed:,.0f} lines/s "
+            f"({elapsed:.1f}s, {cpu:.1f}s CPU), peak RSS {rss_mb:.0f} MB"
         )
 
 

@@ -92,7 +92,8 @@ def figures(name: str, times: list[float], rate: float) -> tuple[float, int]:
     for moment in times:  # whole seconds of the simulator's clock, as a per-second TPS counter sees
         buckets[int(moment)] = buckets.get(int(moment), 0) + 1
     print(
-        f"{name:<38} {len(times):>6} {achieved:>10.2f} {error:>+8.2%} {worst:>12} {over:>14} {max(buckets.values()):>12}"
+        f"{name:<38} {len(times):>6} {achieved:>10.2f} {error:>+8.2%} "
+        f"{worst:>12} {over:>14} {max(buckets.values()):>12}"
     )
     return achieved, worst
 
@@ -222,10 +223,12 @@ def main() -> None:
 
     layout = "simulator pinned to CPU 1, senders to CPU 0" if PIN else "unpinned"
     print(
-        f"rate {args.rate:g}/s for {args.seconds:g} s ({total:,} messages), concurrency {args.concurrency}, {layout}; counted from the simulator's journal"
+        f"rate {args.rate:g}/s for {args.seconds:g} s ({total:,} messages), concurrency {args.concurrency}, {layout}; "
+        "counted from the simulator's journal"
     )
     print(
-        f"{'':<38} {'sent':>6} {'achieved/s':>10} {'error':>8} {'worst 1s win':>12} {f'wins > {int(args.rate) + 1}':>14} {'worst whole s':>12}"
+        f"{'':<38} {'sent':>6} {'achieved/s':>10} {'error':>8} {'worst 1s win':>12} "
+        f"{f'wins > {int(args.rate) + 1}':>14} {'worst whole s':>12}"
     )
     achieved, worst = 0.0, 0
     for index, (name, times) in enumerate(results):
@@ -235,7 +238,8 @@ def main() -> None:
     within = abs(achieved / args.rate - 1) <= 0.02
     cap = int(args.rate) + 1
     print(
-        f"targets: achieved within 2% ({'met' if within else 'MISSED'}), worst one-second window <= {cap} ({'met' if worst <= cap else 'MISSED'})"
+        f"targets: achieved within 2% ({'met' if within else 'MISSED'}), "
+        f"worst one-second window <= {cap} ({'met' if worst <= cap else 'MISSED'})"
     )
     figure(
         f"achieved rate at {args.rate:g}/s for {args.seconds:g} s (simulator side)",

@@ -67,10 +67,12 @@ def main() -> None:
             assert run.exit_code == 0, run.output
     ratio = sdk_seconds / run.seconds
     print(
-        f"SDK loop (telesignenterprise omniMessage, Basic): {args.messages} messages in {sdk_seconds:.2f}s = {args.messages / sdk_seconds:.0f}/s"
+        f"SDK loop (telesignenterprise omniMessage, Basic): {args.messages} messages in {sdk_seconds:.2f}s "
+        f"= {args.messages / sdk_seconds:.0f}/s"
     )
     print(
-        f"campaign send (concurrency {args.concurrency}, whole process incl. start-up): {run.seconds:.2f}s = {args.messages / run.seconds:.0f}/s"
+        f"campaign send (concurrency {args.concurrency}, whole process incl. start-up): {run.seconds:.2f}s "
+        f"= {args.messages / run.seconds:.0f}/s"
     )
     print(f"campaign send is {ratio:.1f}x faster (target >= 10x)")
     figure(

@@ -196,7 +196,8 @@ def main() -> None:
     per_k = 1000 / n
     layout = "simulator pinned to CPU 1, clients to CPU 0" if PIN else "unpinned"
     print(
-        f"{n:,} messages, concurrency {args.concurrency}, rate unlimited, simulator in its own process, {os.cpu_count()} CPUs, {layout}; {args.rounds} rounds"
+        f"{n:,} messages, concurrency {args.concurrency}, rate unlimited, simulator in its own process, "
+        f"{os.cpu_count()} CPUs, {layout}; {args.rounds} rounds"
     )
     print(f"{'':<15} {'msg/s':>8} {'wall s':>8} {'CPU s':>8} {'CPU s/1k':>9} {'fixed CPU s':>12} {'net CPU s/1k':>13}")
     chosen: dict[str, dict[str, Figures]] = {}
@@ -206,7 +207,8 @@ def main() -> None:
             f = by_cpu[0] if pick == "best" else by_cpu[len(by_cpu) // 2]
             chosen.setdefault(pick, {})[name] = f
             print(
-                f"{name + ' ' + pick:<15} {f.rate:>8,.0f} {f.wall:>8.2f} {f.cpu:>8.2f} {f.cpu * per_k:>9.3f} {idle.cpu:>12.2f} {(f.cpu - idle.cpu) * per_k:>13.3f}"
+                f"{name + ' ' + pick:<15} {f.rate:>8,.0f} {f.wall:>8.2f} {f.cpu:>8.2f} {f.cpu * per_k:>9.3f} "
+                f"{idle.cpu:>12.2f} {(f.cpu - idle.cpu) * per_k:>13.3f}"
             )
     for pick, figures in chosen.items():
         runner, bare = figures["runner"], figures["bare"]
@@ -214,7 +216,8 @@ def main() -> None:
         net_ratio = (runner.cpu - runner_idle.cpu) / max(1e-9, bare.cpu - bare_idle.cpu)
         print(
             f"runner / bare CPU per message ({pick}): {ratio:.2f}x whole process, {net_ratio:.2f}x net of fixed costs "
-            f"(target <= 1.3x: {'met' if ratio <= 1.3 else 'MISSED'} whole, {'met' if net_ratio <= 1.3 else 'MISSED'} net)"
+            f"(target <= 1.3x: {'met' if ratio <= 1.3 else 'MISSED'} whole, "
+            f"{'met' if net_ratio <= 1.3 else 'MISSED'} net)"
         )
         if pick == "median":
             figure(
@@ -232,7 +235,8 @@ def main() -> None:
         + ", ".join(f"{f.cpu:.2f}" for f in runner_runs)
         + "; bare CPU "
         + ", ".join(f"{f.cpu:.2f}" for f in bare_runs)
-        + f"; median msg/s runner {statistics.median(f.rate for f in runner_runs):,.0f}, bare {statistics.median(f.rate for f in bare_runs):,.0f}"
+        + f"; median msg/s runner {statistics.median(f.rate for f in runner_runs):,.0f}, "
+        f"bare {statistics.median(f.rate for f in bare_runs):,.0f}"
     )
 
 

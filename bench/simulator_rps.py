@@ -146,7 +146,10 @@ def measure(name: str, command: list[str], total: int, concurrency: int) -> dict
         raw, statuses = asyncio.run(hammer_raw(port, total, concurrency))
         after = cpu_seconds(process.pid)
         figures["raw"] = raw
-        line = f"{'':<36} raw   {raw:>7,.0f} req/s   (light asyncio-streams client)   answers {dict(sorted(statuses.items()))}"
+        line = (
+            f"{'':<36} raw   {raw:>7,.0f} req/s   (light asyncio-streams client)   "
+            f"answers {dict(sorted(statuses.items()))}"
+        )
         if before is not None and after is not None:
             # Server CPU per request under that load (the warm-up's 500 requests included).
             figures["cpu_ms"] = (after - before) / (total + 500) * 1000

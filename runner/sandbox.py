@@ -71,7 +71,8 @@ def rehearse(file: Path, outputs: Path, log_format: str) -> int:
     lines = [
         f"sandbox {campaign.id}: {counts['accepted']} sent, {refused} refused or not sent"
         + (
-            f", {counts['suppressed'] + counts['duplicate'] + counts['invalid']} skipped (suppressed, duplicate, invalid)"
+            f", {counts['suppressed'] + counts['duplicate'] + counts['invalid']} skipped "
+            "(suppressed, duplicate, invalid)"
             if counts["suppressed"] + counts["duplicate"] + counts["invalid"]
             else ""
         ),

@@ -36,7 +36,9 @@ MAX_MESSAGES = 250_000  # messages merged in memory (~330 bytes each) before bei
 LISTED = 20  # problems listed in full; the rest are counted
 
 _NONE = -1  # the order of "no status yet": below every order_head
-_DIGEST = 8  # bytes of each callback's sha256 kept to tell repeats: a collision within one message's few callbacks is beyond unlikely (2**-64 a pair)
+# Bytes of each callback's sha256 kept to tell repeats: a collision within one message's few
+# callbacks is beyond unlikely (2**-64 a pair).
+_DIGEST = 8
 
 
 @dataclass
@@ -112,7 +114,8 @@ class _Run:
             if slot is None:
                 result.unmatched += 1
                 result.note(
-                    f"{entry.path}:{entry.line}: callback for {entry.reference_id or entry.external_id}, which is not a message of this campaign"
+                    f"{entry.path}:{entry.line}: callback for {entry.reference_id or entry.external_id}, "
+                    "which is not a message of this campaign"
                 )
             else:
                 merged.add(slot, entry)

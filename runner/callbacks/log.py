@@ -128,7 +128,7 @@ def _read(
     try:
         stream = _open(path)
     except OSError as error:
-        raise InvalidInput.at(name, None, f"cannot read this callback log: {error.strerror or error}")
+        raise InvalidInput.at(name, None, f"cannot read this callback log: {error.strerror or error}") from None
     arrival = first_arrival
     number = 0
     with stream:
@@ -333,7 +333,10 @@ def entry_of(callback: Callback) -> Entry:
         _storable(callback.description), _storable(callback.last_channel),
         None if callback.updated_on is None else to_micros(callback.updated_on), _storable(callback.updated_on_raw),
         tuple(
-            (_storable(c.channel) or "", c.code, _storable(c.description), None if c.updated_on is None else to_micros(c.updated_on))
+            (
+                _storable(c.channel) or "", c.code, _storable(c.description),
+                None if c.updated_on is None else to_micros(c.updated_on),
+            )
             for c in callback.channels if c.code is not None
         ),
     )  # fmt: skip

@@ -211,7 +211,10 @@ def apply(delivery: Delivery, callback: Callback) -> Delivery:
     )
 
 
-def fold(callbacks: Iterable[Callback], start: Delivery = Delivery()) -> Delivery:
+NO_CALLBACKS = Delivery()  # a message with no callback yet (immutable, so one serves every default)
+
+
+def fold(callbacks: Iterable[Callback], start: Delivery = NO_CALLBACKS) -> Delivery:
     """All of one message's callbacks merged, in any order: of several copies of one callback (a
     retry, a log read twice), the one that arrived first takes part, whichever is fed first."""
     first: dict[str, Callback] = {}

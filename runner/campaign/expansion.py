@@ -116,7 +116,8 @@ class Expansion:
             return Problem(
                 recipient.source,
                 recipient.line,
-                f"the SMS is {shape.segments} {shape.encoding} segments ({shape.characters} characters), over [sms] max_segments = {self._max_segments}",
+                f"the SMS is {shape.segments} {shape.encoding} segments ({shape.characters} characters), "
+                f"over [sms] max_segments = {self._max_segments}",
             )
         ext = external_id or request.external_id(spec.id, recipient.key)
         body = request.encode(

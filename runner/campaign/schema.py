@@ -8,7 +8,7 @@ import re
 import tomllib
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -16,7 +16,7 @@ from runner.campaign.tomlpos import KeyLines
 from runner.errors import InvalidInput, Problem
 
 _ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
-Scalar = Union[str, int, float, bool]
+Scalar = str | int | float | bool
 
 
 class Strict(BaseModel):

@@ -34,7 +34,7 @@ def run(host: str, port: int, log_path: Path, no_verify: bool) -> int:
     try:
         receiver = create_receiver(log_path, api_key, verify=not no_verify)
     except OSError as error:
-        raise CannotProceed(f"{log_path}: cannot open the callback log for appending ({error.strerror})")
+        raise CannotProceed(f"{log_path}: cannot open the callback log for appending ({error.strerror})") from None
 
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, lambda signum, frame: receiver.reopen())
@@ -49,7 +49,7 @@ def run(host: str, port: int, log_path: Path, no_verify: bool) -> int:
         serve_forever(receiver, host, port)
     except SystemExit as stop:  # uvicorn's way of saying it could not start (e.g. port in use)
         if stop.code:
-            raise CannotProceed(f"cannot serve on {host}:{port}: is another program using this port?")
+            raise CannotProceed(f"cannot serve on {host}:{port}: is another program using this port?") from None
     except _Terminated:
         return int(ExitCode.TERMINATED)
     finally:
@@ -70,7 +70,7 @@ def _check_can_listen(host: str, port: int) -> None:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
             probe.bind(address)
     except OSError as error:
-        raise CannotProceed(f"cannot listen on {host}:{port}: {error.strerror or error}")
+        raise CannotProceed(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
 
 
 class _Terminated(Exception):

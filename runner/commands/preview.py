@@ -49,7 +49,8 @@ def readable(message: Message) -> str:
     if t.sms_text is not None and message.sms is not None:
         s = message.sms
         lines.append(
-            f"SMS fallback ({s.encoding}, {s.characters} characters, {s.segments} segment{'s' if s.segments != 1 else ''}):"
+            f"SMS fallback ({s.encoding}, {s.characters} characters, "
+            f"{s.segments} segment{'s' if s.segments != 1 else ''}):"
         )
         lines.extend("  " + line for line in t.sms_text.splitlines() or [""])
     else:

@@ -119,7 +119,8 @@ def test_send(
     answer = asyncio.run(_post_once(settings, body))
     if answer.verdict == "retry" and answer.http_status is None:
         raise EndpointUnreachable(
-            f"TEST {campaign.id}: could not reach {settings.base_url} ({answer.description}): check TELESIGN_BASE_URL and the network; nothing was sent"
+            f"TEST {campaign.id}: could not reach {settings.base_url} ({answer.description}): "
+            "check TELESIGN_BASE_URL and the network; nothing was sent"
         )
     ledger = Ledger.open(campaign_folder(outputs, campaign.id), campaign.id)
     try:
@@ -130,7 +131,8 @@ def test_send(
         ledger.close()
     who = chosen.recipient_id or chosen.phone
     terminal.out(
-        f"TEST {campaign.id}: {who}'s message to {destination}: {answer.verdict} ({answer.http_status} {answer.status_code} {answer.description})"
+        f"TEST {campaign.id}: {who}'s message to {destination}: {answer.verdict} "
+        f"({answer.http_status} {answer.status_code} {answer.description})"
         + (f", reference_id {answer.reference_id}" if answer.reference_id else "")
     )
     if answer.verdict == "unauthorized":

@@ -29,7 +29,8 @@ def run(file: Path, outputs: Path) -> int:
     if counts.get("sending") or counts.get("unknown"):
         terminal.out(
             f"  {counts.get('sending', 0) + counts.get('unknown', 0)} may have reached Telesign without an answer: "
-            "enrich with callback logs to settle them, or resend with --resend-unknown if you accept a possible duplicate"
+            "enrich with callback logs to settle them, "
+            "or resend with --resend-unknown if you accept a possible duplicate"
         )
     if delivery["with_callbacks"]:
         terminal.out(
@@ -38,7 +39,9 @@ def run(file: Path, outputs: Path) -> int:
         )
     if send_run is not None:
         terminal.out(
-            f"  last send: started {send_run.started_at}, finished {send_run.finished_at or 'not (interrupted or running)'}, exit {send_run.exit_code if send_run.exit_code is not None else '-'}"
+            f"  last send: started {send_run.started_at}, "
+            f"finished {send_run.finished_at or 'not (interrupted or running)'}, "
+            f"exit {send_run.exit_code if send_run.exit_code is not None else '-'}"
         )
     if enrich_run is not None:
         terminal.out(f"  last enrich: {enrich_run.finished_at or enrich_run.started_at}")

@@ -33,7 +33,8 @@ class CampaignLock:
             holder = self._holder(fd)
             os.close(fd)
             raise CampaignLocked(
-                f"campaign {self.campaign_id} is being sent by another process ({holder}); try again when it has finished"
+                f"campaign {self.campaign_id} is being sent by another process ({holder}); "
+                "try again when it has finished"
             ) from None
         info = {
             "pid": os.getpid(),

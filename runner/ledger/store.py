@@ -387,7 +387,8 @@ class Ledger:
     def expire(self, run_id: int) -> int:
         """After the schedule's end: what was never sent is `expired`."""
         cur = self.db.execute(
-            "UPDATE messages SET state = 'expired', updated_at = ? WHERE seen_run = ? AND state IN ('pending', 'failed')",
+            "UPDATE messages SET state = 'expired', updated_at = ? "
+            "WHERE seen_run = ? AND state IN ('pending', 'failed')",
             (now(), run_id),
         )
         return cur.rowcount
@@ -420,13 +421,15 @@ class Ledger:
         try:
             if releases:
                 db.executemany(
-                    "UPDATE messages SET state = ?, attempts = attempts - 1, updated_at = ? WHERE key = ? AND state = 'sending'",
+                    "UPDATE messages SET state = ?, attempts = attempts - 1, updated_at = ? "
+                    "WHERE key = ? AND state = 'sending'",
                     [(state, stamp, key) for key, state in releases],
                 )
             if outcomes:
                 db.executemany(
                     """UPDATE messages SET state = ?, http_status = ?, status_code = ?, status_description = ?,
-                         reference_id = COALESCE(?, reference_id), submitted_at = COALESCE(?, submitted_at), updated_at = ?
+                         reference_id = COALESCE(?, reference_id), submitted_at = COALESCE(?, submitted_at),
+                         updated_at = ?
                        WHERE key = ?""",
                     [
                         (
@@ -445,7 +448,8 @@ class Ledger:
             for key, states in claims:
                 marks = ",".join("?" * len(states))
                 cur = db.execute(
-                    f"UPDATE messages SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE key = ? AND state IN ({marks})",
+                    "UPDATE messages SET state = 'sending', attempts = attempts + 1, updated_at = ? "
+                    f"WHERE key = ? AND state IN ({marks})",
                     (stamp, key, *states),
                 )
                 taken.append(cur.rowcount == 1)
@@ -465,7 +469,8 @@ class Ledger:
         body: bytes,
     ) -> None:
         self.db.execute(
-            "INSERT INTO test_sends (sent_at, recipient_key, phone, http_status, status_code, reference_id, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO test_sends (sent_at, recipient_key, phone, http_status, status_code, reference_id, body) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (now(), key, phone, http_status, status_code, reference_id, body.decode("utf-8")),
         )
 
@@ -505,14 +510,16 @@ class Ledger:
         """(reference_id, rowid) of the messages with these reference_ids, lowest rowid first (the
         index answers alone: enrichment asks this for every message)."""
         return self.db.execute(
-            "SELECT reference_id, rowid FROM messages WHERE reference_id IN (SELECT value FROM json_each(?)) ORDER BY rowid DESC",
+            "SELECT reference_id, rowid FROM messages "
+            "WHERE reference_id IN (SELECT value FROM json_each(?)) ORDER BY rowid DESC",
             (json.dumps(list(references)),),
         ).fetchall()
 
     def messages_by_external_id(self, external_ids: Collection[str]) -> list[tuple[str, int, str | None]]:
         """(external_id, rowid, reference_id) of the messages with these external_ids."""
         return self.db.execute(
-            "SELECT external_id, rowid, reference_id FROM messages WHERE external_id IN (SELECT value FROM json_each(?))",
+            "SELECT external_id, rowid, reference_id FROM messages "
+            "WHERE external_id IN (SELECT value FROM json_each(?))",
             (json.dumps(list(external_ids)),),
         ).fetchall()
 
@@ -639,8 +646,8 @@ class Ledger:
         messages = self.db.execute(
             """SELECT position, reference_id, external_id, recipient_id, phone, state, http_status, status_code,
                       status_description, attempts, submitted_at, delivery_status_code, delivery_status_description,
-                      last_channel, viber_status_code, viber_status_description, sms_status_code, sms_status_description,
-                      status_updated_on, callbacks
+                      last_channel, viber_status_code, viber_status_description, sms_status_code,
+                      sms_status_description, status_updated_on, callbacks
                FROM messages WHERE seen_run = ? ORDER BY position""",
             (run_id,),
         )

@@ -147,11 +147,15 @@ def _send_locked(
     ledger.finish_run(run_id, code, counts)
     if stopped == "unauthorized":
         raise CredentialsRefused(
-            f"Telesign refused the credentials (401/3400) while sending {spec.id}: check TELESIGN_CUSTOMER_ID and TELESIGN_API_KEY; unsent messages stay pending. Report: {path}"
+            f"Telesign refused the credentials (401/3400) while sending {spec.id}: "
+            "check TELESIGN_CUSTOMER_ID and TELESIGN_API_KEY; unsent messages stay pending. "
+            f"Report: {path}"
         )
     if stopped == "unreachable":
         raise EndpointUnreachable(
-            f"could not reach {settings.base_url} while sending {spec.id}: no connection could be made; check TELESIGN_BASE_URL and the network. Nothing was sent in this run; the next run sends what is left. Report: {path}"
+            f"could not reach {settings.base_url} while sending {spec.id}: no connection could be made; "
+            "check TELESIGN_BASE_URL and the network. "
+            f"Nothing was sent in this run; the next run sends what is left. Report: {path}"
         )
     return CampaignRun(spec.id, code, counts, path, note)
 

@@ -164,7 +164,8 @@ class CampaignSender:
                 if answer.retry_after is not None and answer.http_status == 429:
                     self.pacer.pause(answer.retry_after)
                     self.progress.event(
-                        f"Telesign asked to slow down (429/{answer.status_code}): pausing everyone {answer.retry_after:.1f}s"
+                        f"Telesign asked to slow down (429/{answer.status_code}): "
+                        f"pausing everyone {answer.retry_after:.1f}s"
                     )
                 self.book.record(self._outcome(message, answer, "failed"))
                 states, prior = ("failed",), "failed"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -37,7 +37,7 @@ UTC = UTC
 def test_every_telesign_format_gives_the_instant_in_utc(text: str, expected: datetime) -> None:
     parsed = parse_updated_on(text)
     assert parsed == expected
-    assert parsed is not None and parsed.tzinfo is timezone.utc
+    assert parsed is not None and parsed.tzinfo is UTC
 
 
 def test_the_number_after_a_colon_counts_milliseconds_padded_or_not() -> None:

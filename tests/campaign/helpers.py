@@ -40,7 +40,7 @@ fallback_time = 600
 
 [sms]
 text = "Thanks for your purchase on {{ shop }}! Track your order status here: https://{{ shop }}/orders?id={{ order_id }}"
-"""
+"""  # noqa: E501
 
 # A campaign file reproducing the seed's example: one recipient, the documentation's test number.
 SEED_CAMPAIGN = """\

@@ -230,7 +230,8 @@ def test_phone_check_valid_refuses_unassigned_numbers_and_says_what_to_do(tmp_pa
         tmp_path, b"id,phone,order_id\nx-1,+1 202 555 0110,1\nx-2,+1 555 867 5309,2\n", campaign
     )
     assert expand(path).problems() == [
-        f"{shown}:3: '+1 555 867 5309' is not a valid (assigned) number; fix it, or set phone_check = \"possible\" for test numbers"
+        f"{shown}:3: '+1 555 867 5309' is not a valid (assigned) number; "
+        'fix it, or set phone_check = "possible" for test numbers'
     ]
 
 

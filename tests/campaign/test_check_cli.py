@@ -138,7 +138,8 @@ CASES["empty sms text"] = Case(
         "",
         edit(
             TWO_RECIPIENTS,
-            '[sms]\ntext = "Thanks for your purchase on {{ shop }}! Track your order status here: https://{{ shop }}/orders?id={{ order_id }}"',
+            '[sms]\ntext = "Thanks for your purchase on {{ shop }}! Track your order status here: '
+            'https://{{ shop }}/orders?id={{ order_id }}"',
             '[sms]\ntext = "{{ label }}"',
         ),
     ),
@@ -181,7 +182,8 @@ def test_every_problem_of_a_file_is_listed_at_once(tmp_path: Path, monkeypatch: 
     assert result.stderr.splitlines()[:-1] == [
         f"{CAMPAIGN}:{line_of(text, 'phone_chek')}: unknown key `audience.phone_chek`; did you mean `phone_check`?",
         f"{CAMPAIGN}:{line_of(text, '[viber]')}: missing required key `viber.url_id`",
-        f"{CAMPAIGN}:{line_of(text, 'fallback_time')}: `viber.fallback_time`: Input should be greater than or equal to 30",
+        f"{CAMPAIGN}:{line_of(text, 'fallback_time')}: "
+        "`viber.fallback_time`: Input should be greater than or equal to 30",
     ]
 
 
@@ -284,7 +286,8 @@ def test_check_lists_the_rows_it_would_skip(tmp_path: Path) -> None:
     write(root, "campaigns/audiences/a.csv", "id,phone,order_id\na,+1 555 867 5300,1\nb,not a phone,2\n")
     text = (
         'id = "skipper"\n[audience]\nfile = "audiences/a.csv"\nphone_check = "possible"\non_invalid = "skip"\n'
-        '[viber]\ntext = "Order {{ order_id }}"\nurl = "https://shop.example/o/{{ order_id }}"\nurl_text = "Open"\nurl_id = "o"\n'
+        '[viber]\ntext = "Order {{ order_id }}"\nurl = "https://shop.example/o/{{ order_id }}"\n'
+        'url_text = "Open"\nurl_id = "o"\n'
     )
     path = write(root, "campaigns/s.toml", text)
     result = invoke("check", str(path))

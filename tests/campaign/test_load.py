@@ -252,7 +252,8 @@ def test_viber_needs_exactly_one_of_text_and_text_template(tmp_path: Path) -> No
     text = edit(TWO_RECIPIENTS, 'url_id = "urlid1"', 'url_id = "urlid1"\ntext_template = "x.txt.j2"')
     path = write(tmp_path, "c.toml", text)
     assert load_problems(path) == [
-        f"{path}:{line_of(text, '[viber]')}: `viber`: give exactly one of `text` (inline) or `text_template` (a file under templates/)"
+        f"{path}:{line_of(text, '[viber]')}: `viber`: "
+        "give exactly one of `text` (inline) or `text_template` (a file under templates/)"
     ]
 
 

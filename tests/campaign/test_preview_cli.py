@@ -86,7 +86,8 @@ def test_preview_of_an_invalid_campaign_prints_its_problems_at_their_lines(in_tm
     result = invoke("preview", CAMPAIGN)
     assert result.exit_code == 1
     assert result.stderr == (
-        f"{CAMPAIGN}:{line_of(text, 'fallback_time')}: `viber.fallback_time`: Input should be less than or equal to 3600\n"
+        f"{CAMPAIGN}:{line_of(text, 'fallback_time')}: "
+        "`viber.fallback_time`: Input should be less than or equal to 3600\n"
     )
 
 

@@ -12,7 +12,10 @@ from runner.campaign.render import url_problem
 from tests.campaign.helpers import TWO_RECIPIENTS, edit, expand, line_of, problems, write
 
 VIBER_TEXT = 'text = "Thanks for your purchase on {{ shop }}! Track your order status here:"'
-SMS_TEXT = 'text = "Thanks for your purchase on {{ shop }}! Track your order status here: https://{{ shop }}/orders?id={{ order_id }}"'
+SMS_TEXT = (
+    'text = "Thanks for your purchase on {{ shop }}! Track your order status here: '
+    'https://{{ shop }}/orders?id={{ order_id }}"'
+)
 A_LINE = line_of(TWO_RECIPIENTS, '{ id = "a"')
 B_LINE = line_of(TWO_RECIPIENTS, '{ id = "b"')
 

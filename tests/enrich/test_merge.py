@@ -41,7 +41,8 @@ def make_ledger(folder: Path) -> Ledger:
     run = ledger.start_run("send")
     ledger.sync(run, [Planned(f"m{i}", i, f"test-campaign:m{i}", None, f"+1202555010{i}", b"{}") for i in range(3)])
     ledger.commit([("m0", ("pending",)), ("m1", ("pending",)), ("m2", ("pending",))], [])
-    ledger.commit([], [Outcome("m0", "accepted", 200, 3001, "ok", REFERENCES[0]), Outcome("m1", "accepted", 200, 3001, "ok", REFERENCES[1]),
+    ledger.commit([], [Outcome("m0", "accepted", 200, 3001, "ok", REFERENCES[0]),
+                       Outcome("m1", "accepted", 200, 3001, "ok", REFERENCES[1]),
                        Outcome("m2", "unknown")])  # fmt: skip
     return ledger
 
@@ -67,7 +68,8 @@ def callback_payloads(draw: st.DrawFn) -> dict[str, Any]:
         }
     )
     channels = [
-        {name: {k: v for k, v in (("code", draw(st.sampled_from([*CODES, None]))), ("description", name + draw(st.sampled_from("pq"))),
+        {name: {k: v for k, v in (("code", draw(st.sampled_from([*CODES, None]))),
+                                  ("description", name + draw(st.sampled_from("pq"))),
                                   ("updated_on", when())) if v is not None}}
         for name in draw(st.lists(st.sampled_from(["viber", "sms", "Viber", "whatsapp"]), max_size=3))
     ]  # fmt: skip
@@ -131,8 +133,8 @@ def test_enrichment_leaves_what_delivery_fold_says(runs: list[list[bytes]], batc
         found = {
             position: row for position, *row in ledger.db.execute(
                 """SELECT position, delivery_status_code, delivery_status_description, last_channel, viber_status_code,
-                          viber_status_description, sms_status_code, sms_status_description, status_updated_on, callbacks,
-                          state, reference_id FROM messages ORDER BY position"""
+                          viber_status_description, sms_status_code, sms_status_description, status_updated_on,
+                          callbacks, state, reference_id FROM messages ORDER BY position"""
             )
         }  # fmt: skip
         merged = expected(callbacks)

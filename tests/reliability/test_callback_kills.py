@@ -31,7 +31,9 @@ async def test_acknowledged_callbacks_survive_repeated_kills(tmp_path: Path) -> 
         kill_after = rng.randrange(50, PER_ROUND - 100)
         answered_now = 0
 
-        def on_status(index: int, status: int) -> None:
+        def on_status(
+            index: int, status: int, receiver: ReceiverProcess = receiver, kill_after: int = kill_after
+        ) -> None:
             nonlocal answered_now
             answered_now += status == 200
             if answered_now == kill_after:
