@@ -12,13 +12,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from runner.serving import free_port as free_port
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # A do-nothing HTTP server (uvicorn + the same stack as the project's apps): the baseline the

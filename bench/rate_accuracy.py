@@ -41,6 +41,7 @@ from bench.common import figure, free_port
 from bench.common import start_simulator as common_start_simulator
 from bench.common import write_campaign as common_write_campaign
 from runner.simulator import DEMO_CREDENTIALS
+from runner.simulator.journal import busiest_second
 from runner.telesign.auth import DEMO_API_KEY, DEMO_CUSTOMER_ID, basic_authorization
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,15 +73,6 @@ def count_lines(journal: Path) -> int:
         return 0
     with journal.open(encoding="utf-8") as lines:
         return sum(1 for line in lines if line.strip())
-
-
-def busiest_second(times: list[float]) -> int:
-    most, first = 0, 0
-    for last, moment in enumerate(times):
-        while times[first] <= moment - 1.0:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
 
 
 def figures(name: str, times: list[float], rate: float) -> tuple[float, int]:

@@ -23,6 +23,14 @@ ASGIApp = Callable[..., Any]
 App = TypeVar("App", bound=ASGIApp)
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now, for a server started in another process (tests, benches).
+    In-process servers bind port 0 themselves (BackgroundServer)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
 def _loop_setting() -> str:
     try:
         import uvloop  # noqa: F401

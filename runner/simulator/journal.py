@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,13 +155,7 @@ class Journal:
 
     def most_accepted_in_one_second(self) -> int:
         """The most acceptances in any one-second span (sliding, stricter than whole seconds)."""
-        times = sorted(r.accepted_monotonic for r in self.accepted())
-        most, start = 0, 0
-        for end, moment in enumerate(times):
-            while times[start] <= moment - 1.0:
-                start += 1
-            most = max(most, end - start + 1)
-        return most
+        return busiest_second(r.accepted_monotonic for r in self.accepted())
 
     def outcomes(self) -> Counter[str]:
         """Answers by outcome: "200", "400", "401", "404", "413", "429", "503", "dropped"."""
@@ -179,3 +173,15 @@ def read_journal_file(path: Path) -> Iterator[dict[str, Any]]:
         for line in lines:
             if line.strip():
                 yield json.loads(line)
+
+
+def busiest_second(moments: Iterable[float]) -> int:
+    """The most moments (seconds) in any window [t, t + 1s): sliding, stricter than whole seconds,
+    so it is how a TPS limit is checked from the receiving side."""
+    times = sorted(moments)
+    most, start = 0, 0
+    for end, moment in enumerate(times):
+        while times[start] <= moment - 1.0:
+            start += 1
+        most = max(most, end - start + 1)
+    return most

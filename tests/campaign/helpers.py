@@ -13,14 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from click.testing import CliRunner, Result
-
 from runner.campaign.audience import Skipped
 from runner.campaign.expansion import Expansion, Message, Summary
 from runner.campaign.schema import load
 from runner.errors import InvalidInput
-from runner.main import cli
 from tests.seed import seed_request
+from tests.testing.cli import invoke as invoke
 
 # The seed page's request example (../shared/seed/viber-link-button.txt), as printed there.
 SEED_BODY_JSON = json.dumps(seed_request())  # the seed page's request example
@@ -145,12 +143,3 @@ def problems(path: Path) -> list[str]:
         return expand(path).problems()
     except InvalidInput as error:
         return error.lines()
-
-
-def invoke(*args: str) -> Result:
-    """Run the `campaign` command line in-process; a Python exception escaping it fails the test."""
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=True)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError(f"campaign {' '.join(args)} raised {result.exception!r}") from result.exception
-    assert "Traceback" not in result.output
-    return result

@@ -11,10 +11,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from click.testing import CliRunner, Result
-
-from runner.main import cli
 from runner.telesign.auth import DEMO_API_KEY, DEMO_CUSTOMER_ID
+from tests.testing.cli import invoke
 
 
 def phone(i: int, last_digit: int) -> str:
@@ -71,9 +69,7 @@ def telesign_env(url: str, **more: str) -> dict[str, str]:
     return env
 
 
-def campaign(*args: str, env: dict[str, str] | None = None) -> Result:
-    """Run `campaign ARGS...` in-process, as a user would from a shell."""
-    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+campaign = invoke  # `campaign("send", file, ...)` reads as the shell line it stands for
 
 
 def subprocess_env(url: str, **more: str) -> dict[str, str]:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from runner.sending.pacing import Pacer
+from runner.simulator.journal import busiest_second
 
 _real_sleep = asyncio.sleep
 
@@ -78,17 +79,6 @@ async def paced_starts(
 
     await time.run(*(worker() for _ in range(workers)))
     return starts
-
-
-def busiest_second(starts: list[float]) -> int:
-    """The most starts in any window [t, t + 1s)."""
-    times = sorted(starts)
-    most, first = 0, 0
-    for last, moment in enumerate(times):
-        while times[first] <= moment - 1.0:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
 
 
 def achieved_rate(starts: list[float]) -> float:

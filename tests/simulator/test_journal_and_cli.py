@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from runner.serving import free_port
 from runner.simulator import read_journal_file
 from runner.telesign.auth import Credentials, basic_authorization
 from tests.fixtures.simulator import MakeSimulator, basic_headers, omnichannel_body
@@ -39,17 +39,10 @@ def test_the_journal_file_holds_one_line_per_accepted_request(make_simulator: Ma
     assert server.app.outcomes() == {"200": 2, "400": 1}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def test_campaign_simulate_serves_with_the_environments_credentials(tmp_path: Path) -> None:
     credentials = Credentials("ACME-CUSTOMER-0001", "c2VjcmV0IGtleSBvZiB0aGUgdGVzdA==")
     env = {**os.environ, "TELESIGN_CUSTOMER_ID": credentials.customer_id, "TELESIGN_API_KEY": credentials.api_key}
-    port = _free_port()
+    port = free_port()
     journal = tmp_path / "journal.jsonl"
     command = [sys.executable, "-m", "runner", "simulate", "--port", str(port), "--journal", str(journal)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -81,7 +74,7 @@ def test_campaign_simulate_refuses_half_set_credentials() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TELESIGN_")}
     env["TELESIGN_CUSTOMER_ID"] = "ACME"
     done = subprocess.run(
-        [sys.executable, "-m", "runner", "simulate", "--port", str(_free_port())],
+        [sys.executable, "-m", "runner", "simulate", "--port", str(free_port())],
         env=env,
         capture_output=True,
         text=True,
@@ -95,7 +88,7 @@ def test_campaign_simulate_refuses_half_set_credentials() -> None:
 @pytest.mark.parametrize(("option", "value"), [("--tps", "0"), ("--time-scale", "-1"), ("--callback-url", "ftp://x")])
 def test_campaign_simulate_refuses_bad_options_in_one_line(option: str, value: str) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "runner", "simulate", "--port", str(_free_port()), option, value],
+        [sys.executable, "-m", "runner", "simulate", "--port", str(free_port()), option, value],
         capture_output=True,
         text=True,
         timeout=30,

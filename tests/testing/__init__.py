@@ -1,0 +1,1 @@
+"""What every test folder shares (as pre-commit's `testing/`): the one in-process CLI invoker."""
