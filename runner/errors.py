@@ -84,3 +84,8 @@ class EndpointUnreachable(CannotProceed):
 
 class CampaignLocked(CannotProceed):
     pass
+
+
+class LedgerUnusable(CannotProceed):
+    """The campaign's ledger cannot be read (damaged, a folder in its place, another campaign's):
+    nothing is sent, since without it the runner cannot know what was sent already."""

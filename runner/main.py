@@ -137,7 +137,7 @@ def callbacks() -> None:
 
 @callbacks.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8081, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8081, show_default=True)
 @click.option("--log", "log_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--no-verify", is_flag=True, help="Accept unsigned callbacks (local experiments only).")
 def callbacks_serve(host: str, port: int, log_path: Path, no_verify: bool) -> None:
@@ -178,7 +178,7 @@ Outcome by the phone number's last digit:
 
 @cli.command(help=SIMULATE_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option("--callback-url", default=None, help="Where to POST signed delivery callbacks.")
 @click.option("--time-scale", type=float, default=1.0, show_default=True, help="Multiply every delay.")
 @click.option("--tps", type=int, default=None, help="Accepted requests per second before 429/3204.")

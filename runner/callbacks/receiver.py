@@ -336,7 +336,7 @@ class Receiver:
             return await self._refuse(send, BAD_SIGNATURE, _BAD_SIGNATURE)
         try:
             payload = json.loads(body, parse_constant=_no_constants)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's parser goes
             return await self._refuse(send, NOT_JSON, _NOT_JSON)
         if not isinstance(payload, dict):
             return await self._refuse(send, NOT_JSON, _NOT_JSON)

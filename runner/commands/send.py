@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import tempfile
 from pathlib import Path
 
 from runner import terminal
+from runner.atomic import atomic_write
 from runner.campaign.audience import Recipient
 from runner.campaign.expansion import Expansion, Message
 from runner.campaign.schema import load
@@ -68,18 +67,11 @@ def dry_run_one(file: Path, outputs: Path) -> int:
     campaign = load(file)
     expansion = Expansion(campaign)
     target = campaign_folder(outputs, campaign.id) / "dry-run.jsonl"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=".dry-run-", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            for item in expansion:
-                if isinstance(item, Message):
-                    handle.write(item.body + b"\n")
-        expansion.summary.raise_if_problems()
-        os.replace(temp, target)
-    except BaseException:
-        os.unlink(temp)
-        raise
+    with atomic_write(target) as handle:
+        for item in expansion:
+            if isinstance(item, Message):
+                handle.write(item.body + b"\n")
+        expansion.summary.raise_if_problems()  # before the rename: a failed dry run leaves no file
     terminal.out(f"{file}: dry run: {describe(expansion.summary)}; bodies in {target}")
     return ExitCode.OK
 

@@ -12,13 +12,15 @@ import heapq
 import json
 import os
 import sqlite3
-import tempfile
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from runner.atomic import atomic_path
+from runner.errors import LedgerUnusable
 
 SCHEMA_VERSION = 1
 LEDGER_FILE = "ledger.sqlite"
@@ -258,9 +260,7 @@ class Ledger:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / LEDGER_FILE
         if not path.exists():
-            fd, temp = tempfile.mkstemp(prefix=".ledger-", suffix=".sqlite", dir=folder)
-            os.close(fd)
-            try:
+            with atomic_path(path, keep_existing=True) as temp:  # another process made it first: use theirs
                 db = sqlite3.connect(temp, isolation_level=None)
                 db.executescript(SCHEMA)
                 db.execute(
@@ -268,17 +268,20 @@ class Ledger:
                     (str(SCHEMA_VERSION), campaign_id),
                 )
                 db.close()
-                try:
-                    os.link(temp, path)
-                except FileExistsError:
-                    pass  # another process made it first: use theirs
-            finally:
-                os.unlink(temp)
-        ledger = cls(path)
-        stored = ledger.meta("campaign_id")
+        try:
+            ledger = cls(path)
+            stored = ledger.meta("campaign_id")
+        except (sqlite3.DatabaseError, OSError) as error:  # a folder in its place, a damaged file
+            raise LedgerUnusable(
+                f"{path}: not a readable campaign ledger ({error}); move it aside to start the campaign "
+                "afresh (its messages would then be sent again), or restore it from a backup"
+            ) from None
         if stored != campaign_id:
             ledger.close()
-            raise ValueError(f"{path} belongs to campaign {stored!r}, not {campaign_id!r}")
+            raise LedgerUnusable(
+                f"{path} is the ledger of campaign {stored!r}, not {campaign_id!r}: was the campaign's id "
+                "changed, or --outputs pointed at another campaign's folder?"
+            )
         return ledger
 
     @classmethod

@@ -1,13 +1,20 @@
 """The CSV delivery report: outputs/<campaign-id>/report.csv, one row per recipient in audience
-order, keyed by reference_id, written atomically (temporary file, then rename) from the ledger."""
+order, keyed by reference_id, written atomically (runner.atomic) from the ledger.
+
+Cells a spreadsheet would run as a formula are neutralised as OWASP recommends for CSV exports
+("CSV Injection"): a text cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a
+leading `'`, which spreadsheets show as text. A phone number in E.164 (`+` and digits) is left as it
+is: it is data, and no spreadsheet evaluates it as a formula (docs/report.md)."""
 
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
+import re
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from runner.atomic import atomic_write
 from runner.ledger.store import Ledger
 
 COLUMNS = (
@@ -18,23 +25,31 @@ COLUMNS = (
     "callbacks",
 )  # fmt: skip
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_E164 = re.compile(r"\+[0-9]{1,15}")
+_PHONE = COLUMNS.index("phone_number")
+
+
+def neutralise(value: Any, column: int = -1) -> Any:
+    """`value` as a spreadsheet shows it as text: see the module's docstring."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
+        return value
+    if column == _PHONE and _E164.fullmatch(value):
+        return value
+    return "'" + value
+
+
+def safe_row(row: Sequence[Any]) -> list[Any]:
+    return [neutralise(value, column) for column, value in enumerate(row)]
+
 
 def write(ledger: Ledger, path: Path) -> int:
     """Write the report; returns its number of rows. A reader never sees a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=".report-", suffix=".csv", dir=path.parent)
     rows = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(COLUMNS)
-            for row in ledger.report_rows():  # None is written as an empty field
-                writer.writerow(row)
-                rows += 1
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        os.unlink(temp)
-        raise
+    with atomic_write(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        for row in ledger.report_rows():  # None is written as an empty field
+            writer.writerow(safe_row(row))
+            rows += 1
     return rows
