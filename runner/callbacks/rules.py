@@ -7,10 +7,12 @@ Transaction Callback Service retries a callback that was not acknowledged). The 
 
 1. Callbacks are ordered by status.updated_on; equal times are ordered by arrival (the order
    they were read from the logs).
-2. A final code (3000 delivered, 3003 delivery error, 3005 read, 3006 no channel enabled, 3055
-   channel not supported, and any code that is not intermediate) is never replaced by a later
-   intermediate one (3001 in progress, 3002 delivered to gateway, 3056 failed within the fallback
-   time, next channel tried): late or retried "in progress" callbacks are common.
+2. A final code (3000 delivered, 3003 delivery error, 3005 read, 3006 no channel enabled, 3033
+   expired, ... and any code that is not intermediate) is never replaced by a later intermediate
+   one (3001 in progress, 3002 delivered to gateway, 3056 failed within the fallback time, and the
+   per-channel 3100, 3101, 3200, 3202, 3306 after which the next channel is tried): late or
+   retried "in progress" callbacks are common. Which codes are intermediate is
+   runner.telesign.codes's table, shared with the client and the simulator.
 3. 3005 read may follow 3000 delivered, but nothing replaces 3005: a message that was read was
    delivered, whatever a later callback says (nor does a 3000 retried after the read undo it).
 4. Each channel (viber, sms...) keeps its own latest status by the same rules, ordered by that
@@ -34,22 +36,21 @@ from typing import NamedTuple
 
 from runner.callbacks.log import Callback
 from runner.callbacks.timeparse import to_micros
+from runner.telesign import codes
 
-IN_PROGRESS = 3001
-DELIVERED_TO_GATEWAY = 3002
-FAILED_WITHIN_FALLBACK_TIME = 3056
-DELIVERED = 3000
-DELIVERY_ERROR = 3003
-READ = 3005
-NO_CHANNEL_ENABLED = 3006
-CHANNEL_NOT_SUPPORTED = 3055
+# The codes these rules name; what each means, and which are intermediate, is runner.telesign.codes.
+IN_PROGRESS = codes.IN_PROGRESS
+DELIVERED_TO_GATEWAY = codes.DELIVERED_TO_GATEWAY
+FAILED_WITHIN_FALLBACK_TIME = codes.FAILED_WITHIN_FALLBACK_TIME
+DELIVERED = codes.DELIVERED
+DELIVERY_ERROR = codes.DELIVERY_ERROR
+READ = codes.READ
+NO_CHANNEL_ENABLED = codes.NO_CHANNEL_ENABLED
+CHANNEL_NOT_SUPPORTED = codes.CHANNEL_NOT_SUPPORTED
 
-INTERMEDIATE_CODES = frozenset({IN_PROGRESS, DELIVERED_TO_GATEWAY, FAILED_WITHIN_FALLBACK_TIME})
+INTERMEDIATE_CODES = codes.INTERMEDIATE
 
-
-def is_final(code: int) -> bool:
-    """Whether Telesign will say nothing more about this message (or channel) after `code`."""
-    return code not in INTERMEDIATE_CODES
+is_final = codes.is_final  # (re-exported: callers ask the rules whether a status is final)
 
 
 def rank(code: int) -> int:

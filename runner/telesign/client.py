@@ -16,6 +16,7 @@ from typing import Literal
 
 import httpx
 
+from runner.telesign import codes
 from runner.telesign.auth import basic_authorization, digest_headers
 from runner.telesign.settings import TelesignSettings
 
@@ -25,8 +26,8 @@ USER_AGENT = "campaign-runner/0.1"
 Verdict = Literal["accepted", "rejected", "retry", "unknown", "unauthorized"]
 
 # 429 is retryable only for 3204 (rate limit); 3203 (callback URL) and 3206 (product not
-# enabled) are account problems that no retry fixes.
-_FINAL_429 = frozenset({3203, 3206})
+# enabled) are account problems that no retry fixes: runner.telesign.codes marks which is which.
+_FINAL_429 = frozenset(entry.code for entry in codes.CODES.values() if not entry.retryable)
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def classify(response: httpx.Response) -> Answer:
         return Answer(
             "retry", http, code, description, retry_after=parse_retry_after(response.headers.get("retry-after"))
         )
-    if http == 503 and code == 3500:
+    if http == 503 and code == codes.UNAVAILABLE:
         return Answer(
             "retry", http, code, description, retry_after=parse_retry_after(response.headers.get("retry-after"))
         )
