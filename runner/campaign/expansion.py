@@ -16,6 +16,9 @@ from runner.campaign.render import Renderer, Texts
 from runner.campaign.schema import Campaign
 from runner.campaign.sms import SmsShape, measure
 from runner.errors import InvalidInput, Problem
+from runner.policy.rules import Rules, rules_for
+from runner.policy.windows import BadWindow
+from runner.policy.zones import RecipientZones
 
 MAX_PROBLEMS_LISTED = 200
 
@@ -27,6 +30,7 @@ class Message:
     texts: Texts
     body: bytes  # exactly what is POSTed
     sms: SmsShape | None
+    zones: RecipientZones  # whose local time the send window is read in (docs/policy.md)
 
 
 @dataclass
@@ -41,6 +45,7 @@ class Summary:
     problems: list[Problem] = field(default_factory=list)
     problems_not_listed: int = 0
     skipped: list[Problem] = field(default_factory=list)  # bad rows passed over (on_invalid = "skip")
+    zone_sources: Counter[str] = field(default_factory=Counter)  # column, phone, fallback, unknown
 
     def add_problem(self, problem: Problem) -> None:
         if len(self.problems) < MAX_PROBLEMS_LISTED:
@@ -68,8 +73,11 @@ class Expansion:
     With `on_invalid = "fail"` (the default) a bad row is a problem that stops the send; with
     "skip" it is reported as a Skipped row with state `invalid` and the rest go on."""
 
-    def __init__(self, campaign: Campaign, renderer: Renderer | None = None):
+    def __init__(self, campaign: Campaign, renderer: Renderer | None = None, rules: Rules | None = None):
         self.campaign = campaign
+        # The repository policy as it applies here: a bad policy.toml, or a campaign widening it,
+        # stops everything before any row is read.
+        self.rules = rules or rules_for(campaign)
         self.renderer = renderer or Renderer(campaign)
         self.audience = AudienceReader(campaign)
         self.summary = Summary()
@@ -97,6 +105,7 @@ class Expansion:
                 yield skipped
                 continue
             summary.messages += 1
+            summary.zone_sources[result.zones.source] += 1
             if result.sms is not None:
                 summary.sms_encodings[result.sms.encoding] += 1
                 summary.max_segments = max(summary.max_segments, result.sms.segments)
@@ -119,6 +128,10 @@ class Expansion:
                 f"the SMS is {shape.segments} {shape.encoding} segments ({shape.characters} characters), "
                 f"over [sms] max_segments = {self._max_segments}",
             )
+        try:
+            zones = self.rules.zones(recipient.phone, recipient.variables)
+        except BadWindow as error:
+            return Problem(recipient.source, recipient.line, f"`timezone` column: {error}")
         ext = external_id or request.external_id(spec.id, recipient.key)
         body = request.encode(
             request.build(
@@ -135,4 +148,4 @@ class Expansion:
                 recipient.line,
                 f"the request body is {len(body)} bytes, over Telesign's 10 KB limit; shorten the texts",
             )
-        return Message(recipient, ext, texts, body, shape)
+        return Message(recipient, ext, texts, body, shape, zones)

@@ -14,7 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from runner.campaign.tomlpos import KeyLines
 from runner.errors import InvalidInput, Problem
+from runner.policy.checks import check_cap, check_days, check_timezone, check_window
 
+POLICY_FILE = "policy.toml"
 _ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 Scalar = str | int | float | bool
 
@@ -26,6 +28,25 @@ class Strict(BaseModel):
 class Schedule(Strict):
     start: datetime | None = None
     end: datetime | None = None
+    # In each recipient's local time; narrow the repository policy's (docs/policy.md).
+    window: str | None = None
+    days: list[str] | None = None
+    timezone: str | None = None
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str | None) -> str | None:
+        return None if value is None else check_window(value)
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else check_days(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        return None if value is None else check_timezone(value)
 
     @field_validator("start", "end")
     @classmethod
@@ -47,6 +68,12 @@ class Sending(Strict):
     concurrency: int = Field(default=8, ge=1, le=512)
     max_attempts: int = Field(default=5, ge=1, le=50)
     max_per_run: int | None = Field(default=None, ge=1)
+    max_per_phone: str | None = None  # "2/7d": narrows the policy's frequency cap (docs/policy.md)
+
+    @field_validator("max_per_phone")
+    @classmethod
+    def _cap(cls, value: str | None) -> str | None:
+        return None if value is None else check_cap(value)
 
 
 class Audience(Strict):
@@ -147,6 +174,16 @@ class Campaign:
 
 def load(path: Path) -> Campaign:
     """Read and validate one campaign file; raise InvalidInput with every problem found."""
+    data, lines = read_toml(path)
+    try:
+        spec = CampaignFile.model_validate(data)
+    except ValidationError as error:
+        raise InvalidInput(validation_problems(path, lines, error, CampaignFile)) from None
+    return Campaign(path, spec, lines)
+
+
+def read_toml(path: Path) -> tuple[dict[str, Any], KeyLines]:
+    """A TOML file's data and where each key is; InvalidInput (path:line) when it cannot be read."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -162,15 +199,14 @@ def load(path: Path) -> Campaign:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise InvalidInput.at(path, _toml_error_line(error), f"TOML syntax: {_toml_error_text(error)}") from None
-    lines = KeyLines(text)
-    try:
-        spec = CampaignFile.model_validate(data)
-    except ValidationError as error:
-        # By line; a problem without one (a missing top-level key) first. Problem's own ordering
-        # would compare None with int and fail.
-        found = _problems(path, lines, error, data)
-        raise InvalidInput(sorted(found, key=lambda p: (p.line or 0, p.message))) from None
-    return Campaign(path, spec, lines)
+    return data, KeyLines(text)
+
+
+def validation_problems(path: Path, lines: KeyLines, error: ValidationError, root: type[BaseModel]) -> list[Problem]:
+    """A model's validation errors as `path:line: message`, by line; a problem without one (a
+    missing top-level key) first. (Problem's own ordering would compare None with int and fail.)"""
+    found = _problems(path, lines, error, root)
+    return sorted(found, key=lambda p: (p.line or 0, p.message))
 
 
 def _toml_error_line(error: tomllib.TOMLDecodeError) -> int | None:
@@ -188,7 +224,7 @@ def _toml_error_text(error: tomllib.TOMLDecodeError) -> str:
     return str(error).split(" (at line ", 1)[0].split(" (at end of document)", 1)[0]
 
 
-def _problems(path: Path, lines: KeyLines, error: ValidationError, data: dict[str, Any]) -> list[Problem]:
+def _problems(path: Path, lines: KeyLines, error: ValidationError, root: type[BaseModel]) -> list[Problem]:
     problems = []
     for item in error.errors(include_url=False):
         loc = tuple(item["loc"])
@@ -200,7 +236,7 @@ def _problems(path: Path, lines: KeyLines, error: ValidationError, data: dict[st
         line = lines.line_of(loc)
         where = ".".join(str(p) for p in loc)
         if item["type"] == "extra_forbidden":
-            message = f"unknown key `{where}`" + _did_you_mean(loc)
+            message = f"unknown key `{where}`" + _did_you_mean(loc, root)
         elif item["type"] == "missing":
             line = lines.line_of(loc[:-1]) or line
             message = f"missing required key `{where}`"
@@ -214,8 +250,8 @@ def _problems(path: Path, lines: KeyLines, error: ValidationError, data: dict[st
 _SCALAR_BRANCHES = ("str", "int", "float", "bool")
 
 
-def _did_you_mean(loc: tuple[Any, ...]) -> str:
-    model: type[BaseModel] | None = CampaignFile
+def _did_you_mean(loc: tuple[Any, ...], root: type[BaseModel]) -> str:
+    model: type[BaseModel] | None = root
     for part in loc[:-1]:
         field = model.model_fields.get(str(part)) if model else None
         annotation = field.annotation if field else None
@@ -240,7 +276,8 @@ def find_files(paths: list[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*.toml") if p.is_file()))
+            # policy.toml is the repository policy, not a campaign (docs/policy.md)
+            found.extend(sorted(p for p in path.rglob("*.toml") if p.is_file() and p.name != POLICY_FILE))
         elif path.exists():
             found.append(path)
         else:
