@@ -23,7 +23,8 @@ class Cap:
     text: str  # as written: "2/7d"
 
     def describe(self) -> str:
-        return f"at most {self.count} marketing message{'s' if self.count != 1 else ''} per phone in any {self.text.split('/')[1]}"
+        plural = "s" if self.count != 1 else ""
+        return f"at most {self.count} marketing message{plural} per phone in any {self.text.split('/')[1]}"
 
     def at_least_as_strict_as(self, other: Cap) -> bool:
         """Whether every sequence this cap allows, `other` allows too."""
@@ -42,10 +43,14 @@ class Cap:
 def parse_cap(text: str) -> Cap:
     match = _CAP.match(text)
     if not match:
-        raise BadCap(f'{text!r} is not a frequency cap: write "<messages>/<period>" with the period in h, d or w (e.g. "2/7d")')
+        raise BadCap(
+            f'{text!r} is not a frequency cap: write "<messages>/<period>" with the period in h, d or w (e.g. "2/7d")'
+        )
     count, amount, unit = int(match.group(1)), int(match.group(2)), match.group(3)
     if count < 1 or amount < 1:
-        raise BadCap(f"{text!r}: the count and the period must be at least 1 (to send nothing, do not run the campaign)")
+        raise BadCap(
+            f"{text!r}: the count and the period must be at least 1 (to send nothing, do not run the campaign)"
+        )
     if amount * _UNITS[unit][1] > timedelta(days=366):
         raise BadCap(f"{text!r}: the period is at most a year (366d)")
     return Cap(count, amount * _UNITS[unit][1], f"{count}/{amount}{unit}")

@@ -95,8 +95,8 @@ def rules_for(campaign: Campaign, policy: Policy | None = None) -> Rules:
                 problems.append(
                     campaign.problem(
                         ("sending", "max_per_phone"),
-                        f"{mine_cap.text} is looser than the repository's max_per_phone = {cap.text!r}: a campaign may only"
-                        " allow fewer messages or a longer period",
+                        f"{mine_cap.text} is looser than the repository's max_per_phone = {cap.text!r}:"
+                        " a campaign may only allow fewer messages or a longer period",
                     )
                 )
             cap = mine_cap
@@ -115,5 +115,3 @@ def _span(window: Window) -> str:
 def _day_names(window: Window | None) -> list[str] | None:
 
     return None if window is None else [DAYS[d] for d in sorted(window.days)]
-
-

@@ -103,7 +103,9 @@ def parse_window(text: str, days: Sequence[str] | None) -> Window:
     """`"09:00-20:00"` and optional day names into a Window; BadWindow says what is wrong."""
     match = _SPAN.match(text)
     if not match:
-        raise BadWindow(f'{text!r} is not a window: write "HH:MM-HH:MM" in 24-hour local time (e.g. "09:00-20:00"), or "any"')
+        raise BadWindow(
+            f'{text!r} is not a window: write "HH:MM-HH:MM" in 24-hour local time (e.g. "09:00-20:00"), or "any"'
+        )
     h1, m1, h2, m2 = (int(g) for g in match.groups())
     if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2 != 0):
         raise BadWindow(f"{text!r}: hours are 00..23 (24:00 only as an end) and minutes 00..59")
