@@ -14,13 +14,14 @@ from pydantic import BaseModel
 
 from runner.campaign.schema import CampaignFile
 from runner.main import cli
+from runner.policy.schema import PolicyFile
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 
 # (schema model, the page that documents its keys). A model added for another file (the repository
 # policy, a price table) joins this list with its page.
-DOCUMENTED_MODELS: list[tuple[type[BaseModel], str]] = [(CampaignFile, "campaign-file.md")]
+DOCUMENTED_MODELS: list[tuple[type[BaseModel], str]] = [(CampaignFile, "campaign-file.md"), (PolicyFile, "policy.md")]
 
 
 def all_docs() -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
 from runner.campaign.schema import POLICY_FILE, read_toml, validation_problems
 from runner.campaign.tomlpos import KeyLines
@@ -27,7 +27,7 @@ class PolicySchedule(_Strict):
     window: str | None = None  # None: the built-in default (08:00-21:00 for MKT)
     days: list[str] | None = None
     timezone: str | None = None  # for recipients whose zone is not known otherwise
-    campaigns_may_widen: bool = False
+    campaigns_may_widen: StrictBool = False
 
     @field_validator("window")
     @classmethod
@@ -62,8 +62,8 @@ class PolicySending(_Strict):
     max_per_phone: str | None = None  # "2/7d", marketing messages, across the repository
     # Read by other parts of the runner (docs/policy.md says which):
     account_rate: float | None = Field(default=None, gt=0, le=10_000, description="messages per second, all senders")
-    require_plan: bool = False  # `campaign send` only with a reviewed plan (--plan)
-    poll: bool = False  # poll GET /v1/omnichannel/{reference_id} where callbacks cannot reach us
+    require_plan: StrictBool = False  # `campaign send` only with a reviewed plan (--plan)
+    poll: StrictBool = False  # poll GET /v1/omnichannel/{reference_id} where callbacks cannot reach us
 
     @field_validator("max_per_phone")
     @classmethod
@@ -105,7 +105,7 @@ NO_POLICY = Policy(None, PolicyFile(), None)
 
 def find_policy(start: Path) -> Path | None:
     """The nearest `policy.toml` walking up from a campaign file's folder."""
-    for folder in [start, *start.resolve().parents]:
+    for folder in [start, *start.parents]:
         candidate = folder / POLICY_FILE
         if candidate.is_file():
             return candidate
