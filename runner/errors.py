@@ -48,12 +48,13 @@ class InvalidInput(RunnerError):
 
     exit_code = ExitCode.INVALID
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem], conclusion: str | None = None):
         self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+        self.conclusion = conclusion  # a last line saying what follows, e.g. that nothing was sent
+        super().__init__("\n".join(self.lines()))
 
     def lines(self) -> list[str]:
-        return [str(p) for p in self.problems]
+        return [str(p) for p in self.problems] + ([self.conclusion] if self.conclusion else [])
 
     @classmethod
     def at(cls, path: Path | str, line: int | None, message: str) -> InvalidInput:
@@ -83,7 +84,11 @@ class EndpointUnreachable(CannotProceed):
 
 
 class CampaignLocked(CannotProceed):
-    pass
+    """Another process holds the campaign's lock; `holder` names it ("campaign run, pid N ...")."""
+
+    def __init__(self, message: str, holder: str = "holder unknown"):
+        super().__init__(message)
+        self.holder = holder
 
 
 class LedgerUnusable(CannotProceed):

@@ -16,7 +16,7 @@ from pathlib import Path
 from runner import terminal
 from runner.callbacks.enrichment import enrich
 from runner.callbacks.receiver import create_receiver
-from runner.campaign.schema import load
+from runner.campaign.schema import Campaign
 from runner.ledger.store import Ledger
 from runner.sending.run import SendOptions, campaign_folder, send_campaign
 from runner.serving import BackgroundServer
@@ -28,19 +28,19 @@ from runner.telesign.settings import TelesignSettings
 # compressed to about FALLBACK_SECONDS so that the whole rehearsal takes seconds.
 FALLBACK_SECONDS = 1.5
 SETTLE_TIMEOUT = 20.0
+SANDBOX_FOLDER = "sandbox"  # under --outputs: <outputs>/sandbox/<campaign-id>/
 
 
-def run_sandbox(files: list[Path], outputs: Path, log_format: str) -> int:
+def run_sandbox(campaigns: list[Campaign], outputs: Path, log_format: str, limit: int | None = None) -> int:
     if any(name.startswith("TELESIGN_") for name in os.environ):
         terminal.err("sandbox: ignoring TELESIGN_* settings; sending to a local simulator with demo credentials")
     worst = 0
-    for file in files:
-        worst = max(worst, rehearse(file, outputs / "sandbox", log_format))
+    for campaign in campaigns:
+        worst = max(worst, rehearse(campaign, outputs / SANDBOX_FOLDER, log_format, limit))
     return worst
 
 
-def rehearse(file: Path, outputs: Path, log_format: str) -> int:
-    campaign = load(file)
+def rehearse(campaign: Campaign, outputs: Path, log_format: str, limit: int | None = None) -> int:
     folder = campaign_folder(outputs, campaign.id)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -57,7 +57,9 @@ def rehearse(file: Path, outputs: Path, log_format: str) -> int:
         with BackgroundServer(simulator) as telesign:
             terminal.err(f"sandbox: simulator on {telesign.url}, callbacks to {callbacks.url}, time x{scale:g}")
             settings = TelesignSettings(credentials, telesign.url, "basic")
-            result = send_campaign(campaign, settings, SendOptions(outputs=outputs, log_format=log_format))
+            result = send_campaign(
+                campaign, settings, SendOptions(outputs=outputs, log_format=log_format, limit=limit, checked=True)
+            )
             started = time.monotonic()
             settled = simulator.wait_callbacks_settled(SETTLE_TIMEOUT)
             waited = time.monotonic() - started

@@ -8,20 +8,21 @@ from runner import terminal
 from runner.campaign.audience import Skipped
 from runner.campaign.expansion import Expansion, Message
 from runner.campaign.schema import load
+from runner.commands.recipient_choice import RecipientChoice
 from runner.errors import ExitCode, InvalidInput
 
 
 def run(file: Path, limit: int | None, recipient_id: str | None, as_json: bool) -> int:
-    expansion = Expansion(load(file))
+    campaign = load(file)
+    expansion = Expansion(campaign)
+    choice = RecipientChoice(campaign, recipient_id) if recipient_id is not None else None
     shown = 0
     for item in expansion:
-        if isinstance(item, Skipped) or (limit is not None and shown >= limit):
+        if isinstance(item, Skipped):
+            if choice is not None:
+                choice.note_skipped(item)
             continue
-        if recipient_id is not None and recipient_id not in (
-            item.recipient.recipient_id,
-            item.recipient.key,
-            item.recipient.phone,
-        ):
+        if (limit is not None and shown >= limit) or (choice is not None and not choice.matches(item.recipient)):
             continue
         shown += 1
         if as_json:
@@ -31,8 +32,8 @@ def run(file: Path, limit: int | None, recipient_id: str | None, as_json: bool) 
     summary = expansion.summary
     if summary.problems:
         raise InvalidInput(summary.problems)
-    if recipient_id is not None and shown == 0:
-        terminal.err(f"{file}: no recipient with id or phone {recipient_id!r} among the messages")
+    if choice is not None and shown == 0:
+        terminal.err(choice.not_found())
         return ExitCode.INVALID
     return ExitCode.OK
 

@@ -38,10 +38,12 @@ def run(directory: Path, outputs: Path, log_format: str, now: datetime | None = 
             terminal.out(f"{campaign.id}: complete")
             continue
         try:
-            result = send_campaign(campaign, settings, SendOptions(outputs=outputs, log_format=log_format, now=now))
+            options = SendOptions(outputs=outputs, log_format=log_format, now=now, command="run")
+            result = send_campaign(campaign, settings, options)
         except CampaignLocked as error:
-            terminal.err(f"{campaign.id}: skipped: {error}")
-            worst = max(worst, ExitCode.CANNOT_PROCEED)
+            # Another process is sending it (a long run, a manual send): this run has nothing to do
+            # for it, which is not a failure; the next cron run takes it up (docs/sending.md).
+            terminal.err(f"{campaign.id}: skipped: another process holds it ({error.holder}); the next run takes it up")
             continue
         except InvalidInput as error:
             for line in error.lines():

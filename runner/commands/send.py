@@ -7,13 +7,14 @@ from pathlib import Path
 
 from runner import terminal
 from runner.atomic import atomic_write
-from runner.campaign.audience import Recipient
+from runner.campaign.audience import Recipient, Skipped
 from runner.campaign.expansion import Expansion, Message
-from runner.campaign.schema import load
+from runner.campaign.schema import Campaign, load
 from runner.commands.check import describe
-from runner.errors import EndpointUnreachable, ExitCode, InvalidInput, UsageProblem
+from runner.commands.recipient_choice import RecipientChoice
+from runner.errors import EndpointUnreachable, ExitCode, InvalidInput, Problem, UsageProblem
 from runner.ledger.store import Ledger
-from runner.sending.run import CampaignRun, SendOptions, campaign_folder, send_campaign
+from runner.sending.run import CampaignRun, SendOptions, campaign_folder, check_every_row, send_campaign
 from runner.telesign import settings as config
 from runner.telesign.client import Answer, OmnichannelClient
 
@@ -29,26 +30,81 @@ def run(
     outputs: Path,
     log_format: str,
 ) -> int:
+    refuse_conflicts(files, dry_run, sandbox, resend_unknown, limit, test_to, recipient_id)
+    if test_to is not None:
+        settings = config.from_environment()  # missing credentials stop everything here (exit 4)
+        return test_send(files[0], test_to, recipient_id, settings, outputs)
+    campaigns = checked(files)  # one invalid file: nothing is sent, whatever the order
+    if dry_run:
+        return max(dry_run_one(campaign, outputs, limit) for campaign in campaigns)
+    if sandbox:
+        from runner.sandbox import run_sandbox
+
+        return run_sandbox(campaigns, outputs, log_format, limit)
+    settings = config.from_environment()
+    options = SendOptions(
+        outputs=outputs, resend_unknown=resend_unknown, limit=limit, log_format=log_format, checked=True
+    )
+    worst = 0
+    for campaign in campaigns:
+        worst = max(worst, show(send_campaign(campaign, settings, options)))
+    return worst
+
+
+def refuse_conflicts(
+    files: list[Path],
+    dry_run: bool,
+    sandbox: bool,
+    resend_unknown: bool,
+    limit: int | None,
+    test_to: str | None,
+    recipient_id: str | None,
+) -> None:
+    """Options that cannot mean anything together are a usage error (exit 2), never silently
+    ignored: the table in docs/sending.md ("Options together") is this function."""
+    modes = [name for name, on in (("--dry-run", dry_run), ("--sandbox", sandbox), ("--test-to", test_to)) if on]
+    if len(modes) > 1:
+        raise UsageProblem(
+            f"{' and '.join(modes)} cannot be used together: --dry-run sends nothing, --sandbox sends to a local "
+            "simulator, --test-to sends one message to a test phone; pick one"
+        )
+    if resend_unknown and modes:
+        raise UsageProblem(
+            f"--resend-unknown resends messages of the campaign's ledger, which {modes[0]} does not use: "
+            "drop one of them"
+        )
     if recipient_id is not None and test_to is None:
         raise UsageProblem(
             "--recipient goes with --test-to PHONE (to preview one recipient: campaign preview FILE --recipient ID)"
         )
+    if test_to is not None and limit is not None:
+        raise UsageProblem("--limit does not apply to --test-to, which sends exactly one message")
     if test_to is not None and len(files) != 1:
         raise UsageProblem("--test-to sends one campaign's message: name exactly one FILE")
-    if dry_run:
-        return max(dry_run_one(file, outputs) for file in files)
-    if sandbox:
-        from runner.sandbox import run_sandbox
 
-        return run_sandbox(files, outputs, log_format)
-    settings = config.from_environment()  # missing credentials stop everything here (exit 4)
-    if test_to is not None:
-        return test_send(files[0], test_to, recipient_id, settings, outputs)
-    options = SendOptions(outputs=outputs, resend_unknown=resend_unknown, limit=limit, log_format=log_format)
-    worst = 0
+
+def checked(files: list[Path]) -> list[Campaign]:
+    """Every file loaded and every row rendered before anything is sent: a problem in any file
+    means nothing is sent from any of them, and nothing is written (docs/sending.md). This reads
+    each audience once more than the send itself: a small cost next to a rate-limited send."""
+    campaigns: list[Campaign] = []
+    problems: list[Problem] = []
+    invalid = 0
     for file in files:
-        worst = max(worst, show(send_campaign(load(file), settings, options)))
-    return worst
+        try:
+            campaign = load(file)
+            check_every_row(campaign)
+        except InvalidInput as error:
+            invalid += 1
+            problems.extend(error.problems)
+            continue
+        campaigns.append(campaign)
+    if problems:
+        raise InvalidInput(
+            problems,
+            f"{invalid} of {len(files)} campaign file(s) have problems: nothing was sent" if len(files) > 1 else None,
+        )
+    return campaigns
 
 
 def show(result: CampaignRun) -> int:
@@ -62,17 +118,21 @@ def show(result: CampaignRun) -> int:
     return result.exit_code
 
 
-def dry_run_one(file: Path, outputs: Path) -> int:
-    """Everything but the network and the ledger: the bodies that would be sent, to dry-run.jsonl."""
-    campaign = load(file)
+def dry_run_one(campaign: Campaign, outputs: Path, limit: int | None) -> int:
+    """Everything but the network and the ledger: the bodies that would be sent, to dry-run.jsonl.
+    Every row is checked, as a send would; with --limit N only the first N bodies are written
+    (a dry run has no ledger, so these are the audience's first N messages)."""
     expansion = Expansion(campaign)
     target = campaign_folder(outputs, campaign.id) / "dry-run.jsonl"
+    written = 0
     with atomic_write(target) as handle:
         for item in expansion:
-            if isinstance(item, Message):
+            if isinstance(item, Message) and (limit is None or written < limit):
                 handle.write(item.body + b"\n")
+                written += 1
         expansion.summary.raise_if_problems()  # before the rename: a failed dry run leaves no file
-    terminal.out(f"{file}: dry run: {describe(expansion.summary)}; bodies in {target}")
+    first = f" (the first {written} of them written, --limit {limit})" if limit is not None else ""
+    terminal.out(f"{campaign.path}: dry run: {describe(expansion.summary)}{first}; bodies in {target}")
     return ExitCode.OK
 
 
@@ -89,19 +149,17 @@ def test_send(
     except BadNumber as error:
         raise UsageProblem(f"--test-to: {error}") from None
     expansion = Expansion(campaign)
+    choice = RecipientChoice(campaign, recipient_id) if recipient_id is not None else None
+    chosen: Recipient | None = None
     # Only the chosen recipient is rendered: the audience is read up to it, nothing more.
-    chosen = next(
-        (
-            r
-            for r in expansion.audience
-            if isinstance(r, Recipient) and (recipient_id is None or recipient_id in (r.recipient_id, r.key, r.phone))
-        ),
-        None,
-    )
+    for row in expansion.audience:
+        if isinstance(row, Recipient) and (choice is None or choice.matches(row)):
+            chosen = row
+            break
+        if isinstance(row, Skipped) and choice is not None:
+            choice.note_skipped(row)
     if chosen is None:
-        raise UsageProblem(
-            f"{file}: no recipient {recipient_id!r} to render" if recipient_id else f"{file}: no recipient to render"
-        )
+        raise UsageProblem(choice.not_found() if choice is not None else f"{file}: no recipient to render")
     # A test message must not share the real message's external_id, or its callbacks would
     # settle the real recipient's message.
     message = expansion.message(chosen, phone=destination, external_id=f"{campaign.id}.test")

@@ -30,11 +30,12 @@ class CampaignLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = self._holder(fd)
+            holder, command = self._holder(fd)
             os.close(fd)
+            doing = "being sent" if command in ("send", "run") else "in use"
             raise CampaignLocked(
-                f"campaign {self.campaign_id} is being sent by another process ({holder}); "
-                "try again when it has finished"
+                f"campaign {self.campaign_id} is {doing} by another process ({holder}); try again when it has finished",
+                holder=holder,
             ) from None
         info = {
             "pid": os.getpid(),
@@ -48,12 +49,15 @@ class CampaignLock:
         return self
 
     @staticmethod
-    def _holder(fd: int) -> str:
+    def _holder(fd: int) -> tuple[str, str | None]:
+        """Who holds the lock, in the user's words ("campaign run, pid 4242 on host, since ..."),
+        and the verb it runs: the command the holder was started as, not the module that locked."""
         try:
             info = json.loads(os.pread(fd, 4096, 0) or b"{}")
-            return f"`campaign {info['command']}`, pid {info['pid']} on {info['host']}, since {info['since']}"
+            command = str(info["command"])
+            return f"campaign {command}, pid {info['pid']} on {info['host']}, since {info['since']}", command
         except (ValueError, KeyError, OSError):
-            return "holder unknown"
+            return "holder unknown", None
 
     def release(self) -> None:
         if self._fd is not None:

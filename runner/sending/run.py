@@ -16,12 +16,13 @@ from runner.campaign.audience import Skipped
 from runner.campaign.expansion import Expansion, Message
 from runner.campaign.render import find_templates_folder
 from runner.campaign.schema import Campaign
-from runner.errors import CredentialsRefused, EndpointUnreachable, ExitCode, InvalidInput
+from runner.errors import ExitCode, InvalidInput
 from runner.ledger.lock import CampaignLock
-from runner.ledger.store import Ledger, Planned, SkippedRow, claimable
+from runner.ledger.store import LEDGER_FILE, Ledger, Planned, SkippedRow, claimable
 from runner.report import csv as report
 from runner.sending.progress import Progress
 from runner.sending.sender import CampaignSender, SendPlan, SendResult
+from runner.sending.stops import Stop
 from runner.telesign.client import OmnichannelClient
 from runner.telesign.settings import TelesignSettings
 
@@ -36,6 +37,8 @@ class SendOptions:
     log_format: str = "auto"
     grace: float = 5.0
     now: datetime | None = None  # the clock, for schedule decisions (tests set it)
+    checked: bool = False  # the caller has rendered every row already and found no problem
+    command: str = "send"  # the verb the user ran (`campaign run` for cron): named in the lock
 
 
 @dataclass
@@ -60,6 +63,14 @@ def planned_rows(expansion: Expansion) -> Iterator[Planned | SkippedRow]:
             yield Planned(r.key, r.position, item.external_id, r.recipient_id, r.phone, item.body)
         elif isinstance(item, Skipped):
             yield SkippedRow(item.position, item.recipient_id, item.phone, item.state, item.reason)
+    expansion.summary.raise_if_problems()
+
+
+def check_every_row(campaign: Campaign) -> None:
+    """Render every row; raises InvalidInput for the problems a send would stop on."""
+    expansion = Expansion(campaign)
+    for _ in expansion:
+        pass
     expansion.summary.raise_if_problems()
 
 
@@ -90,7 +101,11 @@ def send_campaign(campaign: Campaign, settings: TelesignSettings, options: SendO
         return CampaignRun(spec.id, ExitCode.CANNOT_PROCEED, note=f"not due: its schedule starts {start.isoformat()}")
     folder = campaign_folder(options.outputs, spec.id)
     expansion = Expansion(campaign)  # template problems surface here, before any lock or ledger
-    with CampaignLock(folder, spec.id, "send"):
+    if not options.checked and not (folder / LEDGER_FILE).exists():
+        # A first send of a file with a bad row must leave nothing behind, not even an empty
+        # ledger or a lock (docs/reliability.md); later sends roll their sync back instead.
+        check_every_row(campaign)
+    with CampaignLock(folder, spec.id, options.command):
         ledger = Ledger.open(folder, spec.id)
         try:
             return _send_locked(
@@ -117,7 +132,7 @@ def _send_locked(
         ledger.finish_run(run_id, ExitCode.INVALID, {})
         raise
     note = ""
-    stopped = None
+    stopped: Stop | None = None
     if expired:
         n = ledger.expire(run_id)
         note = f"past its schedule's end: {n} unsent message(s) marked expired"
@@ -145,18 +160,9 @@ def _send_locked(
     report.write(ledger, path)
     code = exit_code(counts, stopped)
     ledger.finish_run(run_id, code, counts)
-    if stopped == "unauthorized":
-        raise CredentialsRefused(
-            f"Telesign refused the credentials (401/3400) while sending {spec.id}: "
-            "check TELESIGN_CUSTOMER_ID and TELESIGN_API_KEY; unsent messages stay pending. "
-            f"Report: {path}"
-        )
-    if stopped == "unreachable":
-        raise EndpointUnreachable(
-            f"could not reach {settings.base_url} while sending {spec.id}: no connection could be made; "
-            "check TELESIGN_BASE_URL and the network. "
-            f"Nothing was sent in this run; the next run sends what is left. Report: {path}"
-        )
+    error = stopped.error(spec.id, settings.base_url, path) if stopped is not None else None
+    if error is not None:
+        raise error
     return CampaignRun(spec.id, code, counts, path, note)
 
 
@@ -168,13 +174,9 @@ async def _send(ledger: Ledger, settings: TelesignSettings, plan: SendPlan, prog
         await client.close()
 
 
-def exit_code(counts: dict[str, int], stopped: str | None) -> int:
-    if stopped == "interrupted":
-        return ExitCode.INTERRUPTED
-    if stopped == "terminated":
-        return ExitCode.TERMINATED
-    if stopped in ("unauthorized", "unreachable"):
-        return ExitCode.CANNOT_PROCEED
+def exit_code(counts: dict[str, int], stopped: Stop | None) -> int:
+    if stopped is not None:
+        return stopped.exit_code
     if any(counts.get(state, 0) for state in NOT_ACCEPTED):
         return ExitCode.INCOMPLETE
     return ExitCode.OK

@@ -13,15 +13,14 @@ import random
 import signal
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
 
 from runner.ledger.store import Ledger, Outcome, Sendable, claimable
 from runner.sending.bookkeeping import Bookkeeper
 from runner.sending.pacing import Pacer
 from runner.sending.progress import Progress
+from runner.sending.stops import Interrupted, Stop, Terminated, Unauthorized, Unreachable
 from runner.telesign.client import Answer, OmnichannelClient
 
-StopReason = Literal["unauthorized", "unreachable", "interrupted", "terminated"]
 PAGE = 500
 
 
@@ -41,7 +40,7 @@ class SendPlan:
 @dataclass
 class SendResult:
     claimed: int = 0
-    stopped: StopReason | None = None
+    stopped: Stop | None = None
     answers: dict[str, int] = field(default_factory=dict)
 
 
@@ -59,11 +58,12 @@ class CampaignSender:
         self._rng = random.Random()
         self._reached = False  # any answer (or a request written) from the endpoint in this run
 
-    def stop(self, reason: StopReason) -> None:
+    def stop(self, reason: Stop) -> None:
         if self.result.stopped is None:
             self.result.stopped = reason
             self.progress.event(
-                f"stopping ({reason}): no new messages; waiting up to {self.plan.grace:.0f}s for requests in flight"
+                f"stopping ({reason.label}): no new messages; "
+                f"waiting up to {self.plan.grace:.0f}s for requests in flight"
             )
         self._stop.set()
 
@@ -81,9 +81,9 @@ class CampaignSender:
     async def _run(self) -> SendResult:
         loop = asyncio.get_running_loop()
         handled = []
-        reasons: tuple[tuple[signal.Signals, StopReason], ...] = (
-            (signal.SIGINT, "interrupted"),
-            (signal.SIGTERM, "terminated"),
+        reasons: tuple[tuple[signal.Signals, Stop], ...] = (
+            (signal.SIGINT, Interrupted()),
+            (signal.SIGTERM, Terminated()),
         )
         for signum, reason in reasons:
             try:
@@ -176,10 +176,10 @@ class CampaignSender:
 
     def _settle(self, message: Sendable, answer: Answer, prior: str) -> None:
         if answer.verdict == "unauthorized":
-            # 401/3400: the credentials are wrong. The request created nothing: give the message
-            # back and stop the whole run.
+            # 401 (3400 bad credentials, 3401 account suspended, ...): the request created nothing:
+            # give the message back and stop the whole run.
             self.book.release(message.key, prior)
-            self.stop("unauthorized")
+            self.stop(Unauthorized(answer.http_status, answer.status_code, answer.description))
             return
         state = {"accepted": "accepted", "rejected": "rejected", "unknown": "unknown", "retry": "failed"}[
             answer.verdict
@@ -190,7 +190,7 @@ class CampaignSender:
             # Every attempt of this message failed to connect and nothing else ever reached the
             # endpoint: it is unreachable (docs/sending.md, exit codes: 4), not a campaign of failed messages.
             # Nothing left the machine, so what is left stays sendable by the next run.
-            self.stop("unreachable")
+            self.stop(Unreachable(answer.description))
 
     @staticmethod
     def _outcome(message: Sendable, answer: Answer, state: str) -> Outcome:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.campaign.helpers import invoke
 from tests.fixtures.receiver import ServedReceiver
 from tests.fixtures.simulator import MakeSimulator
 from tests.sending.helpers import campaign, telesign_env, write_campaign
+from tests.testing.cli import invoke
 
 
 @pytest.mark.parametrize("damage", ["corrupt", "folder"])

@@ -1,0 +1,68 @@
+"""Why a send stopped before its end, as types: each knows its exit code and, for those a user
+must act on, the error `campaign send` reports once the report is written (docs/sending.md,
+"Exit codes"). The sender records the first stop; runner.sending.run turns it into the outcome."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from runner.errors import CredentialsRefused, EndpointUnreachable, ExitCode, RunnerError
+
+
+@dataclass(frozen=True)
+class Stop:
+    label: ClassVar[str]  # as the progress line says it: "stopping (interrupted): ..."
+    exit_code: ClassVar[ExitCode]
+
+    def error(self, campaign_id: str, base_url: str, report: Path) -> RunnerError | None:
+        """The error to report after the run, or None when the exit code says it all."""
+        return None
+
+
+@dataclass(frozen=True)
+class Interrupted(Stop):
+    label = "interrupted"
+    exit_code = ExitCode.INTERRUPTED
+
+
+@dataclass(frozen=True)
+class Terminated(Stop):
+    label = "terminated"
+    exit_code = ExitCode.TERMINATED
+
+
+@dataclass(frozen=True)
+class Unauthorized(Stop):
+    """A 401: the credentials (3400) or the account (3401 suspended, ...) are refused. The code
+    reported is the one Telesign gave."""
+
+    label = "unauthorized"
+    exit_code = ExitCode.CANNOT_PROCEED
+    http_status: int | None = 401
+    status_code: int | None = None
+    description: str = ""
+
+    def error(self, campaign_id: str, base_url: str, report: Path) -> RunnerError:
+        code = f"{self.http_status}/{self.status_code}" if self.status_code is not None else f"{self.http_status}"
+        said = f" {self.description}" if self.description else ""
+        return CredentialsRefused(
+            f"Telesign refused the credentials ({code}{said}) while sending {campaign_id}: check TELESIGN_CUSTOMER_ID "
+            f"and TELESIGN_API_KEY, and the account's standing; unsent messages stay pending. Report: {report}"
+        )
+
+
+@dataclass(frozen=True)
+class Unreachable(Stop):
+    label = "unreachable"
+    exit_code = ExitCode.CANNOT_PROCEED
+    description: str = ""
+
+    def error(self, campaign_id: str, base_url: str, report: Path) -> RunnerError:
+        return EndpointUnreachable(
+            f"could not reach {base_url} while sending {campaign_id}: no connection could be made"
+            + (f" ({self.description})" if self.description else "")
+            + "; check TELESIGN_BASE_URL and the network. Nothing was sent in this run; the next run sends what is "
+            f"left. Report: {report}"
+        )
