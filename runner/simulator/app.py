@@ -6,32 +6,38 @@ toward the thousands of requests a second a send benchmark needs from it on two 
 POST /v1/omnichannel goes through the steps Telesign's answers imply, each with its own answer:
 body size (413/3116) -> authentication (401/3400) -> JSON and validation (400) -> invalid number
 (400, last digit 9) -> TPS limit (429/3204 + Retry-After) -> injected faults (503/3500, or accept
-and drop) -> accepted (200/3001, callbacks planned). GET /v1/omnichannel/{reference_id} answers
-the message's current status, shaped like its callbacks.
+and drop) -> accepted (200/3001, callbacks planned). Refusals echo the request's external_id
+(runner.simulator.statuses). GET /v1/omnichannel/{reference_id} answers the message's current
+status, shaped like its callbacks with `additional_info`, as Telesign's getMessagingStatus:
+400/3311 for a reference_id it does not know, 404/-10004 once the message is over 12 hours old.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from runner.campaign.sms import measure
 from runner.simulator import statuses as s
 from runner.simulator.auth import Authenticator
 from runner.simulator.callbacks import CallbackDispatcher
 from runner.simulator.config import SimulatorConfig
 from runner.simulator.faults import Fault, FaultDraw
-from runner.simulator.journal import AcceptedRequest, CallbackAttempt, Journal
+from runner.simulator.journal import AcceptedRequest, CallbackAttempt, Journal, read_journal_file
 from runner.simulator.outcomes import refused_at_once, status_payload
 from runner.simulator.ratelimit import AcceptanceWindow
 from runner.simulator.statuses import Refusal
 from runner.simulator.validation import MAX_BODY_BYTES, OmnichannelRequest, invalid_phone_number, parse
+from runner.telesign import codes as c
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -94,6 +100,27 @@ class Simulator:
             request.reference_id, request.external_id, change, request.accepted_at, self.config.time_scale
         )
 
+    def restore(self, path: Path) -> int:
+        """Take back the requests an earlier simulator wrote to its journal file, with their ages, so
+        that GET status answers for them (the sandbox's `campaign poll --sandbox`). Returns how many."""
+        restored = 0
+        monotonic_now, wall_now = self.clock(), time.time()
+        for record in read_journal_file(path):
+            request = AcceptedRequest.from_record(record, monotonic_now, wall_now)
+            if request is not None:
+                self.journal.accept(request)
+                restored += 1
+        return restored
+
+    def last_change_at(self) -> float:
+        """The clock() time at which the last planned status change of any request has happened."""
+        latest = 0.0
+        for request in self.journal.accepted():
+            changes = request.changes
+            if changes:
+                latest = max(latest, request.accepted_monotonic + self.config.scaled(changes[-1].at_s))
+        return latest
+
     def wait_callbacks_settled(self, timeout: float = 10.0) -> bool:
         """From another thread: block until every planned callback was answered 200 or given up."""
         return self.callbacks.wait_settled(timeout)
@@ -136,7 +163,7 @@ class Simulator:
                 await self._send_message(scope, receive, send)
             else:
                 await self._answer(
-                    send, Refusal(405, s.INVALID_REQUEST, "Method not allowed: use POST"), [(b"allow", b"POST")]
+                    send, Refusal(405, c.INVALID_REQUEST, "Method not allowed: use POST"), [(b"allow", b"POST")]
                 )
         elif path.startswith(ENDPOINT + "/") and method == "GET":
             await self._get_status(scope, send, path[len(ENDPOINT) + 1 :])
@@ -149,31 +176,31 @@ class Simulator:
         if raw is None:
             await self._refuse(send, s.payload_too_large(MAX_BODY_BYTES), [(b"connection", b"close")])
             return
+        external_id = _external_id_of(raw)
         reason = self._auth.refusal_reason("POST", scope["path"], headers, raw)
         if reason is not None:
-            await self._refuse(send, s.not_authorized(reason))
+            await self._refuse(send, s.not_authorized(reason).echoing(external_id))
             return
         if not headers.get("content-type", "").lower().startswith("application/json"):
-            await self._refuse(
-                send, s.bad_request(s.INVALID_REQUEST, "Invalid request: Content-Type must be application/json")
-            )
+            refusal = s.bad_request(c.INVALID_REQUEST, "Invalid request: Content-Type must be application/json")
+            await self._refuse(send, refusal.echoing(external_id))
             return
         request = parse(raw)
         if isinstance(request, Refusal):
-            await self._refuse(send, request)
+            await self._refuse(send, request.echoing(external_id))
             return
         if refused_at_once(request.phone_number):
-            await self._refuse(send, invalid_phone_number(request.phone_number))
+            await self._refuse(send, invalid_phone_number(request.phone_number).echoing(external_id))
             return
         now = self.clock()
         if self._window is not None:
             wait = self._window.retry_after(now)
             if wait is not None:
-                await self._refuse(send, s.rate_limited(wait))
+                await self._refuse(send, s.rate_limited(wait).echoing(external_id))
                 return
         fault = self._faults.draw(raw)
         if fault is Fault.FAIL:
-            await self._refuse(send, s.unavailable())
+            await self._refuse(send, s.unavailable().echoing(external_id))
             return
         accepted = self._accept(request, raw, now, dropped=fault is Fault.DROP)
         if accepted.dropped:
@@ -199,6 +226,7 @@ class Simulator:
             dropped=dropped,
             channels=request.channels,
             channel_refs=tuple(_reference_id() for _ in request.channels),
+            sms_parts=_sms_parts(request.body),
         )
         if self._window is not None:
             self._window.record(now)
@@ -230,12 +258,17 @@ class Simulator:
     async def _get_status(self, scope: Scope, send: Send, reference_id: str) -> None:
         reason = self._auth.refusal_reason("GET", scope["path"], _headers(scope), b"")
         if reason is not None:
-            await self._answer(send, s.not_authorized(reason))
+            await self._answer(send, s.status_unauthorized(reason))
+            return
+        request = self.journal.find(reference_id) if _REFERENCE_ID.fullmatch(reference_id) else None
+        if request is None:
+            await self._answer(send, s.invalid_reference_id())
+            return
+        if self.clock() - request.accepted_monotonic > s.STATUS_WINDOW_S:
+            await self._answer(send, s.reference_expired())
             return
         payload = self.status_of(reference_id)
-        if payload is None:
-            await self._answer(send, s.not_found(f"reference_id {reference_id[:40]}"))
-            return
+        self.journal.count("status")
         await self._respond(send, 200, json.dumps(payload).encode())
 
     async def _refuse(self, send: Send, refusal: Refusal, extra: list[tuple[bytes, bytes]] | None = None) -> None:
@@ -260,6 +293,28 @@ class Simulator:
 
 def create_app(config: SimulatorConfig | None = None, clock: Callable[[], float] = time.monotonic) -> Simulator:
     return Simulator(config or SimulatorConfig(), clock)
+
+
+_REFERENCE_ID = re.compile(r"[0-9A-F]{32}")
+
+
+def _external_id_of(raw: bytes) -> str | None:
+    """The request's external_id, for a refusal to echo; None when the body does not give one."""
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    value = body.get("external_id") if isinstance(body, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _sms_parts(body: dict[str, Any]) -> int:
+    """How many parts the SMS channel's text takes (GSM-7 or UCS-2 segments), 1 without one."""
+    message = body.get("message")
+    part = message.get("sms", message.get("default")) if isinstance(message, dict) else None
+    parameters = part.get("parameters") if isinstance(part, dict) else None
+    text = parameters.get("text") if isinstance(parameters, dict) else None
+    return max(1, measure(text).segments) if isinstance(text, str) else 1
 
 
 def _reference_id() -> str:

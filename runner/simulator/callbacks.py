@@ -4,8 +4,9 @@ Signed as Telesign signs them (`Authorization: TSA <customer_id>:<signature>` an
 signature in `X-TS-Authorization`, HMAC-SHA256 of the raw body under the base64-decoded API key),
 sent from the server's own event loop with one shared httpx.AsyncClient, and retried with
 exponential backoff (in simulated seconds, so scaled like every other delay) while the receiver
-does not answer 200, up to `callback_attempts` tries: Telesign retries a callback a few times,
-then gives up, so a receiver that is down for long loses callbacks, as in production.
+does not answer 200 within SEND_TIMEOUT_S: Telesign's Transaction Callback Service retries a
+callback up to 4 times, waiting 5 seconds for each answer, then gives up, so a receiver that is
+down for long loses callbacks, as in production (`callback_attempts` = 1 + 4 retries).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from runner.simulator.outcomes import status_payload
 from runner.telesign.auth import callback_headers
 
 RETRY_BASE_S = 2.0  # simulated seconds before the 2nd try; doubles after each failed try
-SEND_TIMEOUT_S = 10.0  # real seconds: a receiver should answer fast
+SEND_TIMEOUT_S = 5.0  # real seconds: Telesign waits 5 s for the receiver's answer
 
 
 class CallbackDispatcher:

@@ -34,7 +34,7 @@ class SimulatorConfig:
     seed: int = 0
     journal_path: Path | None = None
     history_limit: int | None = None
-    callback_attempts: int = 4
+    callback_attempts: int = 5  # the first try and Telesign's 4 retries (docs/simulator.md)
     callback_concurrency: int = 32
 
     def __post_init__(self) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from runner.simulator.outcomes import StatusChange, in_progress, plan
-from runner.simulator.validation import Channel
+from runner.simulator.validation import Channel, OmnichannelRequest, parse
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,7 @@ class AcceptedRequest:
     dropped: bool  # accepted, then the connection was closed without an answer
     channels: tuple[Channel, ...]
     channel_refs: tuple[str, ...]
+    sms_parts: int = 1  # parts the SMS channel's text takes (what an SMS delivery is charged for)
 
     @property
     def body(self) -> dict[str, Any]:
@@ -47,7 +48,7 @@ class AcceptedRequest:
     @property
     def changes(self) -> list[StatusChange]:
         """The planned status changes, in time order."""
-        return plan(self.phone_number, self.channels, self.channel_refs)
+        return plan(self.phone_number, self.channels, self.channel_refs, self.sms_parts)
 
     def status_at(self, monotonic_now: float, time_scale: float) -> StatusChange:
         """The latest status change that has happened by `monotonic_now`."""
@@ -66,9 +67,39 @@ class AcceptedRequest:
             "phone_number": self.phone_number,
             "accepted_at": datetime.fromtimestamp(self.accepted_at, tz=UTC).isoformat(),
             "monotonic": self.accepted_monotonic,
+            "accepted_epoch": self.accepted_at,
+            "channel_refs": list(self.channel_refs),
+            "sms_parts": self.sms_parts,
             "dropped": self.dropped,
             "body": self.body if body is None else body,
         }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any], monotonic_now: float, wall_now: float) -> AcceptedRequest | None:
+        """A request as a journal file line recorded it, its age kept: a simulator started later on
+        the same journal answers GET status for it as the first one would have (the sandbox's
+        `campaign poll --sandbox`). None for a line that is not such a record."""
+        try:
+            raw = json.dumps(record["body"]).encode()
+            request = parse(raw)
+            accepted_at = float(record["accepted_epoch"])
+            refs = tuple(str(ref) for ref in record["channel_refs"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        if not isinstance(request, OmnichannelRequest) or len(refs) != len(request.channels):
+            return None
+        return cls(
+            reference_id=str(record["reference_id"]),
+            external_id=request.external_id,
+            phone_number=request.phone_number,
+            raw_body=raw,
+            accepted_monotonic=monotonic_now - (wall_now - accepted_at),
+            accepted_at=accepted_at,
+            dropped=bool(record.get("dropped")),
+            channels=request.channels,
+            channel_refs=refs,
+            sms_parts=int(record.get("sms_parts", 1)),
+        )
 
 
 @dataclass(frozen=True, slots=True)

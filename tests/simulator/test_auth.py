@@ -42,11 +42,14 @@ async def test_basic_with_the_right_credentials_is_accepted(asgi_simulator: Asgi
 
 async def test_basic_with_a_wrong_key_is_401_3400(asgi_simulator: AsgiFactory) -> None:
     app, client = await asgi_simulator()
+    raw = json.dumps(omnichannel_body(external_id="winter-sale.w-001")).encode()
     response = await _post(
-        client, _raw(), {"Authorization": basic_authorization(OTHER), "Content-Type": "application/json"}
+        client, raw, {"Authorization": basic_authorization(OTHER), "Content-Type": "application/json"}
     )
     assert _refused(response)
-    assert list(response.json()) == ["status"]
+    # The 401 schema: status and external_id (echoed), no reference_id.
+    assert response.json()["external_id"] == "winter-sale.w-001"
+    assert list(response.json()) == ["status", "external_id"]
     assert app.accepted() == [] and app.outcomes()["401"] == 1
 
 

@@ -26,7 +26,7 @@ async def test_more_than_tps_in_a_second_get_429_3204_with_retry_after(asgi_simu
     answers = [await client.post(ENDPOINT, json=omnichannel_body(f"1555867530{i}")) for i in range(5)]
     assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
     refused = answers[3]
-    assert refused.json() == {"status": {"code": 3204, "description": "Rate limit exceeded"}}
+    assert refused.json() == {"status": {"code": 3204, "description": "Rate limit exceeded"}, "external_id": None}
     assert refused.headers["Retry-After"] == "1"
     assert len(app.accepted()) == 3 and app.outcomes()["429"] == 2
 
@@ -57,7 +57,7 @@ async def test_fail_rate_answers_503_3500_and_accepts_nothing(asgi_simulator: As
     app, client = await asgi_simulator(fail_rate=1.0)
     response = await client.post(ENDPOINT, json=omnichannel_body())
     assert response.status_code == 503
-    assert response.json() == {"status": {"code": 3500, "description": "System Unavailable"}}
+    assert response.json() == {"status": {"code": 3500, "description": "System Unavailable"}, "external_id": None}
     assert app.accepted() == [] and app.outcomes()["503"] == 1
 
 

@@ -83,7 +83,13 @@ def test_each_last_digit_gets_its_outcome_in_signed_callbacks(
         payloads = sorted((c.payload for c in callbacks), key=lambda p: p["status"]["updated_on"])
         assert [_summary(p) for p in payloads] == expected, f"last digit {digit}"
         for payload in payloads:
-            assert list(payload) == ["status", "channel_status", "reference_id", "external_id"]
+            assert list(payload) == ["status", "channel_status", "reference_id", "external_id", "additional_info"]
+            # What the message cost is known, and told, once its status is final (docs/simulator.md).
+            if payload["status"]["code"] in (3000, 3003, 3005):
+                assert payload["additional_info"]["currency"] == "USD"
+                assert re.fullmatch(r"\d+\.\d{4}", payload["additional_info"]["price"])
+            else:
+                assert "price" not in payload["additional_info"]
             assert payload["external_id"] == f"c-{digit}"
             assert UPDATED_ON.match(payload["status"]["updated_on"])
             for entry in payload["channel_status"]:
@@ -103,13 +109,13 @@ def test_last_digit_9_is_refused_at_once_without_callbacks(
     with client:
         response = client.post(ENDPOINT, json=omnichannel_body("15558675309"))
     assert response.status_code == 400
-    assert response.json()["status"]["code"] == 3101
+    assert response.json()["status"]["code"] == 3110
     assert server.app.accepted() == []
     assert server.app.wait_callbacks_settled(10) and callback_receiver.calls() == []
 
 
 @pytest.mark.parametrize("digit", ["6", "8"])
-def test_viber_only_failure_ends_3056_on_viber_and_3006_overall(
+def test_viber_only_failure_ends_with_delivery_error_on_viber_and_overall(
     sending: tuple[SimulatorServer, httpx.Client], callback_receiver: CallbackReceiver, digit: str
 ) -> None:
     server, client = sending
@@ -119,7 +125,7 @@ def test_viber_only_failure_ends_3056_on_viber_and_3006_overall(
         reference = client.post(ENDPOINT, json=body).json()["reference_id"]
     assert server.app.wait_callbacks_settled(10)
     assert [_summary(c.payload) for c in callback_receiver.for_reference(reference)] == [
-        (3006, "viber", [("viber", 3056)])
+        (3003, "viber", [("viber", 3003)])
     ]
 
 
@@ -145,6 +151,13 @@ def test_callbacks_are_retried_until_the_receiver_answers_200(
     assert len(received) == 3 and len({c.body for c in received}) == 1
     assert [a.status_code for a in server.app.callbacks_sent()] == [500, 503, 200]
     assert [a.attempt for a in server.app.callbacks_sent()] == [1, 2, 3]
+
+
+def test_telesign_retries_a_callback_up_to_4_times() -> None:
+    from runner.simulator.callbacks import SEND_TIMEOUT_S
+    from runner.simulator.config import SimulatorConfig
+
+    assert SimulatorConfig().callback_attempts == 1 + 4 and SEND_TIMEOUT_S == 5.0
 
 
 def test_callbacks_give_up_after_a_few_tries_when_the_receiver_is_down(
@@ -213,8 +226,72 @@ async def test_updated_on_times_are_spaced_by_the_time_scale(asgi_simulator: Asg
     assert gap.total_seconds() == pytest.approx(1.5, abs=0.0011)  # SMS delivers 3 simulated s later
 
 
-async def test_an_unknown_reference_is_404(asgi_simulator: AsgiFactory) -> None:
+@pytest.mark.parametrize("reference", ["0" * 32, "not-a-reference", "35c8b5d509bc10689196fed2ad551b8a"])
+async def test_an_unknown_or_malformed_reference_is_400_3311(asgi_simulator: AsgiFactory, reference: str) -> None:
     _, client = await asgi_simulator()
-    response = await client.get(f"{ENDPOINT}/{'0' * 32}")
+    response = await client.get(f"{ENDPOINT}/{reference}")
+    assert response.status_code == 400
+    assert response.json() == {"status": {"code": 3311, "description": "Invalid value for parameter reference_id"}}
+
+
+async def test_a_message_over_12_hours_old_is_404_10004(asgi_simulator: AsgiFactory) -> None:
+    clock = FakeClock()
+    _, client = await asgi_simulator(clock=clock)
+    reference = (await client.post(ENDPOINT, json=omnichannel_body("15558675300"))).json()["reference_id"]
+    clock.now += 12 * 3600
+    assert (await client.get(f"{ENDPOINT}/{reference}")).status_code == 200
+    clock.now += 1
+    response = await client.get(f"{ENDPOINT}/{reference}")
     assert response.status_code == 404
-    assert list(response.json()) == ["status"]
+    assert response.json() == {"status": {"code": -10004, "description": "ReferenceID expired."}}
+
+
+async def test_the_status_answer_carries_additional_info_with_the_price(asgi_simulator: AsgiFactory) -> None:
+    clock = FakeClock()
+    _, client = await asgi_simulator(clock=clock)
+    body = omnichannel_body("15558675306", channels=VIBER_THEN_SMS)
+    body["message"]["sms"]["parameters"]["text"] = "x" * 200  # two GSM-7 parts
+    reference = (await client.post(ENDPOINT, json=body)).json()["reference_id"]
+    in_progress = (await client.get(f"{ENDPOINT}/{reference}")).json()
+    assert in_progress["additional_info"] == {}
+    clock.now += 3600
+    final = (await client.get(f"{ENDPOINT}/{reference}")).json()
+    # +1 is the simulator's US price: 0.0079 an SMS part (docs/simulator.md, "Prices")
+    assert final["additional_info"] == {"price": "0.0158", "currency": "USD", "message_parts_count": 2}
+
+
+async def test_a_channel_not_enabled_gets_3100_and_the_next_channel_is_tried(asgi_simulator: AsgiFactory) -> None:
+    clock = FakeClock()
+    app, client = await asgi_simulator(clock=clock)
+    body = omnichannel_body("15558675301", channels=[{"channel": "whatsapp"}, *VIBER_THEN_SMS])
+    reference = (await client.post(ENDPOINT, json=body)).json()["reference_id"]
+    clock.now += 3600
+    payload = app.status_of(reference)
+    assert payload is not None
+    assert _summary(payload) == (3000, "viber", [("whatsapp", 3100), ("viber", 3000)])
+    assert [c.code for c in app.accepted()[0].changes] == [3100, 3000]
+
+
+async def test_no_channel_enabled_ends_3006(asgi_simulator: AsgiFactory) -> None:
+    clock = FakeClock()
+    app, client = await asgi_simulator(clock=clock)
+    body = omnichannel_body("15558675301", channels=[{"channel": "rcs"}, {"channel": "whatsapp"}])
+    body["message"] = {"default": {"template": "text", "parameters": {"text": "hi"}}}
+    reference = (await client.post(ENDPOINT, json=body)).json()["reference_id"]
+    payload = app.status_of(reference)
+    assert payload is not None
+    assert _summary(payload) == (3006, "whatsapp", [("rcs", 3100), ("whatsapp", 3100)])
+    assert payload["status"]["description"] == "None of the channels is enabled for the customer"
+
+
+@pytest.mark.parametrize(("ending", "code"), [("033", 3033), ("036", 3036), ("071", 3071)])
+async def test_message_level_final_codes_come_from_the_outcome_table(
+    asgi_simulator: AsgiFactory, ending: str, code: int
+) -> None:
+    clock = FakeClock()
+    app, client = await asgi_simulator(clock=clock)
+    reference = (await client.post(ENDPOINT, json=omnichannel_body(f"15558675{ending}"))).json()["reference_id"]
+    clock.now += 3600
+    payload = app.status_of(reference)
+    assert payload is not None and payload["status"]["code"] == code
+    assert payload["additional_info"] == {"price": "0.0000", "currency": "USD"}

@@ -1,5 +1,5 @@
-"""The simulator refuses bad requests as Telesign does: HTTP status, status.code, and a body that
-carries only `status {code, description}`."""
+"""The simulator refuses bad requests as Telesign does: HTTP status, status.code, and a body shaped
+as the Engage reference's 400 schema: reference_id, status {code, description}, external_id echoed."""
 
 from __future__ import annotations
 
@@ -45,10 +45,10 @@ CASES = [
     ("message missing", _without("message"), 400, 3303),
     ("message of a listed channel missing", _without("message.sms"), 400, 3303),
     ("viber template missing", _without("message.viber.template"), 400, 3303),
-    ("url_text missing", _without("message.viber.parameters.url_text"), 400, 3303),
+    ("url_text missing", _without("message.viber.parameters.url_text"), 400, 3305),
     ("message_type missing", _without("message_type"), 400, 3304),
     ("channel listed twice", _set("channels", [{"channel": "viber"}, {"channel": "viber"}]), 400, 3113),
-    ("unknown channel", _set("channels", [{"channel": "pigeon"}]), 400, 3113),
+    ("channel not a name", _set("channels", [{"channel": 7}]), 400, 3113),
     (
         "fallback_time below 30",
         _set("channels", [{"channel": "viber", "fallback_time": 29}, {"channel": "sms"}]),
@@ -65,15 +65,23 @@ CASES = [
     ("external_id not ASCII", _set("external_id", "café-1"), 400, 3103),
     ("external_id over 100 characters", _set("external_id", "x" * 101), 400, 3103),
     ("message_type unknown", _set("message_type", "PROMO"), 400, 3102),
-    ("unknown viber template", _set("message.viber.template", "carousel"), 400, 3111),
-    ("unknown sms template", _set("message.sms.template", "url_action"), 400, 3111),
-    ("viber link to Telegram", _set("message.viber.parameters.url", "https://t.me/shop"), 400, 3111),
-    ("viber link to Line", _set("message.viber.parameters.url", "https://line.me/R/ti/p/shop"), 400, 3111),
-    ("viber link to Signal", _set("message.viber.parameters.url", "https://signal.me/#p/+15551234567"), 400, 3111),
-    ("viber link not a web URL", _set("message.viber.parameters.url", "viatushop.com/orders"), 400, 3111),
-    ("phone_number with a plus", _set("phone_number", "+15558675300"), 400, 3101),
-    ("phone_number too short", _set("phone_number", "12345"), 400, 3101),
+    ("unknown viber template", _set("message.viber.template", "carousel"), 400, 3112),
+    ("unknown sms template", _set("message.sms.template", "url_action"), 400, 3112),
+    ("viber link to Telegram", _set("message.viber.parameters.url", "https://t.me/shop"), 400, 3108),
+    ("viber link to Line", _set("message.viber.parameters.url", "https://line.me/R/ti/p/shop"), 400, 3108),
+    ("viber link to Signal", _set("message.viber.parameters.url", "https://signal.me/#p/+15551234567"), 400, 3108),
+    ("viber link not a web URL", _set("message.viber.parameters.url", "viatushop.com/orders"), 400, 3108),
+    ("phone_number with a plus", _set("phone_number", "+15558675300"), 400, 3110),
+    ("phone_number too short", _set("phone_number", "12345"), 400, 3110),
     ("callback_url empty", _set("callback_url", ""), 400, 3106),
+    ("account_lifecycle_event unknown", _set("account_lifecycle_event", "signin"), 400, 3104),
+    ("originating_ip not an address", _set("originating_ip", "160.199.219"), 400, 3105),
+    (
+        "recipient without a phone, no phone_number",
+        lambda b: b.update(recipient={"email": "a@x.io"}, phone_number=None),
+        400,
+        3302,
+    ),
 ]
 
 
@@ -86,9 +94,10 @@ async def test_each_invalid_request_gets_telesigns_status(
     edit(body)
     response = await client.post(ENDPOINT, json=body)
     assert (response.status_code, response.json()["status"]["code"]) == (http_status, code)
-    # Error bodies are only {"status": {"code", "description"}}: no errors array, no reference_id.
-    assert list(response.json()) == ["status"]
+    # The 400 schema: reference_id, status {code, description}, external_id (echoed); no errors array.
+    assert list(response.json()) == ["reference_id", "status", "external_id"]
     assert set(response.json()["status"]) == {"code", "description"}
+    assert response.json()["external_id"] == body.get("external_id")
     assert app.accepted() == []
     assert app.outcomes()[str(http_status)] == 1
 
@@ -97,7 +106,8 @@ async def test_invalid_json_is_3110(asgi_simulator: AsgiFactory) -> None:
     _, client = await asgi_simulator()
     response = await client.post(ENDPOINT, content=b'{"channels": [', headers={"Content-Type": "application/json"})
     assert response.status_code == 400
-    assert response.json() == {"status": {"code": 3110, "description": "Invalid request: the body is not valid JSON"}}
+    assert response.json()["status"] == {"code": 3110, "description": "Invalid request: the body is not valid JSON"}
+    assert response.json()["external_id"] is None
 
 
 async def test_a_json_array_is_an_invalid_request(asgi_simulator: AsgiFactory) -> None:
@@ -154,3 +164,25 @@ async def test_a_request_that_is_not_json_content_is_refused(asgi_simulator: Asg
         ENDPOINT, content=json.dumps(omnichannel_body()), headers={"Content-Type": "text/plain"}
     )
     assert (response.status_code, response.json()["status"]["code"]) == (400, 3110)
+
+
+async def test_the_recipient_object_is_preferred_to_the_deprecated_phone_number(asgi_simulator: AsgiFactory) -> None:
+    app, client = await asgi_simulator()
+    body = omnichannel_body()
+    body["recipient"] = {"phone_number": body.pop("phone_number")}
+    assert (await client.post(ENDPOINT, json=body)).status_code == 200
+    assert app.accepted()[0].phone_number == body["recipient"]["phone_number"]
+
+
+async def test_message_default_serves_a_channel_without_its_own_message(asgi_simulator: AsgiFactory) -> None:
+    _, client = await asgi_simulator()
+    body = omnichannel_body()
+    body["message"]["default"] = body["message"].pop("sms")
+    assert (await client.post(ENDPOINT, json=body)).status_code == 200
+
+
+async def test_valid_lifecycle_event_and_ip_addresses_are_accepted(asgi_simulator: AsgiFactory) -> None:
+    _, client = await asgi_simulator()
+    for event, address in (("sign-in", "160.199.219.47"), ("delete", "2001:db8::1")):
+        body = omnichannel_body(account_lifecycle_event=event, originating_ip=address)
+        assert (await client.post(ENDPOINT, json=body)).status_code == 200
