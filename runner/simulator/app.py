@@ -302,7 +302,7 @@ def _external_id_of(raw: bytes) -> str | None:
     """The request's external_id, for a refusal to echo; None when the body does not give one."""
     try:
         body = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # (a deeply nested body: validation says why)
         return None
     value = body.get("external_id") if isinstance(body, dict) else None
     return value if isinstance(value, str) else None
