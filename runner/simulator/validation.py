@@ -77,7 +77,7 @@ class OmnichannelRequest:
 def parse(raw: bytes) -> OmnichannelRequest | Refusal:
     try:
         body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return bad_request(s.INVALID_REQUEST, "Invalid request: the body is not valid JSON")
     if not isinstance(body, dict):
         return bad_request(s.INVALID_REQUEST, "Invalid request: the body must be a JSON object")
