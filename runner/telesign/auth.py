@@ -8,7 +8,7 @@
   to the body sent, so callers pass the exact bytes.
 - Callbacks: Telesign signs a callback's raw body with HMAC-SHA256 under the base64-decoded API
   key and sends `Authorization: TSA <customer_id>:<signature>` and the bare signature in
-  `X-TS-Authorization`.
+  `X-TS-Authorization`; its SDKs' helper reads a bare signature in `Authorization`, also accepted.
 """
 
 from __future__ import annotations
@@ -111,6 +111,10 @@ def verify_callback(api_key: str, raw_body: bytes, authorization: str | None, ts
     candidates = []
     if authorization and authorization.startswith("TSA ") and ":" in authorization:
         candidates.append(authorization.rsplit(":", 1)[1].strip())
+    elif authorization and " " not in authorization.strip():
+        # Telesign's SDKs document the callback's Authorization header as the bare signature
+        # (telesign.util.verify_telesign_callback_signature compares it whole): accept that too.
+        candidates.append(authorization.strip())
     if ts_authorization:
         candidates.append(ts_authorization.strip())
     ok = False
