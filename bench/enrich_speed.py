@@ -27,7 +27,9 @@ from bench.common import figure
 from runner.callbacks.log import receiver_line
 from runner.campaign.expansion import Expansion
 from runner.campaign.schema import load
-from runner.ledger.store import Ledger, Outcome
+from runner.ledger.backend import open_ledger
+from runner.ledger.records import Outcome
+from runner.ledger.states import State
 from runner.report import csv as report
 from runner.sending.run import campaign_folder, planned_rows
 
@@ -55,16 +57,18 @@ def build(folder: Path, messages: int, lines: int) -> tuple[Path, Path, Path]:
             handle.write(f"+1 555 {i // 10000:03d} {i % 10000:04d},n{i}\n")
     campaign = load(folder / "campaign.toml")
     outputs = folder / "outputs"
-    ledger = Ledger.open(campaign_folder(outputs, campaign.id), campaign.id)
-    run_id = ledger.start_run("send")
-    ledger.sync(run_id, planned_rows(Expansion(campaign)))
-    keys = [k for (k,) in ledger.db.execute("SELECT key FROM messages ORDER BY position")]
+    ledger = open_ledger(campaign_folder(outputs, campaign.id), campaign.id)
+    run_id = ledger.runs.start("send")
+    ledger.audience.sync(run_id, planned_rows(Expansion(campaign)))
+    keys = [m.key for m in ledger.claims.sendable(run_id, (State.PENDING,), -1, messages)]
     references = [f"{i:032X}" for i in range(messages)]
     for start in range(0, messages, 10000):
-        ledger.commit(
+        ledger.claims.commit(
             [],
             [
-                Outcome(keys[i], "accepted", 200, 3001, "Message in progress", references[i], "2026-11-27T00:00:00Z")
+                Outcome(
+                    keys[i], State.ACCEPTED, 200, 3001, "Message in progress", references[i], "2026-11-27T00:00:00Z"
+                )
                 for i in range(start, min(messages, start + 10000))
             ],
         )
@@ -113,7 +117,7 @@ def bare_loop(log: Path) -> float:
 
 def report_alone(outputs: Path) -> float:
     """report.write of the enriched campaign, as enrich ends with it: its share of the time."""
-    ledger = Ledger.open(outputs / "bench-enrich", "bench-enrich")
+    ledger = open_ledger(outputs / "bench-enrich", "bench-enrich")
     try:
         started = time.perf_counter()
         report.write(ledger, outputs / "report-alone.csv")

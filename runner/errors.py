@@ -92,5 +92,6 @@ class CampaignLocked(CannotProceed):
 
 
 class LedgerUnusable(CannotProceed):
-    """The campaign's ledger cannot be read (damaged, a folder in its place, another campaign's):
+    """The campaign's ledger cannot be read (damaged, a folder in its place, another campaign's,
+    written by a newer version of the runner):
     nothing is sent, since without it the runner cannot know what was sent already."""

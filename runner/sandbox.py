@@ -17,7 +17,7 @@ from runner import terminal
 from runner.callbacks.enrichment import enrich
 from runner.callbacks.receiver import create_receiver
 from runner.campaign.schema import Campaign
-from runner.ledger.store import Ledger
+from runner.ledger.backend import open_ledger
 from runner.sending.run import SendOptions, campaign_folder, send_campaign
 from runner.serving import BackgroundServer
 from runner.simulator import SimulatorConfig, create_app
@@ -63,7 +63,7 @@ def rehearse(campaign: Campaign, outputs: Path, log_format: str, limit: int | No
             started = time.monotonic()
             settled = simulator.wait_callbacks_settled(SETTLE_TIMEOUT)
             waited = time.monotonic() - started
-    ledger = Ledger.open(folder, campaign.id)
+    ledger = open_ledger(folder, campaign.id)
     try:
         enriched = enrich(ledger, [log], folder / "report.csv")
         counts, delivery = ledger.counts(), ledger.delivery_counts()

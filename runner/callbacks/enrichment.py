@@ -10,7 +10,7 @@ messages merges in tens of MB; past MAX_MESSAGES what is merged is written out a
 on from the ledger, so memory stays bounded whatever the campaign's size. A million callbacks
 are never held: each is merged as it is read.
 
-Merged deliveries go to the ledger in one transaction (Ledger.save_deliveries): the messages'
+Merged deliveries go to the ledger in one transaction (runner.ledger.interface.Deliveries.save): the messages'
 delivery columns, and what a later enrichment needs to go on merging (the winners' orders, the
 digests merged). So re-reading a log changes nothing, and enriching twice, or with logs repeated
 or reordered, gives a byte-identical report.
@@ -21,14 +21,15 @@ from __future__ import annotations
 import json
 import sys
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner.callbacks.log import Entry, Malformed, entry_of, payload_to_callback, read_entries
+from runner.callbacks.log import Entry, Malformed, read_entries
 from runner.callbacks.rules import order_head, order_micros
 from runner.callbacks.timeparse import format_micros
-from runner.ledger.store import Ledger, MergedDelivery, StoredDelivery
+from runner.ledger.interface import Deliveries, Ledger
+from runner.ledger.records import ChannelStatus, MergedDelivery, MergeState, StoredDelivery
 from runner.report import csv as report
 
 BATCH = 2_000  # callbacks of messages not seen yet, joined to them at a time
@@ -58,10 +59,8 @@ class EnrichResult:
 
 def enrich(ledger: Ledger, logs: Iterable[Path], report_path: Path) -> EnrichResult:
     result = EnrichResult()
-    with ledger.enriching():
-        run = _Run(ledger, result)
-        for entry in _legacy_entries(ledger.legacy_callbacks()):  # a ledger from before DELIVERIES
-            run.take(entry)
+    with ledger.deliveries.enriching():
+        run = _Run(ledger.deliveries, result)
         for record in read_entries(logs, run.next_arrival):
             result.lines += 1
             if isinstance(record, Malformed):
@@ -82,10 +81,10 @@ class _Run:
     batch does not matter: ties are broken by arrival numbers, fixed as read, and the copies of a
     callback carry the same ids, so they wait, or not, together, and the first read goes first.)"""
 
-    def __init__(self, ledger: Ledger, result: EnrichResult) -> None:
-        self.ledger, self.result = ledger, result
-        self.merged = Merged(stored=ledger.has_deliveries())
-        self.next_arrival = ledger.next_arrival()
+    def __init__(self, deliveries: Deliveries, result: EnrichResult) -> None:
+        self.deliveries, self.result = deliveries, result
+        self.merged = Merged(stored=deliveries.any_stored())
+        self.next_arrival = deliveries.next_arrival()
         self.waiting: list[Entry] = []
 
     def take(self, entry: Entry) -> None:
@@ -104,11 +103,11 @@ class _Run:
     def finish(self) -> None:
         self._join()
         self.result.messages += self.merged.size
-        self.result.settled += self.merged.save(self.ledger, self.next_arrival, drop_legacy=True)
+        self.result.settled += self.merged.save(self.deliveries, self.next_arrival)
 
     def _join(self) -> None:
         merged, result = self.merged, self.result
-        merged.join(self.ledger, self.waiting)
+        merged.join(self.deliveries, self.waiting)
         for entry in self.waiting:
             slot = merged.slot_of(entry)
             if slot is None:
@@ -122,32 +121,8 @@ class _Run:
         self.waiting.clear()
         if merged.size >= MAX_MESSAGES:  # write out, and go on from the ledger
             result.messages += merged.size
-            result.settled += merged.save(self.ledger, self.next_arrival)
+            result.settled += merged.save(self.deliveries, self.next_arrival)
             self.merged = Merged(stored=True)
-
-
-def _legacy_entries(rows: Iterator[tuple[str, int, str, int, str]]) -> Iterator[Entry]:
-    """Callbacks a ledger stored before DELIVERIES (as [reference_id, external_id, code,
-    description, last_channel, updated_on, [[channel, code, description, reference_id,
-    updated_on]...]]), as Entries with their first arrival."""
-    for digest, arrival, source, line, stored in rows:
-        ref, ext, code, description, last_channel, updated_on, channels = json.loads(stored)
-        payload = {
-            "reference_id": ref,
-            "external_id": ext,
-            "status": {
-                "code": code,
-                "description": description,
-                "last_channel": last_channel,
-                "updated_on": updated_on,
-            },
-            "channel_status": [
-                {c[0]: {"code": c[1], "description": c[2], "reference_id": c[3], "updated_on": c[4]}} for c in channels
-            ],
-        }
-        callback = payload_to_callback(payload, source, line, arrival, None, digest)
-        if not isinstance(callback, Malformed):
-            yield entry_of(callback)
 
 
 # What is merged for each message (a "slot"), laid out for a million merges over 250,000 messages:
@@ -170,8 +145,8 @@ class Merged:
         self.stored = stored  # whether the ledger may hold earlier merges to go on from
         self.by_reference: dict[str, int] = {}  # reference_id -> slot, for messages that have it
         self.by_external_id: dict[str, int] = {}  # external_id -> slot, where the reference_id did not join
-        self.joined_by_external_id: dict[int, int] = {}  # rowid -> slot of those (few: lost answers)
-        self.rowid = array("q")  # the message's in the ledger
+        self.joined_by_external_id: dict[int, int] = {}  # message -> slot of those (few: lost answers)
+        self.message = array("q")  # the message's id in the ledger (runner.ledger.interface.Deliveries)
         self.changed = bytearray()  # 1 where a callback was merged in (what to write out)
         self.seen: list[bytes] = []  # _DIGEST bytes of each callback merged, end to end
         self.numbers = array("q")  # see _WIDTH
@@ -184,11 +159,11 @@ class Merged:
 
     @property
     def size(self) -> int:
-        return len(self.rowid)
+        return len(self.message)
 
     # -- joining -------------------------------------------------------------------------------
 
-    def join(self, ledger: Ledger, batch: list[Entry]) -> None:
+    def join(self, deliveries: Deliveries, batch: list[Entry]) -> None:
         """Find the messages of a batch's callbacks that have no slot yet, and give them one: by
         reference_id, else by external_id (the messages as the ledger has them now)."""
         by_reference, by_external_id = self.by_reference, self.by_external_id
@@ -197,12 +172,12 @@ class Merged:
             e.reference_id for e in batch if e.reference_id is not None and e.reference_id not in by_reference
         }
         if references:
-            # (lowest rowid last, so that it wins where two messages had the same reference_id)
-            for reference, rowid in ledger.messages_by_reference(references):
+            # (lowest id last, so that it wins where two messages had the same reference_id)
+            for reference, message in deliveries.by_reference(references):
                 # the message may have a slot already, joined by its external_id
-                slot = self.joined_by_external_id.get(rowid)
+                slot = self.joined_by_external_id.get(message)
                 if slot is None:
-                    slot = self._new_slot(rowid, new)
+                    slot = self._new_slot(message, new)
                 by_reference[reference] = slot
         external_ids = {
             e.external_id for e in batch
@@ -210,16 +185,16 @@ class Merged:
             and (e.reference_id is None or e.reference_id not in by_reference)
         }  # fmt: skip
         if external_ids:
-            for external_id, rowid, its_reference in ledger.messages_by_external_id(external_ids):
+            for external_id, message, its_reference in deliveries.by_external_id(external_ids):
                 slot = by_reference.get(its_reference) if its_reference is not None else None
                 if slot is None:
-                    slot = self._new_slot(rowid, new)
+                    slot = self._new_slot(message, new)
                 by_external_id[external_id] = slot
-                self.joined_by_external_id[rowid] = slot
+                self.joined_by_external_id[message] = slot
         if new and self.stored:
-            slot_of = {self.rowid[slot]: slot for slot in new}
-            for stored in ledger.stored_deliveries(list(slot_of)):
-                self._load(slot_of[stored.rowid], stored)
+            slot_of = {self.message[slot]: slot for slot in new}
+            for stored in deliveries.stored(list(slot_of)):
+                self._load(slot_of[stored.message], stored)
 
     def slot_of(self, entry: Entry) -> int | None:
         if entry.reference_id is not None:
@@ -228,9 +203,9 @@ class Merged:
                 return slot
         return None if entry.external_id is None else self.by_external_id.get(entry.external_id)
 
-    def _new_slot(self, rowid: int, new: list[int]) -> int:
-        slot = len(self.rowid)
-        self.rowid.append(rowid)
+    def _new_slot(self, message: int, new: list[int]) -> int:
+        slot = len(self.message)
+        self.message.append(message)
         self.changed.append(0)
         self.seen.append(b"")
         self.numbers.extend(_EMPTY)
@@ -239,33 +214,27 @@ class Merged:
         return slot
 
     def _load(self, slot: int, stored: StoredDelivery) -> None:
-        self.seen[slot] = stored.seen
+        merge = stored.merge
+        self.seen[slot] = merge.seen
         at, text_at = slot * _WIDTH, slot * _TEXTS
         numbers, texts = self.numbers, self.texts
         if stored.code is not None:
             numbers[at + _STATUS : at + _STATUS + 3] = array(
-                "q", (stored.status_order, stored.status_arrival, stored.code)
+                "q", (merge.status_order, merge.status_arrival, stored.code)
             )
             texts[text_at + _DESCRIPTION] = _shared(stored.description)
             texts[text_at + _LAST_CHANNEL] = _shared(stored.last_channel)
-            if order_micros(stored.status_order) is None:
+            if order_micros(merge.status_order) is None:
                 self.raw_time[slot] = stored.updated_on
-        for offset, text_offset, order, arrival, code, description in (
-            (
-                _VIBER,
-                _VIBER_DESCRIPTION,
-                stored.viber_order,
-                stored.viber_arrival,
-                stored.viber_code,
-                stored.viber_description,
-            ),
-            (_SMS, _SMS_DESCRIPTION, stored.sms_order, stored.sms_arrival, stored.sms_code, stored.sms_description),
+        for offset, text_offset, order, arrival, channel in (
+            (_VIBER, _VIBER_DESCRIPTION, merge.viber_order, merge.viber_arrival, stored.viber),
+            (_SMS, _SMS_DESCRIPTION, merge.sms_order, merge.sms_arrival, stored.sms),
         ):
-            if order is not None and arrival is not None and code is not None:
-                numbers[at + offset : at + offset + 3] = array("q", (order, arrival, code))
-                texts[text_at + text_offset] = _shared(description)
-        if stored.other_channels:
-            self.others[slot] = {name: (o, a, c, d) for name, (o, a, c, d) in json.loads(stored.other_channels).items()}
+            if order is not None and arrival is not None and channel.code is not None:
+                numbers[at + offset : at + offset + 3] = array("q", (order, arrival, channel.code))
+                texts[text_at + text_offset] = _shared(channel.description)
+        if merge.other_channels:
+            self.others[slot] = {name: (o, a, c, d) for name, (o, a, c, d) in json.loads(merge.other_channels).items()}
 
     # -- merging -------------------------------------------------------------------------------
 
@@ -315,11 +284,11 @@ class Merged:
 
     # -- writing out ---------------------------------------------------------------------------
 
-    def save(self, ledger: Ledger, next_arrival: int, drop_legacy: bool = False) -> int:
+    def save(self, deliveries: Deliveries, next_arrival: int) -> int:
         """Write the merged deliveries of the messages that changed; returns how many settled."""
         self.by_reference = self.by_external_id = {}  # done joining: their memory goes to the writing
-        changed = sorted((slot for slot in range(self.size) if self.changed[slot]), key=self.rowid.__getitem__)
-        return ledger.save_deliveries((self._row(slot) for slot in changed), next_arrival, drop_legacy)
+        changed = sorted((slot for slot in range(self.size) if self.changed[slot]), key=self.message.__getitem__)
+        return deliveries.save((self._row(slot) for slot in changed), next_arrival)
 
     def _row(self, slot: int) -> MergedDelivery:
         at, text_at = slot * _WIDTH, slot * _TEXTS
@@ -331,13 +300,21 @@ class Merged:
         viber, sms = viber_order != _NONE, sms_order != _NONE
         others = self.others.get(slot)
         return MergedDelivery(
-            self.rowid[slot], self.reference.get(slot), code, description, last_channel,
-            viber_code if viber else None, viber_description, sms_code if sms else None, sms_description,
-            self.raw_time.get(slot) if micros is None else format_micros(micros), len(self.seen[slot]) // _DIGEST,
-            self.seen[slot], order, arrival,
-            viber_order if viber else None, viber_arrival if viber else None,
-            sms_order if sms else None, sms_arrival if sms else None,
-            json.dumps(others, sort_keys=True) if others else None,
+            message=self.message[slot],
+            reference_id=self.reference.get(slot),
+            code=code,
+            description=description,
+            last_channel=last_channel,
+            viber=ChannelStatus(viber_code if viber else None, viber_description),
+            sms=ChannelStatus(sms_code if sms else None, sms_description),
+            updated_on=self.raw_time.get(slot) if micros is None else format_micros(micros),
+            callbacks=len(self.seen[slot]) // _DIGEST,
+            merge=MergeState(
+                self.seen[slot], order, arrival,
+                viber_order if viber else None, viber_arrival if viber else None,
+                sms_order if sms else None, sms_arrival if sms else None,
+                json.dumps(others, sort_keys=True) if others else None,
+            ),
         )  # fmt: skip
 
 

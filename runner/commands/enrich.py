@@ -8,23 +8,23 @@ from runner import terminal
 from runner.callbacks.enrichment import EnrichResult, enrich
 from runner.campaign.schema import load
 from runner.errors import ExitCode
+from runner.ledger.backend import open_existing
 from runner.ledger.lock import CampaignLock
-from runner.ledger.store import Ledger
 from runner.sending.run import campaign_folder
 
 
 def run(file: Path, logs: list[Path], outputs: Path) -> int:
     campaign = load(file)
     folder = campaign_folder(outputs, campaign.id)
-    ledger = Ledger.open_existing(folder, campaign.id)
+    ledger = open_existing(folder, campaign.id)
     if ledger is None:
         terminal.err(f"{campaign.id}: nothing sent yet (no ledger in {folder}); send the campaign first")
         return ExitCode.INVALID
     try:
         with CampaignLock(folder, campaign.id, "enrich"):
-            run_id = ledger.start_run("enrich")
+            run_id = ledger.runs.start("enrich")
             result = enrich(ledger, logs, folder / "report.csv")
-            ledger.finish_run(
+            ledger.runs.finish(
                 run_id,
                 ExitCode.OK,
                 {"callbacks": result.callbacks, "malformed": result.malformed, "unmatched": result.unmatched},

@@ -13,7 +13,8 @@ from runner import terminal
 from runner.campaign.schema import Campaign, find_files, load
 from runner.commands.send import show
 from runner.errors import CampaignLocked, ExitCode, InvalidInput
-from runner.ledger.store import Ledger, claimable
+from runner.ledger.backend import open_existing
+from runner.ledger.states import claimable
 from runner.sending.run import SendOptions, campaign_folder, send_campaign, source_fingerprint
 from runner.telesign import settings as config
 
@@ -58,13 +59,13 @@ def is_settled(outputs: Path, campaign: Campaign) -> bool:
     """Nothing left to do: the files are as the last finished send saw them and no message is
     pending or failed. Skipping such a campaign spares cron a pass over a large audience."""
     folder = campaign_folder(outputs, campaign.id)
-    ledger = Ledger.open_existing(folder, campaign.id)
+    ledger = open_existing(folder, campaign.id)
     if ledger is None:
         return False
     try:
         counts = ledger.counts()
-        last = ledger.last_run("send")
-        seen = ledger.meta("source_fingerprint")
+        last = ledger.runs.last("send")
+        seen = ledger.audience.fingerprint()
     finally:
         ledger.close()
     if last is None or last.finished_at is None or seen != source_fingerprint(campaign):

@@ -13,7 +13,8 @@ from runner.campaign.schema import Campaign, load
 from runner.commands.check import describe
 from runner.commands.recipient_choice import RecipientChoice
 from runner.errors import EndpointUnreachable, ExitCode, InvalidInput, Problem, UsageProblem
-from runner.ledger.store import Ledger
+from runner.ledger.backend import open_ledger
+from runner.ledger.records import TestSend
 from runner.sending.run import CampaignRun, SendOptions, campaign_folder, check_every_row, send_campaign
 from runner.telesign import settings as config
 from runner.telesign.client import Answer, OmnichannelClient
@@ -172,10 +173,10 @@ def test_send(
             f"TEST {campaign.id}: could not reach {settings.base_url} ({answer.description}): "
             "check TELESIGN_BASE_URL and the network; nothing was sent"
         )
-    ledger = Ledger.open(campaign_folder(outputs, campaign.id), campaign.id)
+    ledger = open_ledger(campaign_folder(outputs, campaign.id), campaign.id)
     try:
-        ledger.record_test_send(
-            chosen.key, destination, answer.http_status, answer.status_code, answer.reference_id, body
+        ledger.runs.record_test_send(
+            TestSend(chosen.key, destination, answer.http_status, answer.status_code, answer.reference_id, body)
         )
     finally:
         ledger.close()

@@ -7,22 +7,22 @@ from pathlib import Path
 from runner import terminal
 from runner.campaign.schema import load
 from runner.errors import ExitCode
-from runner.ledger.store import Ledger
+from runner.ledger.backend import open_existing
 from runner.sending.run import campaign_folder
 
 
 def run(file: Path, outputs: Path) -> int:
     campaign = load(file)
     folder = campaign_folder(outputs, campaign.id)
-    ledger = Ledger.open_existing(folder, campaign.id)
+    ledger = open_existing(folder, campaign.id)
     if ledger is None:
         terminal.out(f"{campaign.id}: never sent (no ledger in {folder})")
         return ExitCode.OK
     try:
         counts = ledger.counts()
         delivery = ledger.delivery_counts()
-        send_run = ledger.last_run("send")
-        enrich_run = ledger.last_run("enrich")
+        send_run = ledger.runs.last("send")
+        enrich_run = ledger.runs.last("enrich")
     finally:
         ledger.close()
     terminal.out(f"{campaign.id}: " + (", ".join(f"{n} {state}" for state, n in counts.items() if n) or "no messages"))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.atomic import atomic_write
-from runner.ledger.store import Ledger
+from runner.ledger.interface import Ledger
 
 COLUMNS = (
     "reference_id", "external_id", "recipient_id", "phone_number", "state", "http_status", "status_code",

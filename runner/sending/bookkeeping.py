@@ -9,24 +9,26 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from runner.ledger.store import Ledger, Outcome
+from runner.ledger.interface import Claims
+from runner.ledger.records import Outcome
+from runner.ledger.states import State
 
 T = TypeVar("T")
 
 
 class Bookkeeper:
-    def __init__(self, ledger: Ledger):
-        self.ledger = ledger
+    def __init__(self, claims: Claims):
+        self.claims = claims
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
-        self._claims: list[tuple[str, Sequence[str], asyncio.Future[bool]]] = []
+        self._claims: list[tuple[str, Sequence[State], asyncio.Future[bool]]] = []
         self._outcomes: list[Outcome] = []
-        self._releases: list[tuple[str, str]] = []
+        self._releases: list[tuple[str, State]] = []
         self._flushing: asyncio.Task[None] | None = None
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
 
-    async def claim(self, key: str, states: Sequence[str]) -> bool:
+    async def claim(self, key: str, states: Sequence[State]) -> bool:
         """Mark the message `sending`, committed, before its request may leave. False if it is no
         longer in one of `states` (settled meanwhile)."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
@@ -39,7 +41,7 @@ class Bookkeeper:
         self._outcomes.append(outcome)
         self._kick()
 
-    def release(self, key: str, state: str) -> None:
+    def release(self, key: str, state: State) -> None:
         """Give back a claim whose request never left: the message returns to `state`."""
         self._releases.append((key, state))
         self._kick()
@@ -62,7 +64,7 @@ class Bookkeeper:
                 outcomes, self._outcomes = self._outcomes, []
                 releases, self._releases = self._releases, []
                 try:
-                    taken = await self.call(self.ledger.commit, [(k, s) for k, s, _ in claims], outcomes, releases)
+                    taken = await self.call(self.claims.commit, [(k, s) for k, s, _ in claims], outcomes, releases)
                 except BaseException as error:
                     for _, _, future in claims:
                         if not future.done():

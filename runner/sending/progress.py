@@ -9,9 +9,8 @@ import time
 from collections import Counter
 from typing import TextIO
 
+from runner.ledger.states import OUTCOMES, State
 from runner.terminal import is_terminal
-
-SHOWN = ("accepted", "rejected", "failed", "unknown", "sending")
 
 
 class Progress:
@@ -27,7 +26,7 @@ class Progress:
         self.started = time.monotonic()
         self._last = self.started  # the first line after `every`, so a short run prints only its summary
 
-    def note(self, state: str) -> None:
+    def note(self, state: State) -> None:
         self.counts[state] += 1
         now = time.monotonic()
         if now - self._last >= self.every:
@@ -47,7 +46,7 @@ class Progress:
 
     @property
     def done(self) -> int:
-        return sum(self.counts[s] for s in ("accepted", "rejected", "failed", "unknown"))
+        return sum(self.counts[s] for s in OUTCOMES)
 
     def rate(self) -> float:
         elapsed = time.monotonic() - self.started
@@ -63,14 +62,12 @@ class Progress:
                         "total": self.total,
                         "done": self.done,
                         "rate": round(self.rate(), 1),
-                        **{s: self.counts[s] for s in SHOWN if s != "sending"},
+                        **{s.value: self.counts[s] for s in OUTCOMES},
                     }
                 )
             )
             return
-        parts = ", ".join(
-            f"{self.counts[s]} {s}" for s in SHOWN if s != "sending" and (self.counts[s] or s == "accepted")
-        )
+        parts = ", ".join(f"{self.counts[s]} {s}" for s in OUTCOMES if self.counts[s] or s == State.ACCEPTED)
         line = f"{self.campaign_id}: {self.done}/{self.total} done ({parts}) at {self.rate():.1f}/s"
         if self.mode == "live" and not final:
             width = 24

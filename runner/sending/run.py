@@ -17,16 +17,17 @@ from runner.campaign.expansion import Expansion, Message
 from runner.campaign.render import find_templates_folder
 from runner.campaign.schema import Campaign
 from runner.errors import ExitCode, InvalidInput
+from runner.ledger.backend import ledger_exists, open_ledger
+from runner.ledger.interface import Claims, Ledger
 from runner.ledger.lock import CampaignLock
-from runner.ledger.store import LEDGER_FILE, Ledger, Planned, SkippedRow, claimable
+from runner.ledger.records import Planned, SkippedRow
+from runner.ledger.states import NOT_ACCEPTED, State, claimable
 from runner.report import csv as report
 from runner.sending.progress import Progress
 from runner.sending.sender import CampaignSender, SendPlan, SendResult
 from runner.sending.stops import Stop
 from runner.telesign.client import OmnichannelClient
 from runner.telesign.settings import TelesignSettings
-
-NOT_ACCEPTED = ("rejected", "failed", "unknown", "sending", "expired")
 
 
 @dataclass
@@ -62,7 +63,7 @@ def planned_rows(expansion: Expansion) -> Iterator[Planned | SkippedRow]:
             r = item.recipient
             yield Planned(r.key, r.position, item.external_id, r.recipient_id, r.phone, item.body)
         elif isinstance(item, Skipped):
-            yield SkippedRow(item.position, item.recipient_id, item.phone, item.state, item.reason)
+            yield SkippedRow(item.position, item.recipient_id, item.phone, State(item.state), item.reason)
     expansion.summary.raise_if_problems()
 
 
@@ -101,12 +102,12 @@ def send_campaign(campaign: Campaign, settings: TelesignSettings, options: SendO
         return CampaignRun(spec.id, ExitCode.CANNOT_PROCEED, note=f"not due: its schedule starts {start.isoformat()}")
     folder = campaign_folder(options.outputs, spec.id)
     expansion = Expansion(campaign)  # template problems surface here, before any lock or ledger
-    if not options.checked and not (folder / LEDGER_FILE).exists():
+    if not options.checked and not ledger_exists(folder, spec.id):
         # A first send of a file with a bad row must leave nothing behind, not even an empty
         # ledger or a lock (docs/reliability.md); later sends roll their sync back instead.
         check_every_row(campaign)
     with CampaignLock(folder, spec.id, options.command):
-        ledger = Ledger.open(folder, spec.id)
+        ledger = open_ledger(folder, spec.id)
         try:
             return _send_locked(
                 campaign, ledger, expansion, settings, options, folder, expired=end is not None and now >= end
@@ -125,16 +126,16 @@ def _send_locked(
     expired: bool,
 ) -> CampaignRun:
     spec = campaign.spec
-    run_id = ledger.start_run("send")
+    run_id = ledger.runs.start("send")
     try:
-        ledger.sync(run_id, planned_rows(expansion), fingerprint=source_fingerprint(campaign))
+        ledger.audience.sync(run_id, planned_rows(expansion), fingerprint=source_fingerprint(campaign))
     except InvalidInput:
-        ledger.finish_run(run_id, ExitCode.INVALID, {})
+        ledger.runs.finish(run_id, ExitCode.INVALID, {})
         raise
     note = ""
     stopped: Stop | None = None
     if expired:
-        n = ledger.expire(run_id)
+        n = ledger.audience.expire(run_id)
         note = f"past its schedule's end: {n} unsent message(s) marked expired"
     else:
         counts = ledger.counts(run_id)
@@ -152,24 +153,24 @@ def _send_locked(
             limit,
             options.grace,
         )
-        result = asyncio.run(_send(ledger, settings, plan, progress))
+        result = asyncio.run(_send(ledger.claims, settings, plan, progress))
         progress.finish()
         stopped = result.stopped
     counts = ledger.counts(run_id)
     path = folder / "report.csv"
     report.write(ledger, path)
     code = exit_code(counts, stopped)
-    ledger.finish_run(run_id, code, counts)
+    ledger.runs.finish(run_id, code, counts)
     error = stopped.error(spec.id, settings.base_url, path) if stopped is not None else None
     if error is not None:
         raise error
     return CampaignRun(spec.id, code, counts, path, note)
 
 
-async def _send(ledger: Ledger, settings: TelesignSettings, plan: SendPlan, progress: Progress) -> SendResult:
+async def _send(claims: Claims, settings: TelesignSettings, plan: SendPlan, progress: Progress) -> SendResult:
     client = OmnichannelClient(settings, plan.concurrency)
     try:
-        return await CampaignSender(ledger, client, plan, progress).run()
+        return await CampaignSender(claims, client, plan, progress).run()
     finally:
         await client.close()
 

@@ -12,16 +12,25 @@ import gc
 import random
 import signal
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
-from runner.ledger.store import Ledger, Outcome, Sendable, claimable
+from runner.ledger.interface import Claims
+from runner.ledger.records import Outcome, Sendable, now
+from runner.ledger.states import State, claimable
 from runner.sending.bookkeeping import Bookkeeper
 from runner.sending.pacing import Pacer
 from runner.sending.progress import Progress
 from runner.sending.stops import Interrupted, Stop, Terminated, Unauthorized, Unreachable
-from runner.telesign.client import Answer, OmnichannelClient
+from runner.telesign.client import Answer, OmnichannelClient, Verdict
 
 PAGE = 500
+
+# The state a message is left in by its last answer (an `unauthorized` one gives the claim back).
+STATE_AFTER: dict[Verdict, State] = {
+    "accepted": State.ACCEPTED,
+    "rejected": State.REJECTED,
+    "unknown": State.UNKNOWN,
+    "retry": State.FAILED,
+}
 
 
 @dataclass
@@ -45,12 +54,12 @@ class SendResult:
 
 
 class CampaignSender:
-    def __init__(self, ledger: Ledger, client: OmnichannelClient, plan: SendPlan, progress: Progress):
-        self.ledger = ledger
+    def __init__(self, claims: Claims, client: OmnichannelClient, plan: SendPlan, progress: Progress):
+        self.claims = claims
         self.client = client
         self.plan = plan
         self.progress = progress
-        self.book = Bookkeeper(ledger)
+        self.book = Bookkeeper(claims)
         self.pacer = Pacer(plan.rate)
         self.states = claimable(plan.resend_unknown)
         self.result = SendResult()
@@ -123,7 +132,7 @@ class CampaignSender:
         budget = self.plan.limit
         try:
             while not self._stop.is_set():
-                page = await self.book.call(self.ledger.sendable, self.plan.run_id, self.states, after, PAGE)
+                page = await self.book.call(self.claims.sendable, self.plan.run_id, self.states, after, PAGE)
                 if not page:
                     break
                 for message in page:
@@ -167,23 +176,21 @@ class CampaignSender:
                         f"Telesign asked to slow down (429/{answer.status_code}): "
                         f"pausing everyone {answer.retry_after:.1f}s"
                     )
-                self.book.record(self._outcome(message, answer, "failed"))
-                states, prior = ("failed",), "failed"
+                self.book.record(self._outcome(message, answer, State.FAILED))
+                states, prior = (State.FAILED,), State.FAILED
                 await self._backoff(attempt, answer)
                 continue
             self._settle(message, answer, prior)
             return
 
-    def _settle(self, message: Sendable, answer: Answer, prior: str) -> None:
+    def _settle(self, message: Sendable, answer: Answer, prior: State) -> None:
         if answer.verdict == "unauthorized":
             # 401 (3400 bad credentials, 3401 account suspended, ...): the request created nothing:
             # give the message back and stop the whole run.
             self.book.release(message.key, prior)
             self.stop(Unauthorized(answer.http_status, answer.status_code, answer.description))
             return
-        state = {"accepted": "accepted", "rejected": "rejected", "unknown": "unknown", "retry": "failed"}[
-            answer.verdict
-        ]
+        state = STATE_AFTER[answer.verdict]
         self.book.record(self._outcome(message, answer, state))
         self.progress.note(state)
         if _never_connected(answer) and not self._reached:
@@ -193,10 +200,8 @@ class CampaignSender:
             self.stop(Unreachable(answer.description))
 
     @staticmethod
-    def _outcome(message: Sendable, answer: Answer, state: str) -> Outcome:
-        submitted = (
-            datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z") if state == "accepted" else None
-        )
+    def _outcome(message: Sendable, answer: Answer, state: State) -> Outcome:
+        submitted = now() if state == State.ACCEPTED else None
         return Outcome(
             message.key,
             state,

@@ -2,8 +2,7 @@
 states the rules as pure functions. Hypothesis checks that the two never drift apart: callbacks for
 a few messages, with ties, repeats, unreadable times, several time formats, both log shapes, read
 over one or several enrichments (in small batches, writing out after every message or not), leave
-in the ledger what delivery.fold says of the same callbacks. Plus a ledger made before the merge
-state was kept (a `callbacks` table) going on where it stopped."""
+in the ledger what delivery.fold says of the same callbacks."""
 
 from __future__ import annotations
 
@@ -21,7 +20,11 @@ from runner.callbacks.enrichment import enrich
 from runner.callbacks.log import Callback, read_callbacks, receiver_line
 from runner.callbacks.rules import Delivery, fold
 from runner.callbacks.timeparse import format_utc
-from runner.ledger.store import Ledger, Outcome, Planned
+from runner.ledger.backend import open_ledger
+from runner.ledger.interface import Ledger
+from runner.ledger.records import Outcome, Planned
+from runner.ledger.states import State
+from runner.report.csv import COLUMNS
 
 REFERENCES = ["A" * 32, "B" * 32]  # messages 0 and 1 were accepted with these
 LOST = ("C" * 32, "test-campaign:m2")  # message 2's answer was lost: its callbacks join by external_id
@@ -37,14 +40,31 @@ CODES = [3000, 3001, 3002, 3003, 3005, 3006, 3055, 3056, 3999]
 
 
 def make_ledger(folder: Path) -> Ledger:
-    ledger = Ledger.open(folder, "test-campaign")
-    run = ledger.start_run("send")
-    ledger.sync(run, [Planned(f"m{i}", i, f"test-campaign:m{i}", None, f"+1202555010{i}", b"{}") for i in range(3)])
-    ledger.commit([("m0", ("pending",)), ("m1", ("pending",)), ("m2", ("pending",))], [])
-    ledger.commit([], [Outcome("m0", "accepted", 200, 3001, "ok", REFERENCES[0]),
-                       Outcome("m1", "accepted", 200, 3001, "ok", REFERENCES[1]),
-                       Outcome("m2", "unknown")])  # fmt: skip
+    ledger = open_ledger(folder, "test-campaign")
+    run = ledger.runs.start("send")
+    ledger.audience.sync(
+        run, [Planned(f"m{i}", i, f"test-campaign:m{i}", None, f"+1202555010{i}", b"{}") for i in range(3)]
+    )
+    pending = (State.PENDING,)
+    ledger.claims.commit([("m0", pending), ("m1", pending), ("m2", pending)], [])
+    ledger.claims.commit([], [Outcome("m0", State.ACCEPTED, 200, 3001, "ok", REFERENCES[0]),
+                              Outcome("m1", State.ACCEPTED, 200, 3001, "ok", REFERENCES[1]),
+                              Outcome("m2", State.UNKNOWN)])  # fmt: skip
     return ledger
+
+
+# A message's delivery columns, then its state and reference_id, as the ledger has them.
+READ_BACK = (
+    "delivery_status_code", "delivery_status_description", "last_channel", "viber_status_code",
+    "viber_status_description", "sms_status_code", "sms_status_description", "status_updated_on", "callbacks",
+    "state", "reference_id",
+)  # fmt: skip
+
+
+def delivery_columns(ledger: Ledger) -> list[list[Any]]:
+    """READ_BACK of each message, in audience order."""
+    at = [COLUMNS.index(name) for name in READ_BACK]
+    return [[row[i] for i in at] for row in ledger.report_rows()]
 
 
 @st.composite
@@ -124,19 +144,13 @@ def test_enrichment_leaves_what_delivery_fold_says(runs: list[list[bytes]], batc
         for number, lines in enumerate(runs):
             log = folder / f"log{number}.jsonl"
             log.write_bytes(b"".join(lines))
-            first = ledger.next_arrival()
+            first = ledger.deliveries.next_arrival()
             callbacks += [c for c in read_callbacks([log], first) if isinstance(c, Callback)]
             enrich(ledger, [log], folder / "report.csv")
         report = (folder / "report.csv").read_bytes()
         enrich(ledger, [folder / f"log{n}.jsonl" for n in reversed(range(len(runs)))], folder / "report.csv")
         assert (folder / "report.csv").read_bytes() == report  # all read before: nothing changes
-        found = {
-            position: row for position, *row in ledger.db.execute(
-                """SELECT position, delivery_status_code, delivery_status_description, last_channel, viber_status_code,
-                          viber_status_description, sms_status_code, sms_status_description, status_updated_on,
-                          callbacks, state, reference_id FROM messages ORDER BY position"""
-            )
-        }  # fmt: skip
+        found = dict(enumerate(delivery_columns(ledger)))
         merged = expected(callbacks)
         for position, row in found.items():
             delivery = merged.get(position)
@@ -147,66 +161,3 @@ def test_enrichment_leaves_what_delivery_fold_says(runs: list[list[bytes]], batc
         assert found[2][9] == ("accepted" if 2 in merged else "unknown")  # a callback settles a lost answer
         assert found[2][10] in (None, LOST[0])
         ledger.close()
-
-
-def test_a_ledger_from_before_goes_on_where_it_stopped(tmp_path: Path) -> None:
-    """A ledger whose enrichments kept every callback in a `callbacks` table (before DELIVERIES):
-    the next enrichment merges those first, then the new log, and drops the table."""
-    ledger = make_ledger(tmp_path)
-    ledger.db.executescript(
-        """CREATE TABLE callbacks (digest TEXT PRIMARY KEY, message_key TEXT NOT NULL, arrival INTEGER NOT NULL,
-                                   source TEXT NOT NULL, line INTEGER NOT NULL, payload TEXT NOT NULL)"""
-    )
-    # as the earlier enrichment stored them: message 0 read (3005), message 1 delivered (3000) by SMS
-    old = [
-        (
-            "d1",
-            0,
-            [
-                REFERENCES[0],
-                None,
-                3005,
-                "Read",
-                "viber",
-                "2020-05-04 22:08:00:000",
-                [["viber", 3005, "Read", None, None]],
-            ],
-        ),
-        (
-            "d2",
-            1,
-            [
-                REFERENCES[1],
-                None,
-                3000,
-                "Delivered",
-                "sms",
-                "2020-05-04 22:07:01:226",
-                [["sms", 3000, "Delivered", None, None]],
-            ],
-        ),
-    ]
-    ledger.db.executemany(
-        "INSERT INTO callbacks VALUES (?, ?, ?, 'old.log', ?, ?)",
-        [
-            (digest.ljust(64, "0"), f"m{arrival}", arrival, arrival + 1, json.dumps(stored))
-            for digest, arrival, stored in old
-        ],
-    )
-    log = tmp_path / "new.jsonl"
-    late = {
-        "reference_id": REFERENCES[0],
-        "status": {"code": 3000, "description": "Delivered", "updated_on": "2020-05-04 22:09:00:000"},
-    }
-    log.write_bytes(receiver_line("2026-11-28T09:00:00.000000Z", late))
-    result = enrich(ledger, [log], tmp_path / "report.csv")
-    assert (result.lines, result.callbacks, result.messages) == (1, 1, 2)
-    rows = ledger.db.execute(
-        "SELECT delivery_status_code, viber_status_code, sms_status_code, callbacks FROM messages ORDER BY position"
-    ).fetchall()
-    assert rows[:2] == [(3005, 3005, None, 2), (3000, None, 3000, 1)]  # a read is never undone
-    assert ledger.db.execute("SELECT name FROM sqlite_master WHERE name = 'callbacks'").fetchone() is None
-    assert ledger.next_arrival() == 3
-    report = (tmp_path / "report.csv").read_bytes()
-    enrich(ledger, [log], tmp_path / "report.csv")
-    assert (tmp_path / "report.csv").read_bytes() == report

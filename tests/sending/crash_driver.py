@@ -14,7 +14,7 @@ import signal
 import sys
 from typing import Any
 
-from runner.ledger.store import Ledger
+from runner.ledger.sqlite.claims import SqliteClaims
 from runner.telesign.client import Answer, OmnichannelClient
 
 
@@ -30,9 +30,9 @@ def install(point: str, nth: int) -> None:
         seen += 1
         return seen == nth
 
-    commit = Ledger.commit
+    commit = SqliteClaims.commit
 
-    def commit_and_maybe_die(self: Ledger, claims: Any, outcomes: Any, releases: Any = ()) -> list[bool]:
+    def commit_and_maybe_die(self: SqliteClaims, claims: Any, outcomes: Any, releases: Any = ()) -> list[bool]:
         if point == "before_claim" and claims and reached():
             die()
         taken = commit(self, claims, outcomes, releases)
@@ -50,7 +50,7 @@ def install(point: str, nth: int) -> None:
             die()
         return answer
 
-    Ledger.commit = commit_and_maybe_die  # type: ignore[method-assign]
+    SqliteClaims.commit = commit_and_maybe_die  # type: ignore[method-assign]
     OmnichannelClient.send = send_and_maybe_die  # type: ignore[method-assign]
 
 

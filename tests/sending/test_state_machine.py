@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from runner.ledger.store import Ledger
+from runner.ledger.sqlite.claims import SqliteClaims
 from runner.serving import BackgroundServer
 from runner.simulator import SimulatorConfig, create_app
 from tests.fixtures.simulator import SimulatorServer
@@ -65,24 +65,24 @@ class SendingMachine(RuleBasedStateMachine):
 
     @rule(fault=st.sampled_from(sorted(FAULTS)), crash_at=st.one_of(st.none(), st.integers(1, 12)))
     def send(self, fault: str, crash_at: int | None) -> None:
-        commit = Ledger.commit
+        commit = SqliteClaims.commit
         calls = 0
 
-        def crashing(ledger: Ledger, *args: Any) -> list[bool]:
+        def crashing(claims: SqliteClaims, *args: Any) -> list[bool]:
             nonlocal calls
             calls += 1
             if crash_at is not None and calls == crash_at:
                 raise Crash()
-            return commit(ledger, *args)
+            return commit(claims, *args)
 
-        Ledger.commit = crashing  # type: ignore[method-assign,assignment]
+        SqliteClaims.commit = crashing  # type: ignore[method-assign,assignment]
         try:
             result = campaign("send", str(self.file), "--outputs", str(self.out), env=telesign_env(server(fault).url))
             self.clean_run = fault == "healthy" and result.exit_code in (0, 3)
         except Crash:
             self.clean_run = False
         finally:
-            Ledger.commit = commit  # type: ignore[method-assign]
+            SqliteClaims.commit = commit  # type: ignore[method-assign]
 
     @invariant()
     def nobody_is_messaged_twice(self) -> None:

@@ -1,0 +1,146 @@
+"""The ledger as the rest of the runner sees it: one small interface, by responsibility, that each
+backend implements (SQLite files, runner.ledger.sqlite, the default). The sender, the run, cron,
+enrichment, status and the report depend on these Protocols only, never on a backend.
+
+What the states mean and when they change: docs/sending.md."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from runner.ledger.records import (
+    MergedDelivery,
+    Outcome,
+    Planned,
+    RunInfo,
+    Sendable,
+    SkippedRow,
+    StoredDelivery,
+    TestSend,
+)
+from runner.ledger.states import State
+
+
+class Runs(Protocol):
+    """Every command that changed the ledger, when, and how it ended; and test sends, for audit."""
+
+    def start(self, command: str) -> int: ...
+
+    def finish(self, run_id: int, exit_code: int, counts: Mapping[str, int]) -> None: ...
+
+    def last(self, command: str | None = None) -> RunInfo | None: ...
+
+    def record_test_send(self, send: TestSend) -> None: ...
+
+
+class Audience(Protocol):
+    """The campaign's recipients as the last send saw them."""
+
+    def sync(self, run_id: int, items: Iterable[Planned | SkippedRow], fingerprint: str = "") -> None:
+        """Record this run's audience in one transaction (an exception from `items` rolls it back):
+        new recipients become pending; recipients not yet sent take the current body and phone;
+        sent ones keep the body they were sent with; recipients removed from the file are left
+        alone and not sent."""
+        ...
+
+    def expire(self, run_id: int) -> int:
+        """After the schedule's end: what was never sent is `expired`. Returns how many."""
+        ...
+
+    def last_run(self) -> int | None:
+        """The run whose audience was synced last."""
+        ...
+
+    def fingerprint(self) -> str | None:
+        """What the campaign's inputs were at the last sync (runner.sending.run.source_fingerprint)."""
+        ...
+
+
+class Claims(Protocol):
+    """What the sender reads and writes: a message is claimed (`sending`), committed, before its
+    request leaves."""
+
+    def sendable(self, run_id: int, states: Sequence[State], after_position: int, limit: int) -> list[Sendable]:
+        """Messages of the run's audience in one of `states`, past `after_position`, in audience order."""
+        ...
+
+    def commit(
+        self,
+        claims: Sequence[tuple[str, Sequence[State]]],
+        outcomes: Sequence[Outcome],
+        releases: Sequence[tuple[str, State]] = (),
+    ) -> list[bool]:
+        """One transaction: record outcomes; give back claims whose request never left (key, the
+        state it had); then claim messages (state -> sending, attempts + 1) if they are still in
+        one of the given states. Returns, per claim, whether it was taken."""
+        ...
+
+
+class Deliveries(Protocol):
+    """What `enrich` (runner.callbacks.enrichment) reads and writes: for each message it touched,
+    the winners' fields in the message's delivery columns, and what a later enrichment needs to go
+    on merging where this one stopped. Messages are named by an integer id the backend gives."""
+
+    def enriching(self) -> AbstractContextManager[None]:
+        """Held for the length of an enrichment (a backend may relax durability inside: what it
+        writes is only ever what the callback logs still hold)."""
+        ...
+
+    def next_arrival(self) -> int:
+        """The arrival number of the next callback read: they go on across enrichments."""
+        ...
+
+    def any_stored(self) -> bool: ...
+
+    def by_reference(self, references: Collection[str]) -> list[tuple[str, int]]:
+        """(reference_id, message) of the messages with these reference_ids, lowest id LAST (so that
+        it wins where two messages have the same reference_id)."""
+        ...
+
+    def by_external_id(self, external_ids: Collection[str]) -> list[tuple[str, int, str | None]]:
+        """(external_id, message, reference_id) of the messages with these external_ids."""
+        ...
+
+    def stored(self, messages: Collection[int]) -> list[StoredDelivery]:
+        """What earlier enrichments merged for these messages (those that have anything)."""
+        ...
+
+    def save(self, rows: Iterable[MergedDelivery], next_arrival: int) -> int:
+        """One transaction: each message's merged delivery (pass `rows` in id order). A callback
+        proves Telesign accepted the message: one in SETTLED_BY_CALLBACK becomes accepted and is
+        never resent. Returns how many were settled so."""
+        ...
+
+
+class Ledger(Protocol):
+    """One campaign's ledger."""
+
+    @property
+    def runs(self) -> Runs: ...
+
+    @property
+    def audience(self) -> Audience: ...
+
+    @property
+    def claims(self) -> Claims: ...
+
+    @property
+    def deliveries(self) -> Deliveries: ...
+
+    def counts(self, run_id: int | None = None) -> dict[str, int]:
+        """Messages by state in the run's audience (default: the last synced one), plus its
+        skipped rows; every state is present."""
+        ...
+
+    def delivery_counts(self) -> dict[str, int]:
+        """The last audience's accepted messages by what their callbacks say (runner.ledger.tally)."""
+        ...
+
+    def report_rows(self) -> Iterator[tuple[Any, ...]]:
+        """The last run's audience in order, as report rows (runner.report.csv.COLUMNS): messages
+        and skipped rows (their reason as status_description) merged by audience position."""
+        ...
+
+    def close(self) -> None: ...

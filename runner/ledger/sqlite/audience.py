@@ -1,0 +1,78 @@
+"""The SQLite ledger's audience: each run's recipients synced into `messages` and `skipped`."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+from runner.ledger.records import Planned, SkippedRow, now
+from runner.ledger.sqlite.schema import get_meta, set_meta, transaction
+from runner.ledger.states import EDITABLE, SENDABLE, State
+
+BATCH = 2000  # rows written at a time
+
+_EDITABLE = ", ".join(f"'{state}'" for state in EDITABLE)
+_SENDABLE = ", ".join(f"'{state}'" for state in SENDABLE)
+
+
+class SqliteAudience:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def sync(self, run_id: int, items: Iterable[Planned | SkippedRow], fingerprint: str = "") -> None:
+        with transaction(self.db):
+            self.db.execute("DELETE FROM skipped")
+            planned: list[tuple[Any, ...]] = []
+            skipped: list[tuple[Any, ...]] = []
+            for item in items:
+                if isinstance(item, Planned):
+                    planned.append(
+                        (
+                            item.key,
+                            item.position,
+                            run_id,
+                            item.external_id,
+                            item.recipient_id,
+                            item.phone,
+                            item.body.decode("utf-8"),
+                        )
+                    )
+                else:
+                    skipped.append((item.position, item.recipient_id, item.phone, item.state, item.reason))
+                if len(planned) >= BATCH or len(skipped) >= BATCH:
+                    self._write(planned, skipped)
+                    planned, skipped = [], []
+            self._write(planned, skipped)
+            set_meta(self.db, "audience_run", str(run_id))
+            set_meta(self.db, "source_fingerprint", fingerprint)
+
+    def _write(self, planned: list[tuple[Any, ...]], skipped: list[tuple[Any, ...]]) -> None:
+        self.db.executemany(
+            f"""INSERT INTO messages (key, position, seen_run, external_id, recipient_id, phone, state, body)
+               VALUES (?, ?, ?, ?, ?, ?, '{State.PENDING}', ?)
+               ON CONFLICT(key) DO UPDATE SET
+                 position = excluded.position,
+                 seen_run = excluded.seen_run,
+                 recipient_id = excluded.recipient_id,
+                 phone = CASE WHEN state IN ({_EDITABLE}) THEN excluded.phone ELSE phone END,
+                 body = CASE WHEN state IN ({_EDITABLE}) THEN excluded.body ELSE body END,
+                 state = CASE WHEN state = '{State.EXPIRED}' THEN '{State.PENDING}' ELSE state END""",
+            planned,
+        )
+        self.db.executemany("INSERT OR REPLACE INTO skipped VALUES (?, ?, ?, ?, ?)", skipped)
+
+    def expire(self, run_id: int) -> int:
+        cur = self.db.execute(
+            f"""UPDATE messages SET state = '{State.EXPIRED}', updated_at = ?
+                WHERE seen_run = ? AND state IN ({_SENDABLE})""",
+            (now(), run_id),
+        )
+        return cur.rowcount
+
+    def last_run(self) -> int | None:
+        value = get_meta(self.db, "audience_run")
+        return int(value) if value else None
+
+    def fingerprint(self) -> str | None:
+        return get_meta(self.db, "source_fingerprint")

@@ -1,0 +1,75 @@
+"""The SQLite ledger's side of sending: what is sendable, and claims and outcomes committed
+together (group commit: runner.sending.bookkeeping), so the fsync of synchronous=FULL is shared."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from runner.ledger.records import Outcome, Sendable, now
+from runner.ledger.sqlite.schema import transaction
+from runner.ledger.states import State
+
+
+class SqliteClaims:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def sendable(self, run_id: int, states: Sequence[State], after_position: int, limit: int) -> list[Sendable]:
+        marks = ",".join("?" * len(states))
+        rows = self.db.execute(
+            f"""SELECT key, position, external_id, body, state FROM messages
+                WHERE seen_run = ? AND position > ? AND state IN ({marks})
+                ORDER BY position LIMIT ?""",
+            (run_id, after_position, *states, limit),
+        ).fetchall()
+        return [
+            Sendable(key, position, external_id, body.encode("utf-8"), State(state))
+            for key, position, external_id, body, state in rows
+        ]
+
+    def commit(
+        self,
+        claims: Sequence[tuple[str, Sequence[State]]],
+        outcomes: Sequence[Outcome],
+        releases: Sequence[tuple[str, State]] = (),
+    ) -> list[bool]:
+        db = self.db
+        stamp = now()
+        taken: list[bool] = []
+        with transaction(db):
+            if releases:
+                db.executemany(
+                    f"""UPDATE messages SET state = ?, attempts = attempts - 1, updated_at = ?
+                        WHERE key = ? AND state = '{State.SENDING}'""",
+                    [(state, stamp, key) for key, state in releases],
+                )
+            if outcomes:
+                db.executemany(
+                    """UPDATE messages SET state = ?, http_status = ?, status_code = ?, status_description = ?,
+                         reference_id = COALESCE(?, reference_id), submitted_at = COALESCE(?, submitted_at),
+                         updated_at = ?
+                       WHERE key = ?""",
+                    [
+                        (
+                            o.state,
+                            o.http_status,
+                            o.status_code,
+                            o.status_description,
+                            o.reference_id,
+                            o.submitted_at,
+                            stamp,
+                            o.key,
+                        )
+                        for o in outcomes
+                    ],
+                )
+            for key, states in claims:
+                marks = ",".join("?" * len(states))
+                cur = db.execute(
+                    f"""UPDATE messages SET state = '{State.SENDING}', attempts = attempts + 1, updated_at = ?
+                        WHERE key = ? AND state IN ({marks})""",
+                    (stamp, key, *states),
+                )
+                taken.append(cur.rowcount == 1)
+        return taken

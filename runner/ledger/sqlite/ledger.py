@@ -1,0 +1,107 @@
+"""One campaign's SQLite ledger: opening it, its parts (runner.ledger.interface), and reading it
+whole (counts and report rows).
+
+Durability: a message is claimed (`sending`) in a committed transaction before its request
+leaves, with synchronous=FULL so that a claim survives even a power cut; claims and outcomes
+from concurrent requests share one commit (see runner.sending.bookkeeping), so the fsync is amortised.
+"""
+
+from __future__ import annotations
+
+import heapq
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from runner.errors import LedgerUnusable
+from runner.ledger.sqlite.audience import SqliteAudience
+from runner.ledger.sqlite.claims import SqliteClaims
+from runner.ledger.sqlite.deliveries import SqliteDeliveries
+from runner.ledger.sqlite.runs import SqliteRuns
+from runner.ledger.sqlite.schema import LEDGER_FILE, connect, create, get_meta, migrate
+from runner.ledger.states import State
+from runner.ledger.tally import delivery_tally, empty_counts
+
+
+class SqliteLedger:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = connect(path)
+        self.runs = SqliteRuns(self.db)
+        self.audience = SqliteAudience(self.db)
+        self.claims = SqliteClaims(self.db)
+        self.deliveries = SqliteDeliveries(self.db)
+
+    @classmethod
+    def open(cls, folder: Path, campaign_id: str) -> SqliteLedger:
+        """Open the campaign's ledger in `folder`, making it if there is none, migrated to this
+        version's schema."""
+        path = create(folder, campaign_id)
+        try:
+            ledger = cls(path)
+            stored = get_meta(ledger.db, "campaign_id")
+        except (sqlite3.DatabaseError, OSError) as error:  # a folder in its place, a damaged file
+            raise LedgerUnusable(
+                f"{path}: not a readable campaign ledger ({error}); move it aside to start the campaign "
+                "afresh (its messages would then be sent again), or restore it from a backup"
+            ) from None
+        try:
+            if stored != campaign_id:
+                raise LedgerUnusable(
+                    f"{path} is the ledger of campaign {stored!r}, not {campaign_id!r}: was the campaign's id "
+                    "changed, or --outputs pointed at another campaign's folder?"
+                )
+            migrate(ledger.db, path)
+        except BaseException:
+            ledger.close()
+            raise
+        return ledger
+
+    @staticmethod
+    def exists(folder: Path) -> bool:
+        return (folder / LEDGER_FILE).exists()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def counts(self, run_id: int | None = None) -> dict[str, int]:
+        run_id = run_id if run_id is not None else self.audience.last_run()
+        counts = empty_counts()
+        if run_id is None:
+            return counts
+        for state, n in self.db.execute(
+            "SELECT state, COUNT(*) FROM messages WHERE seen_run = ? GROUP BY state", (run_id,)
+        ):
+            counts[state] = n
+        for state, n in self.db.execute("SELECT state, COUNT(*) FROM skipped GROUP BY state"):
+            counts[state] = counts.get(state, 0) + n
+        return counts
+
+    def delivery_counts(self) -> dict[str, int]:
+        rows = self.db.execute(
+            f"""SELECT delivery_status_code, last_channel, COUNT(*) FROM messages
+               WHERE seen_run = ? AND state = '{State.ACCEPTED}' GROUP BY 1, 2""",
+            (self.audience.last_run(),),
+        )
+        return delivery_tally(rows)
+
+    def report_rows(self) -> Iterator[tuple[Any, ...]]:
+        run_id = self.audience.last_run()
+        if run_id is None:
+            return
+        messages = self.db.execute(
+            """SELECT position, reference_id, external_id, recipient_id, phone, state, http_status, status_code,
+                      status_description, attempts, submitted_at, delivery_status_code, delivery_status_description,
+                      last_channel, viber_status_code, viber_status_description, sms_status_code,
+                      sms_status_description, status_updated_on, callbacks
+               FROM messages WHERE seen_run = ? ORDER BY position""",
+            (run_id,),
+        )
+        skipped = self.db.cursor().execute(
+            """SELECT position, NULL, NULL, recipient_id, phone, state, NULL, NULL, reason, NULL, NULL,
+                      NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+               FROM skipped ORDER BY position"""
+        )
+        for row in heapq.merge(messages, skipped, key=lambda row: int(row[0])):
+            yield row[1:]

@@ -1,0 +1,42 @@
+"""A message's state in the ledger, and the groupings every part of the runner decides by.
+
+The states and what moves a message between them are the user's reference in docs/sending.md;
+this is the one definition the ledger, the sender, the run, progress and cron read."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class State(StrEnum):
+    PENDING = "pending"  # in the audience, not sent yet
+    SENDING = "sending"  # claimed: its request may have left (committed before it does)
+    ACCEPTED = "accepted"  # Telesign answered with a reference_id (or a callback proved it)
+    REJECTED = "rejected"  # Telesign refused it for good (4xx): never resent
+    FAILED = "failed"  # every attempt failed in a way that proves nothing was created: resent next run
+    UNKNOWN = "unknown"  # the answer was lost: it may have reached Telesign
+    SUPPRESSED = "suppressed"  # audience rows that are not messages (see SKIPPED)
+    INVALID = "invalid"
+    DUPLICATE = "duplicate"
+    EXPIRED = "expired"  # never sent before the schedule's end
+
+
+# Sent by the next run.
+SENDABLE: tuple[State, ...] = (State.PENDING, State.FAILED)
+# May have reached Telesign without an answer: resent only with --resend-unknown.
+UNSETTLED: tuple[State, ...] = (State.SENDING, State.UNKNOWN)
+# Audience rows that never become messages.
+SKIPPED: tuple[State, ...] = (State.SUPPRESSED, State.INVALID, State.DUPLICATE)
+# Not sent yet: an edited campaign file's body and phone still apply to them.
+EDITABLE: tuple[State, ...] = (State.PENDING, State.FAILED, State.EXPIRED)
+# A run that leaves any message in one of these did not finish the campaign (exit 3).
+NOT_ACCEPTED: tuple[State, ...] = (State.REJECTED, State.FAILED, State.UNKNOWN, State.SENDING, State.EXPIRED)
+# A delivery callback proves Telesign accepted the message: these become `accepted`.
+SETTLED_BY_CALLBACK: tuple[State, ...] = (State.UNKNOWN, State.SENDING, State.FAILED, State.PENDING, State.EXPIRED)
+# The outcomes of one send, as progress counts them (in this order).
+OUTCOMES: tuple[State, ...] = (State.ACCEPTED, State.REJECTED, State.FAILED, State.UNKNOWN)
+
+
+def claimable(resend_unknown: bool) -> tuple[State, ...]:
+    """The states a send run may claim a message from."""
+    return SENDABLE + (UNSETTLED if resend_unknown else ())
