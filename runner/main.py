@@ -16,14 +16,15 @@ from runner.errors import ExitCode, RunnerError
 
 
 def dispatch(command: Callable[..., int], **kwargs: Any) -> None:
+    # The commands with --log-format print every line in it, errors included (runner.terminal).
+    terminal.configure(kwargs.get("log_format"))
     try:
         code = command(**kwargs)
     except RunnerError as error:
-        for line in error.lines():
-            terminal.err(line)
+        terminal.error(error)
         code = int(error.exit_code)
     except KeyboardInterrupt:
-        terminal.err("interrupted")
+        terminal.err("interrupted", "error", "error", exit_code=int(ExitCode.INTERRUPTED))
         code = int(ExitCode.INTERRUPTED)
     sys.exit(code)
 
@@ -40,7 +41,7 @@ LOG_FORMAT = click.option(
     type=click.Choice(["auto", "plain", "json"]),
     default="auto",
     show_default=True,
-    help="auto: a live bar on a terminal, plain lines otherwise (cron); json: one JSON object a line.",
+    help="auto: a live bar on a terminal, time-stamped plain lines otherwise (cron); json: one JSON object a line.",
 )
 
 
@@ -182,9 +183,21 @@ Outcome by the phone number's last digit:
 @click.option("--callback-url", default=None, help="Where to POST signed delivery callbacks.")
 @click.option("--time-scale", type=float, default=1.0, show_default=True, help="Multiply every delay.")
 @click.option("--tps", type=int, default=None, help="Accepted requests per second before 429/3204.")
-@click.option("--latency-ms", type=float, default=0.0, show_default=True)
-@click.option("--fail-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
-@click.option("--drop-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@click.option("--latency-ms", type=float, default=0.0, show_default=True, help="Real time added before every answer.")
+@click.option(
+    "--fail-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of valid requests answered 503/3500 (retryable: nothing was created).",
+)
+@click.option(
+    "--drop-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of valid requests accepted, then cut off without an answer (the sender sees `unknown`).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Makes faults repeatable.")
 @click.option(
     "--journal",

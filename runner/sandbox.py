@@ -18,7 +18,7 @@ from runner.callbacks.enrichment import enrich
 from runner.callbacks.receiver import create_receiver
 from runner.campaign.schema import Campaign
 from runner.ledger.backend import open_ledger
-from runner.sending.run import SendOptions, campaign_folder, send_campaign
+from runner.sending.run import SANDBOX_FOLDER, SendOptions, campaign_folder, send_campaign
 from runner.serving import BackgroundServer
 from runner.simulator import SimulatorConfig, create_app
 from runner.telesign.auth import DEMO_API_KEY, DEMO_CUSTOMER_ID, Credentials
@@ -28,7 +28,6 @@ from runner.telesign.settings import TelesignSettings
 # compressed to about FALLBACK_SECONDS so that the whole rehearsal takes seconds.
 FALLBACK_SECONDS = 1.5
 SETTLE_TIMEOUT = 20.0
-SANDBOX_FOLDER = "sandbox"  # under --outputs: <outputs>/sandbox/<campaign-id>/
 
 
 def run_sandbox(campaigns: list[Campaign], outputs: Path, log_format: str, limit: int | None = None) -> int:
@@ -70,14 +69,11 @@ def rehearse(campaign: Campaign, outputs: Path, log_format: str, limit: int | No
     finally:
         ledger.close()
     refused = counts["rejected"] + counts["failed"] + counts["unknown"]
+    skipped = {state: counts[state] for state in ("suppressed", "duplicate", "invalid") if counts[state]}
+    split = ", ".join(f"{n} {state}" for state, n in skipped.items())
     lines = [
         f"sandbox {campaign.id}: {counts['accepted']} sent, {refused} refused or not sent"
-        + (
-            f", {counts['suppressed'] + counts['duplicate'] + counts['invalid']} skipped "
-            "(suppressed, duplicate, invalid)"
-            if counts["suppressed"] + counts["duplicate"] + counts["invalid"]
-            else ""
-        ),
+        + (f", {sum(skipped.values())} skipped ({split})" if skipped else ""),
         f"  delivered on Viber:          {delivery['delivered_viber']}",
         f"  fell back to SMS, delivered: {delivery['delivered_sms']}",
         f"  failed on every channel:     {delivery['failed']}",
@@ -85,6 +81,7 @@ def rehearse(campaign: Campaign, outputs: Path, log_format: str, limit: int | No
         f"  still in progress:           {delivery['in_progress']}"
         + ("" if settled else f" (stopped waiting after {waited:.0f}s)"),
         f"  {enriched.callbacks} callbacks received; report {folder / 'report.csv'}",
+        f"  its outputs are under {outputs}: campaign status {campaign.path} --outputs {outputs}",
     ]
     for line in lines:
         terminal.out(line)

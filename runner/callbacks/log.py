@@ -131,6 +131,7 @@ def _read(
         raise InvalidInput.at(name, None, f"cannot read this callback log: {error.strerror or error}") from None
     arrival = first_arrival
     number = 0
+    unfinished: tuple[int, bytes] | None = None  # a last line without its newline, parsed once the end is clean
     with stream:
         try:
             for number, raw in _lines(stream):
@@ -141,14 +142,33 @@ def _read(
                     raw = raw[len(_UTF8_BOM) :]
                 if raw[:1] != b"{" and not raw.strip():  # (a line that starts with "{" is not blank)
                     continue
+                if not raw.endswith(b"\n"):
+                    unfinished = (number, raw)
+                    continue
                 record = parse(raw, name, number, arrival)
                 if not isinstance(record, Malformed):
                     arrival += 1
                 yield record
-        except (OSError, EOFError, zlib.error) as error:
-            # A truncated or corrupt .gz (e.g. copied while still being written): keep what was
-            # read, and say where the file stopped making sense.
+        except EOFError:
+            # A .gz that ends before its end marker: copied or rotated while still being written.
+            # Its last line, cut short, is not "not JSON": the file is truncated.
+            cut = unfinished[0] if unfinished is not None else number + 1
+            yield Malformed(
+                name,
+                cut,
+                "the .gz file is truncated here (copied while still being written?): "
+                "this line and anything after it are missing; read the complete file",
+            )
+            return arrival
+        except (OSError, zlib.error) as error:
+            # A corrupt .gz: keep what was read, and say where the file stopped making sense.
             yield Malformed(name, number + 1, f"the file cannot be read past this point ({error})")
+            return arrival
+    if unfinished is not None:  # a file whose last line has no newline: a line like any other
+        record = parse(unfinished[1], name, unfinished[0], arrival)
+        if not isinstance(record, Malformed):
+            arrival += 1
+        yield record
     return arrival
 
 
@@ -159,7 +179,9 @@ def parse_line(raw: bytes | str, path: str, line: int, arrival: int) -> LogRecor
     except UnicodeDecodeError:
         return Malformed(path, line, "not UTF-8 text")
     except json.JSONDecodeError as error:
-        return Malformed(path, line, f"not JSON: {error.msg} at column {error.colno}")
+        # Some of json's messages end in "at" ("Unterminated string starting at"): no second "at".
+        where = "column" if error.msg.endswith(" at") else "at column"
+        return Malformed(path, line, f"not JSON: {error.msg} {where} {error.colno}")
     except ValueError as error:  # e.g. a number too long to convert
         return Malformed(path, line, f"not JSON: {error}")
     if not isinstance(document, dict):

@@ -40,8 +40,7 @@ def run(paths: list[Path]) -> int:
             summary, rules = check_file(path)
         except InvalidInput as error:
             failed += 1
-            for line in error.lines():
-                terminal.err(line)
+            terminal.error(error)
             continue
         if summary.problems:
             failed += 1
@@ -95,7 +94,7 @@ def describe(summary: Summary) -> str:
         f"{summary.recipients} recipients",
         f"{summary.messages} messages",
         f"{states['suppressed']} suppressed",
-        f"{states['duplicate']} duplicates",
+        terminal.count(states["duplicate"], "duplicate"),
         f"{states['invalid']} skipped",
     ]
     if summary.sms_encodings:

@@ -7,6 +7,7 @@ from pathlib import Path
 from runner import terminal
 from runner.callbacks.enrichment import EnrichResult, enrich
 from runner.campaign.schema import load
+from runner.commands.outputs_hint import sandbox_hint
 from runner.errors import ExitCode
 from runner.ledger.backend import open_existing
 from runner.ledger.lock import CampaignLock
@@ -18,7 +19,8 @@ def run(file: Path, logs: list[Path], outputs: Path) -> int:
     folder = campaign_folder(outputs, campaign.id)
     ledger = open_existing(folder, campaign.id)
     if ledger is None:
-        terminal.err(f"{campaign.id}: nothing sent yet (no ledger in {folder}); send the campaign first")
+        hint = sandbox_hint(outputs, campaign.id, "enrich", file) or "send the campaign first"
+        terminal.err(f"{campaign.id}: nothing sent yet (no ledger in {folder}); {hint}", "error", "error")
         return ExitCode.INVALID
     try:
         with CampaignLock(folder, campaign.id, "enrich"):

@@ -27,8 +27,7 @@ def run(directory: Path, outputs: Path, log_format: str, now: datetime | None = 
         try:
             campaign = load(file)
         except InvalidInput as error:
-            for line in error.lines():
-                terminal.err(line)
+            terminal.error(error)
             worst = max(worst, ExitCode.INVALID)
             continue
         schedule = campaign.spec.schedule
@@ -47,8 +46,7 @@ def run(directory: Path, outputs: Path, log_format: str, now: datetime | None = 
             terminal.err(f"{campaign.id}: skipped: another process holds it ({error.holder}); the next run takes it up")
             continue
         except InvalidInput as error:
-            for line in error.lines():
-                terminal.err(line)
+            terminal.error(error)
             worst = max(worst, ExitCode.INVALID)
             continue
         worst = max(worst, show(result))

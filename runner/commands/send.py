@@ -109,13 +109,15 @@ def checked(files: list[Path]) -> list[Campaign]:
 
 
 def show(result: CampaignRun) -> int:
+    campaign = result.campaign_id
     if result.note:
-        terminal.err(f"{result.campaign_id}: {result.note}")
+        terminal.err(f"{campaign}: {result.note}", "warning", "notice", campaign=campaign)
     if result.counts:
         shown = ", ".join(f"{n} {state}" for state, n in result.counts.items() if n)
-        terminal.out(f"{result.campaign_id}: {shown or 'nothing to send'}")
+        counts = {state: n for state, n in result.counts.items() if n}
+        terminal.out(f"{campaign}: {shown or 'nothing to send'}", "counts", campaign=campaign, counts=counts)
     if result.report_path is not None:
-        terminal.out(f"{result.campaign_id}: report {result.report_path}")
+        terminal.out(f"{campaign}: report {result.report_path}", "report", campaign=campaign, report=result.report_path)
     return result.exit_code
 
 
@@ -181,9 +183,10 @@ def test_send(
     finally:
         ledger.close()
     who = chosen.recipient_id or chosen.phone
+    said = " ".join(str(part) for part in (answer.http_status, answer.status_code) if part is not None)
+    answered = f"{said} {answer.description}" if said else answer.description  # no HTTP answer: just why
     terminal.out(
-        f"TEST {campaign.id}: {who}'s message to {destination}: {answer.verdict} "
-        f"({answer.http_status} {answer.status_code} {answer.description})"
+        f"TEST {campaign.id}: {who}'s message to {destination}: {answer.verdict} ({answered})"
         + (f", reference_id {answer.reference_id}" if answer.reference_id else "")
     )
     if answer.verdict == "unauthorized":

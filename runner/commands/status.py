@@ -6,6 +6,7 @@ from pathlib import Path
 
 from runner import terminal
 from runner.campaign.schema import load
+from runner.commands.outputs_hint import sandbox_hint
 from runner.errors import ExitCode
 from runner.ledger.backend import open_existing
 from runner.sending.run import campaign_folder
@@ -16,7 +17,8 @@ def run(file: Path, outputs: Path) -> int:
     folder = campaign_folder(outputs, campaign.id)
     ledger = open_existing(folder, campaign.id)
     if ledger is None:
-        terminal.out(f"{campaign.id}: never sent (no ledger in {folder})")
+        hint = sandbox_hint(outputs, campaign.id, "status", file)
+        terminal.out(f"{campaign.id}: never sent (no ledger in {folder})" + (f"; {hint}" if hint else ""))
         return ExitCode.OK
     try:
         counts = ledger.counts()

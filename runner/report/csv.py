@@ -25,6 +25,17 @@ COLUMNS = (
     "callbacks",
 )  # fmt: skip
 
+# What a row's state means when Telesign gave no description for it (docs/report.md): a message
+# claimed by a run that was stopped before its answer came has no status of its own.
+STATE_DESCRIPTIONS = {
+    "sending": "claimed by a run that stopped before Telesign answered: it may have been sent; enrich with "
+    "callback logs to settle it, or resend with --resend-unknown if a possible duplicate is acceptable",
+    "pending": "not sent yet: the next send sends it",
+    "expired": "not sent: the campaign's schedule ended first",
+}
+_STATE = COLUMNS.index("state")
+_DESCRIPTION = COLUMNS.index("status_description")
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _E164 = re.compile(r"\+[0-9]{1,15}")
 _PHONE = COLUMNS.index("phone_number")
@@ -39,8 +50,12 @@ def neutralise(value: Any, column: int = -1) -> Any:
     return "'" + value
 
 
-def safe_row(row: Sequence[Any]) -> list[Any]:
-    return [neutralise(value, column) for column, value in enumerate(row)]
+def report_row(row: Sequence[Any]) -> list[Any]:
+    """A ledger row as the report shows it: described where Telesign said nothing, neutralised."""
+    cells = list(row)
+    if not cells[_DESCRIPTION]:
+        cells[_DESCRIPTION] = STATE_DESCRIPTIONS.get(cells[_STATE], cells[_DESCRIPTION])
+    return [neutralise(value, column) for column, value in enumerate(cells)]
 
 
 def write(ledger: Ledger, path: Path) -> int:
@@ -50,6 +65,6 @@ def write(ledger: Ledger, path: Path) -> int:
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
         for row in ledger.report_rows():  # None is written as an empty field
-            writer.writerow(safe_row(row))
+            writer.writerow(report_row(row))
             rows += 1
     return rows

@@ -51,6 +51,9 @@ class CampaignRun:
     note: str = ""
 
 
+SANDBOX_FOLDER = "sandbox"  # a rehearsal's outputs: <outputs>/sandbox/<campaign-id>/ (runner.sandbox)
+
+
 def campaign_folder(outputs: Path, campaign_id: str) -> Path:
     return outputs / campaign_id
 
@@ -143,7 +146,7 @@ def _send_locked(
         caps = [cap for cap in (options.limit, spec.sending.max_per_run) if cap is not None]
         limit = min(caps) if caps else None  # --limit and [sending] max_per_run: the smaller wins
         total = min([todo, *caps])
-        progress = Progress(spec.id, total, options.log_format)
+        progress = Progress(spec.id, total, options.log_format, rate=spec.sending.rate)
         plan = SendPlan(
             run_id,
             spec.sending.rate,
@@ -153,8 +156,10 @@ def _send_locked(
             limit,
             options.grace,
         )
-        result = asyncio.run(_send(ledger.claims, settings, plan, progress))
-        progress.finish()
+        try:
+            result = asyncio.run(_send(ledger.claims, settings, plan, progress))
+        finally:
+            progress.finish()  # a live bar gives the terminal back (its cursor) on every exit
         stopped = result.stopped
     counts = ledger.counts(run_id)
     path = folder / "report.csv"

@@ -177,13 +177,15 @@ class CampaignSender:
                         f"pausing everyone {answer.retry_after:.1f}s"
                     )
                 self.book.record(self._outcome(message, answer, State.FAILED))
+                if attempt == 1:
+                    self.progress.note(State.FAILED)  # as the ledger now says, should the run stop here
                 states, prior = (State.FAILED,), State.FAILED
                 await self._backoff(attempt, answer)
                 continue
-            self._settle(message, answer, prior)
+            self._settle(message, answer, prior, retried=attempt > 1)
             return
 
-    def _settle(self, message: Sendable, answer: Answer, prior: State) -> None:
+    def _settle(self, message: Sendable, answer: Answer, prior: State, retried: bool = False) -> None:
         if answer.verdict == "unauthorized":
             # 401 (3400 bad credentials, 3401 account suspended, ...): the request created nothing:
             # give the message back and stop the whole run.
@@ -192,7 +194,10 @@ class CampaignSender:
             return
         state = STATE_AFTER[answer.verdict]
         self.book.record(self._outcome(message, answer, state))
-        self.progress.note(state)
+        if retried:
+            self.progress.moved(State.FAILED, state)
+        else:
+            self.progress.note(state)
         if _never_connected(answer) and not self._reached:
             # Every attempt of this message failed to connect and nothing else ever reached the
             # endpoint: it is unreachable (docs/sending.md, exit codes: 4), not a campaign of failed messages.

@@ -215,7 +215,7 @@ def test_a_valid_campaign_gets_one_summary_line(tmp_path: Path, monkeypatch: pyt
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
     assert result.stdout == (
-        f"{CAMPAIGN}: ok: 3 recipients, 2 messages, 0 suppressed, 1 duplicates, 0 skipped, SMS GSM-7, up to 1 segment\n"
+        f"{CAMPAIGN}: ok: 3 recipients, 2 messages, 0 suppressed, 1 duplicate, 0 skipped, SMS GSM-7, up to 1 segment\n"
         # a marketing campaign says its send window and whose local time is unknown (docs/policy.md)
         "  window: 08:00-21:00 local, every day (the default for MKT)\n"
         "  2 recipient(s) with no known time zone and no fallback: they will be suppressed;"

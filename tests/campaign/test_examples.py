@@ -28,7 +28,7 @@ def test_both_examples_pass_check_with_their_summary_lines(in_repo: Path) -> Non
         "campaigns/order-tracking.toml: ok: 10 recipients, 10 messages, 0 suppressed, 0 duplicates, 0 skipped, "
         "SMS GSM-7, up to 1 segment",
         "  window: any time (no default window for ARN)",
-        "campaigns/winter-sale.toml: ok: 20 recipients, 18 messages, 1 suppressed, 1 duplicates, 0 skipped, "
+        "campaigns/winter-sale.toml: ok: 20 recipients, 18 messages, 1 suppressed, 1 duplicate, 0 skipped, "
         "SMS GSM-7, up to 1 segment",
         "  window: 08:00-21:00 local, every day (policy.toml)",
         "  frequency cap: at most 2 marketing messages per phone in any 7d",

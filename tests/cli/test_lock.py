@@ -46,6 +46,6 @@ def test_cron_skips_a_locked_campaign_with_a_line_and_exits_0(tmp_path: Path, ma
     with CampaignLock(out / "held", "held", "send"):
         result = campaign("run", str(root), "--outputs", str(out), "--log-format", "plain", env=telesign_env(sim.url))
     assert result.exit_code == 0, result.output
-    [line] = [line for line in result.stderr.splitlines() if line.startswith("held:")]
+    [line] = [line for line in result.stderr.splitlines() if line.split(" ", 1)[1].startswith("held:")]
     assert "skipped: another process holds it (campaign send, pid " in line
     assert len(sim.app.accepted()) == 2

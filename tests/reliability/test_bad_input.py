@@ -21,7 +21,8 @@ from tests.fixtures.simulator import SimulatorServer
 from tests.sending.helpers import campaign, telesign_env, write_campaign
 
 pytestmark = pytest.mark.reliability
-LOCATED = re.compile(r"^[^\s:][^:]*:(\d+:)? ", re.MULTILINE)
+# `path:line: message`, after the UTC time that send prints first when not on a terminal (docs/sending.md)
+LOCATED = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ )?[^\s:][^:]*:(\d+:)? ", re.MULTILINE)
 
 INJECTIONS = [
     "{{ ''.__class__.__mro__[1].__subclasses__() }}",

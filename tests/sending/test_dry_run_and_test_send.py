@@ -116,7 +116,9 @@ def test_test_to_sends_that_recipients_message_to_the_test_phone_only(
         env=telesign_env(sim.url),
     )
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("TEST ") and "r-0001" in result.stdout and "accepted" in result.stdout
+    assert (
+        result.stdout.split(" ", 1)[1].startswith("TEST ") and "r-0001" in result.stdout and "accepted" in result.stdout
+    )
     [sent] = sim.app.accepted()
     assert sent.phone_number == digits_of(TEST_PHONE)
     body = sent.body
