@@ -18,6 +18,7 @@ from runner.campaign.seen import FingerprintSet
 from runner.errors import InvalidInput, Problem
 
 RESERVED = frozenset({"campaign"})  # template names the runner itself provides
+SHOWN_HEADER = 80  # characters of a header quoted back in a message: enough to recognise it
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Recipient:
     key: str  # the `id` column where present, else the phone in E.164
     recipient_id: str | None
     phone: str  # E.164
-    variables: dict[str, str]  # every column but phone and id
+    variables: dict[str, str]  # every column, with `phone` in E.164 and `id` stripped
 
 
 SkipState = Literal["suppressed", "invalid", "duplicate"]
@@ -53,6 +54,7 @@ class Skipped:
     phone: str  # E.164 where it parsed, else as written
     state: SkipState
     reason: str
+    kind: str = ""  # the cause without this row's values, for grouping rows (default: the reason)
 
     @property
     def problem(self) -> Problem:
@@ -71,7 +73,8 @@ def read_csv(path: Path, shown: str) -> Iterator[tuple[int, list[str], dict[str,
     except OSError as error:
         raise InvalidInput.at(shown, None, f"cannot read: {error.strerror}") from None
     with handle:
-        reader = csv.reader(handle)
+        # strict: a quote left open until the end of the file is an error, not one huge field.
+        reader = csv.reader(handle, strict=True)
         header: list[str] | None = None
         end = 0
         while True:
@@ -85,23 +88,90 @@ def read_csv(path: Path, shown: str) -> Iterator[tuple[int, list[str], dict[str,
                     shown, _first_undecodable_line(path), "not UTF-8 text; save the CSV as UTF-8"
                 ) from None
             except csv.Error as error:
+                if "unexpected end of data" in str(error):
+                    raise InvalidInput.at(
+                        shown,
+                        start,
+                        "a quote opened on this line is not closed before the end of the file"
+                        f" (line {reader.line_num}): the lines after it were read as one field; close it,"
+                        ' or write a quote inside a field as ""',
+                    ) from None
+                if "expected after" in str(error) and reader.line_num > start:
+                    raise InvalidInput.at(
+                        shown,
+                        start,
+                        f"a quote opened on this line is not closed before line {reader.line_num}: the lines between"
+                        ' were read as one field; close it, or write a quote inside a field as ""',
+                    ) from None
                 raise InvalidInput.at(shown, start, f"unreadable CSV ({error}){_csv_hint(error)}") from None
             end = reader.line_num
             if not values or (len(values) == 1 and not values[0].strip()):
                 continue
             if header is None:
                 header = [name.strip() for name in values]
+                _check_header_names(shown, start, header)
                 yield start, header, {}
                 continue
-            if len(values) > len(header):
-                raise InvalidInput.at(
-                    shown,
+            if len(values) != len(header):
+                if end > start and any("\n" in value for value in values):
+                    # A quote left open swallows the lines after it into one field.
+                    raise InvalidInput.at(shown, start, _open_quote(values, header, start, end))
+                hint = "; quote fields that contain commas" if len(values) > len(header) else ""
+                yield (
                     start,
-                    f"{len(values)} fields but the header has {len(header)}; quote fields that contain commas",
+                    header,
+                    {FIELD_COUNT: f"row has {len(values)} fields where the header has {len(header)}{hint}"},
                 )
-            yield start, header, dict(zip(header, values, strict=False))
+                continue
+            yield start, header, dict(zip(header, values, strict=True))
     if header is None:
         raise InvalidInput.at(shown, 1, "empty file: the first row must be a header with a `phone` column")
+
+
+FIELD_COUNT = "\x00field count"  # the one key of a row whose field count is not the header's
+
+
+def _check_header_names(shown: str, line: int, header: list[str]) -> None:
+    """Two columns of one name would silently lose one value; `phone` and `id` are found whatever
+    their case, so `phone` and `Phone` are two of one name too."""
+    seen: dict[str, int] = {}
+    problems = []
+    for number, name in enumerate(header, start=1):
+        folded = name.lower() if name.lower() in ("phone", "id") else name
+        if folded in seen:
+            earlier = header[seen[folded] - 1]
+            case = "; `phone` and `id` are found whatever their case" if earlier != name else ""
+            problems.append(
+                Problem(
+                    shown,
+                    line,
+                    f"column {number} ({_shorten(name)!r}) repeats column {seen[folded]} ({_shorten(earlier)!r}):"
+                    f" one value would be lost; rename or remove one{case}",
+                )
+            )
+        else:
+            seen[folded] = number
+    if problems:
+        raise InvalidInput(problems)
+
+
+def _open_quote(values: list[str], header: list[str], start: int, end: int) -> str:
+    column = next(i for i, value in enumerate(values) if "\n" in value)
+    name = header[column] if column < len(header) else f"field {column + 1}"
+    return (
+        f"a quote opened on this line (in `{_shorten(name)}`) is not closed before line {end}: the lines after it"
+        ' were read as one field; close it, or write a quote inside a field as ""'
+    )
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def shown_header(header: list[str]) -> str:
+    """The header as quoted in a message: the start of it only (the file may not be an audience)."""
+    text = ", ".join(header) or "nothing"
+    return text if len(text) <= SHOWN_HEADER else text[: SHOWN_HEADER - 3] + "..."
 
 
 def _first_undecodable_line(path: Path) -> int | None:
@@ -154,7 +224,7 @@ class AudienceReader:
         numbers = FingerprintSet()
         problems: list[Problem] = []
         for index, name in enumerate(self.spec.suppress):
-            path = self.campaign.resolve(name)
+            path = self.campaign.resolve_inside(("audience", "suppress", index), name)
             shown = self.display(path)
             phone_column: str | None = None
             for line, header, row in read_csv(path, shown):
@@ -166,11 +236,16 @@ class AudienceReader:
                                 self.campaign.problem(
                                     ("audience", "suppress", index), f"{shown} has no `phone` column"
                                 ),
-                                Problem(shown, line, "no `phone` column in the header"),
+                                Problem(
+                                    shown, line, f"no `phone` column in the header (found: {shown_header(header)})"
+                                ),
                             ]
                         )
                     continue
                 assert phone_column is not None
+                if FIELD_COUNT in row:
+                    problems.append(Problem(shown, line, f"suppression list: {row[FIELD_COUNT]}"))
+                    continue
                 try:
                     numbers.add(to_e164(row.get(phone_column) or "", self.spec.default_region, "possible"))
                 except BadNumber as error:
@@ -189,7 +264,7 @@ class AudienceReader:
             position += 1
         if self.spec.file is None:
             return
-        path = self.campaign.resolve(self.spec.file)
+        path = self.campaign.resolve_inside(("audience", "file"), self.spec.file)
         shown = self.display(path)
         for line, header, fields in read_csv(path, shown):
             if not fields:
@@ -202,7 +277,7 @@ class AudienceReader:
         if _find_column(header, "phone") is None:
             raise InvalidInput(
                 [
-                    Problem(shown, line, f"no `phone` column in the header (found: {', '.join(header) or 'nothing'})"),
+                    Problem(shown, line, f"no `phone` column in the header (found: {shown_header(header)})"),
                     self.campaign.problem(("audience", "file"), f"the audience file {shown} needs a `phone` column"),
                 ]
             )
@@ -237,6 +312,10 @@ class AudienceReader:
         columns: dict[tuple[str, ...], tuple[str | None, str | None]] = {}
         for row in self.rows():
             fields = row.fields
+            if FIELD_COUNT in fields:
+                reason = fields[FIELD_COUNT]
+                yield Skipped(row.position, row.source, row.line, None, "", "invalid", reason)
+                continue
             if row.source == inline_source:
                 names = frozenset(fields)
                 if names not in checked_inline:
@@ -264,7 +343,14 @@ class AudienceReader:
                 phone = to_e164(raw_phone, region, check)
             except BadNumber as error:
                 yield Skipped(
-                    row.position, row.source, row.line, recipient_id or None, raw_phone.strip(), "invalid", str(error)
+                    row.position,
+                    row.source,
+                    row.line,
+                    recipient_id or None,
+                    raw_phone.strip(),
+                    "invalid",
+                    str(error),
+                    error.kind,
                 )
                 continue
             key = recipient_id or phone
@@ -295,5 +381,9 @@ class AudienceReader:
             if recipient_id:
                 ids.add(recipient_id)
             phones.add(phone)
+            # `phone` (E.164) and `id` are template variables whatever their column's case.
             variables = {k: v for k, v in fields.items() if k not in (phone_column, id_column)}
+            variables["phone"] = phone
+            if id_column is not None:
+                variables["id"] = recipient_id
             yield Recipient(row.position, row.source, row.line, key, recipient_id or None, phone, variables)

@@ -2,7 +2,13 @@
 
 One streaming pass used by `check`, `preview`, `send --dry-run` and `send`, so that what is
 checked is exactly what is sent. Problems are collected, never raised midway, so a marketer sees
-all of them at once."""
+all of them at once, grouped by cause (docs/campaign-file.md, "Problems"):
+
+- a template problem every recipient shares (an undefined variable, syntax, a static URL Telesign
+  refuses, a bound) is the campaign file's error: one line at the key's line, naming the field and
+  how many recipients it affects, whatever `on_invalid` says;
+- what differs per recipient (a bad phone, a value that makes a bad URL for that row) is a row
+  problem; rows sharing one cause are one line with a count and the first few locations."""
 
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ from dataclasses import dataclass, field
 
 from runner.campaign import request
 from runner.campaign.audience import AudienceReader, Recipient, Skipped
-from runner.campaign.render import Renderer, Texts
+from runner.campaign.render import Renderer, RenderProblem, Texts
 from runner.campaign.schema import Campaign
 from runner.campaign.sms import SmsShape, measure
 from runner.errors import InvalidInput, Problem
@@ -20,7 +26,8 @@ from runner.policy.rules import Rules, rules_for
 from runner.policy.windows import BadWindow
 from runner.policy.zones import RecipientZones
 
-MAX_PROBLEMS_LISTED = 200
+MAX_CAUSES_LISTED = 200
+FIRST_LOCATIONS = 5  # rows named on a shared cause's line
 
 
 @dataclass(frozen=True)
@@ -34,33 +41,99 @@ class Message:
 
 
 @dataclass
+class Cause:
+    """Rows with one problem in common: the first row's own message, then how many and where."""
+
+    kind: str
+    first: Problem
+    hint: str
+    key: tuple[str, ...] | None  # the template field, for a render problem
+    count: int = 0
+    locations: list[tuple[str, int | None]] = field(default_factory=list)
+
+    def add(self, path: str, line: int | None) -> None:
+        self.count += 1
+        if len(self.locations) < FIRST_LOCATIONS:
+            self.locations.append((path, line))
+
+    def problem(self) -> Problem:
+        hint = f"; {self.hint}" if self.hint else ""
+        if self.count == 1:
+            return Problem(self.first.path, self.first.line, self.first.message + hint)
+        shown = []
+        for path, line in self.locations:
+            shown.append(str(line) if path == self.first.path else f"{path}:{line}")
+        more = f" and {self.count - len(self.locations)} more" if self.count > len(self.locations) else ""
+        what = f"`{'.'.join(self.key)}`: {self.kind}" if self.key else self.kind
+        return Problem(
+            self.first.path,
+            self.first.line,
+            f"{what}: {self.count} recipients, at lines {', '.join(shown)}{more}{hint}",
+        )
+
+
+@dataclass
 class Summary:
-    """Counts gathered while expanding; `problems` are the rows that stop a send."""
+    """Counts gathered while expanding. After the pass: `problems` stop a send (the campaign
+    file's own first), `skipped` are bad rows passed over under `on_invalid = "skip"`."""
 
     recipients: int = 0
     messages: int = 0
+    rendered: int = 0  # recipients that reached the templates
     by_state: Counter[str] = field(default_factory=Counter)
     sms_encodings: Counter[str] = field(default_factory=Counter)
     max_segments: int = 0
     problems: list[Problem] = field(default_factory=list)
-    problems_not_listed: int = 0
-    skipped: list[Problem] = field(default_factory=list)  # bad rows passed over (on_invalid = "skip")
+    problems_not_listed: int = 0  # rows whose cause came after MAX_CAUSES_LISTED others
+    skipped: list[Problem] = field(default_factory=list)
+    causes: dict[tuple[tuple[str, ...] | None, str], Cause] = field(default_factory=dict)
     zone_sources: Counter[str] = field(default_factory=Counter)  # column, phone, fallback, unknown
 
-    def add_problem(self, problem: Problem) -> None:
-        if len(self.problems) < MAX_PROBLEMS_LISTED:
-            self.problems.append(problem)
-        else:
-            self.problems_not_listed += 1
+    def add_row_problem(self, where: Problem, kind: str, hint: str = "", key: tuple[str, ...] | None = None) -> None:
+        cause = self.causes.get((key, kind))
+        if cause is None:
+            if len(self.causes) >= MAX_CAUSES_LISTED:
+                self.problems_not_listed += 1
+                return
+            cause = self.causes[(key, kind)] = Cause(kind, where, hint, key)
+        cause.add(where.path, where.line)
 
-    def add_skipped(self, problem: Problem) -> None:
-        if len(self.skipped) < MAX_PROBLEMS_LISTED:
-            self.skipped.append(problem)
+    def finish(self, renderer: Renderer, skip_invalid: bool) -> None:
+        """Sort the causes into the campaign file's problems and the rows'."""
+        template: list[Problem] = []
+        rows: list[Problem] = []
+        promoted: set[tuple[str, ...]] = set()
+        for cause in self.causes.values():
+            if cause.key and cause.count == self.rendered:
+                template.append(self._template_problem(renderer, cause.key, cause, renderer.broken.get(cause.key)))
+                promoted.add(cause.key)
+            else:
+                rows.append(cause.problem())
+        for key, broken in renderer.broken.items():
+            if key not in promoted:  # found before any row; maybe no recipient reached it
+                cause = Cause(broken.kind, Problem("", None, broken.detail), broken.hint, key, self.rendered)
+                template.append(self._template_problem(renderer, key, cause, broken))
+        template.sort(key=lambda p: (p.path, p.line or 0))
+        self.problems = template + ([] if skip_invalid else rows)
+        self.skipped = rows if skip_invalid else []
+
+    @staticmethod
+    def _template_problem(
+        renderer: Renderer, key: tuple[str, ...], cause: Cause, broken: RenderProblem | None = None
+    ) -> Problem:
+        where = renderer.location(broken or RenderProblem(key, cause.kind, cause.first.message))
+        n = cause.count
+        affected = f"all {n} recipients" if n > 1 else "the one recipient" if n == 1 else "every recipient"
+        example = ""
+        if broken is None and cause.first.path and cause.kind not in cause.first.message:
+            example = f" (first: {cause.first})"
+        hint = f"; {cause.hint}" if cause.hint else ""
+        return Problem(where.path, where.line, f"`{'.'.join(key)}` ({affected}): {cause.kind}{hint}{example}")
 
     def raise_if_problems(self) -> None:
         if self.problems:
             more = (
-                [Problem("", None, f"... and {self.problems_not_listed} more problems")]
+                [Problem("", None, f"... and {self.problems_not_listed} more rows with other problems")]
                 if self.problems_not_listed
                 else []
             )
@@ -68,12 +141,21 @@ class Summary:
 
 
 class Expansion:
-    """Iterate to get each audience row as a Message or a Skipped row; `summary` fills as you go.
+    """Iterate to get each audience row as a Message or a Skipped row; `summary` is complete when
+    the iteration ends.
 
     With `on_invalid = "fail"` (the default) a bad row is a problem that stops the send; with
-    "skip" it is reported as a Skipped row with state `invalid` and the rest go on."""
+    "skip" it is reported as a Skipped row with state `invalid` and the rest go on. A problem of
+    the templates themselves stops it either way: constructing an Expansion raises it at once,
+    unless `count_affected` (what `check` does) defers it to the end of the pass, counted."""
 
-    def __init__(self, campaign: Campaign, renderer: Renderer | None = None, rules: Rules | None = None):
+    def __init__(
+        self,
+        campaign: Campaign,
+        renderer: Renderer | None = None,
+        rules: Rules | None = None,
+        count_affected: bool = False,
+    ):
         self.campaign = campaign
         # The repository policy as it applies here: a bad policy.toml, or a campaign widening it,
         # stops everything before any row is read.
@@ -84,6 +166,10 @@ class Expansion:
         spec = campaign.spec
         self._skip_invalid = spec.audience.on_invalid == "skip"
         self._max_segments = spec.sms.max_segments if spec.sms else None
+        if self.renderer.broken and not count_affected:
+            summary = Summary()
+            summary.finish(self.renderer, self._skip_invalid)
+            summary.raise_if_problems()
 
     def __iter__(self) -> Iterator[Message | Skipped]:
         summary = self.summary
@@ -91,18 +177,20 @@ class Expansion:
             summary.recipients += 1
             if isinstance(item, Skipped):
                 if item.state == "invalid":
-                    (summary.add_skipped if self._skip_invalid else summary.add_problem)(item.problem)
+                    summary.add_row_problem(item.problem, item.kind or item.reason)
                 summary.by_state[item.state] += 1
                 yield item
                 continue
-            result = self.message(item)
-            if isinstance(result, Problem):
-                skipped = Skipped(
-                    item.position, item.source, item.line, item.recipient_id, item.phone, "invalid", result.message
+            summary.rendered += 1
+            result = self.build(item)
+            if isinstance(result, RenderProblem):
+                summary.add_row_problem(
+                    Problem(item.source, item.line, result.detail), result.kind, result.hint, result.key or None
                 )
-                (summary.add_skipped if self._skip_invalid else summary.add_problem)(result)
                 summary.by_state["invalid"] += 1
-                yield skipped
+                yield Skipped(
+                    item.position, item.source, item.line, item.recipient_id, item.phone, "invalid", result.detail
+                )
                 continue
             summary.messages += 1
             summary.zone_sources[result.zones.source] += 1
@@ -110,28 +198,38 @@ class Expansion:
                 summary.sms_encodings[result.sms.encoding] += 1
                 summary.max_segments = max(summary.max_segments, result.sms.segments)
             yield result
+        summary.finish(self.renderer, self._skip_invalid)
 
     def message(
         self, recipient: Recipient, phone: str | None = None, external_id: str | None = None
     ) -> Message | Problem:
         """Render and build one recipient's request; `phone` and `external_id` override the
-        destination and the id (test sends)."""
+        destination and the id (test sends). A problem is located at the recipient's row."""
+        result = self.build(recipient, phone, external_id)
+        if isinstance(result, RenderProblem):
+            hint = f"; {result.hint}" if result.hint else ""
+            return Problem(recipient.source, recipient.line, result.detail + hint)
+        return result
+
+    def build(
+        self, recipient: Recipient, phone: str | None = None, external_id: str | None = None
+    ) -> Message | RenderProblem:
         texts = self.renderer.render(recipient)
-        if isinstance(texts, Problem):
+        if isinstance(texts, RenderProblem):
             return texts
         spec = self.campaign.spec
         shape = measure(texts.sms_text) if texts.sms_text is not None else None
         if shape is not None and self._max_segments is not None and shape.segments > self._max_segments:
-            return Problem(
-                recipient.source,
-                recipient.line,
-                f"the SMS is {shape.segments} {shape.encoding} segments ({shape.characters} characters), "
-                f"over [sms] max_segments = {self._max_segments}",
+            return RenderProblem(
+                ("sms", "text"),
+                f"the SMS is over [sms] max_segments = {self._max_segments}",
+                f"the SMS is {shape.segments} {shape.encoding} segments ({shape.characters} characters),"
+                f" over [sms] max_segments = {self._max_segments}",
             )
         try:
             zones = self.rules.zones(recipient.phone, recipient.variables)
         except BadWindow as error:
-            return Problem(recipient.source, recipient.line, f"`timezone` column: {error}")
+            return RenderProblem((), "`timezone` column: not a time zone", f"`timezone` column: {error}")
         ext = external_id or request.external_id(spec.id, recipient.key)
         body = request.encode(
             request.build(
@@ -143,9 +241,9 @@ class Expansion:
             )
         )
         if len(body) > request.MAX_BODY_BYTES:
-            return Problem(
-                recipient.source,
-                recipient.line,
+            return RenderProblem(
+                (),
+                "the request body is over Telesign's 10 KB limit; shorten the texts",
                 f"the request body is {len(body)} bytes, over Telesign's 10 KB limit; shorten the texts",
             )
         return Message(recipient, ext, texts, body, shape, zones)

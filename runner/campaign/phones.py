@@ -21,25 +21,37 @@ _PARSE_REASONS = {
 
 
 class BadNumber(ValueError):
-    pass
+    """Why a number is refused: the message names the number; `kind` is the cause alone (rows that
+    share it are reported as one line)."""
+
+    def __init__(self, message: str, kind: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
 def to_e164(raw: str, region: str | None, check: PhoneCheck) -> str:
     """The number in E.164 (`+15558675309`), or BadNumber saying why not."""
     text = raw.strip()
     if not text:
-        raise BadNumber("empty phone number")
+        raise BadNumber("empty phone number", "empty phone number")
     try:
         number = phonenumbers.parse(text, region)
     except NumberParseException as error:
-        raise BadNumber(f"{text!r}: {_PARSE_REASONS.get(error.error_type, str(error))}") from None
+        reason = _PARSE_REASONS.get(error.error_type, "not a phone number")
+        raise BadNumber(f"{_shown(text)}: {reason}", reason) from None
     if check == "valid":
         if not phonenumbers.is_valid_number(number):
+            hint = 'fix it, or set phone_check = "possible" for test numbers'
             raise BadNumber(
-                f'{text!r} is not a valid (assigned) number; fix it, or set phone_check = "possible" for test numbers'
+                f"{_shown(text)} is not a valid (assigned) number; {hint}", f"not a valid (assigned) number; {hint}"
             )
     elif not phonenumbers.is_possible_number(number):
-        raise BadNumber(f"{text!r} is not a possible number (wrong length for its country)")
+        reason = "not a possible number (wrong length for its country)"
+        raise BadNumber(f"{_shown(text)} is {reason}", reason)
     return str(phonenumbers.format_number(number, PhoneNumberFormat.E164))
 
 

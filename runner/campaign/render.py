@@ -1,20 +1,29 @@
-"""Rendering a campaign's texts per recipient: Jinja2's SandboxedEnvironment with StrictUndefined,
-templates compiled once per campaign, every rendered message checked before anything is sent."""
+"""Rendering a campaign's texts per recipient: a bounded Jinja sandbox (runner.campaign.bounds) with
+StrictUndefined, templates compiled once per campaign, every rendered message checked before
+anything is sent (docs/campaign-file.md, "Templates").
+
+A problem is reported as a `RenderProblem`: the field (`viber.url`), a `kind` that is the same for
+every recipient with the same cause, and this recipient's own `detail`. The expansion groups them:
+a cause every recipient shares is the campaign file's error, at the key's line; the rest are rows.
+A template that cannot depend on the recipient (syntax, or no per-recipient variable) is checked
+once here, not once per row."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import meta, nodes
 
 from runner.campaign.audience import Recipient
+from runner.campaign.bounds import BoundedSandbox, RenderBound
 from runner.campaign.schema import Campaign
-from runner.errors import InvalidInput, Problem
+from runner.errors import Problem
 
 # Telesign refuses Viber links to other messengers (Engage API: Line, Signal and Telegram links are
 # not allowed in a Viber message).
@@ -35,6 +44,9 @@ _FORBIDDEN_HOSTS = (
 # Python loop over characters or hosts.
 _FORBIDDEN_HOST = re.compile(r"(?:^|\.)(?:" + "|".join(re.escape(h) for h in _FORBIDDEN_HOSTS) + r")$")
 _WHITESPACE = re.compile(r"\s")
+RECIPIENT_NAMES = frozenset({"id", "phone"})  # given per recipient by the audience (docs/campaign-file.md)
+MEMO_SIZE = 4096  # distinct renders remembered per field
+BOUND_STREAK = 20  # renders in a row over a bound, from the first, before a field is given up
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,22 @@ class Texts:
     sms_text: str | None
 
 
+@dataclass(frozen=True)
+class RenderProblem:
+    """Why one recipient's texts cannot be made. `kind` names the cause without the recipient's
+    own values (rows sharing it are one line); `detail` is this recipient's message."""
+
+    key: tuple[str, ...]  # the campaign-file key of the field: ("viber", "url")
+    kind: str
+    detail: str
+    hint: str = ""
+    where: Problem | None = None  # a template file's own line, where the cause is in that file
+
+    @property
+    def field(self) -> str:
+        return ".".join(self.key)
+
+
 def find_templates_folder(start: Path) -> Path | None:
     """The nearest `templates/` folder walking up from the campaign file's folder."""
     for folder in [start, *start.parents]:
@@ -57,50 +85,60 @@ def find_templates_folder(start: Path) -> Path | None:
     return None
 
 
-def url_problem(url: str) -> str | None:
-    """Why Telesign would refuse this link-button URL, or None."""
+def url_refusal(url: str) -> tuple[str, str] | None:
+    """Why Telesign would refuse this link-button URL, as (kind, detail), or None."""
+    shown = repr(url if len(url) <= 80 else url[:77] + "...")
     if not url or _WHITESPACE.search(url):
-        return f"url {url!r} is empty or contains whitespace; URL-encode spaces as %20"
+        return (
+            "url is empty or contains whitespace",
+            f"url {shown} is empty or contains whitespace; URL-encode spaces as %20",
+        )
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"url {url!r} must be an absolute http(s) URL with a host"
+        return (
+            "url is not an absolute http(s) URL with a host",
+            f"url {shown} must be an absolute http(s) URL with a host",
+        )
     host = parts.hostname.lower().rstrip(".")
     if _FORBIDDEN_HOST.search(host):
-        return f"url {url!r} links to Line, Signal or Telegram, which Telesign refuses in Viber messages"
+        return (
+            "url links to Line, Signal or Telegram, which Telesign refuses in Viber messages",
+            f"url {shown} links to Line, Signal or Telegram, which Telesign refuses in Viber messages",
+        )
     return None
 
 
-MAX_EXPONENT = 64
-MAX_REPEAT_CHARS = 10 * 1024  # nothing longer fits in a Telesign request anyway
+def url_problem(url: str) -> str | None:
+    """Why Telesign would refuse this link-button URL, or None."""
+    refusal = url_refusal(url)
+    return refusal[1] if refusal else None
 
 
-class _Sandbox(SandboxedEnvironment):
-    """Jinja's sandbox, plus bounds on the two operators that can hang or exhaust memory with a
-    one-line template (`{{ 2**10**9 }}`, `{{ 'x' * 10**9 }}`): the rest the sandbox already bounds."""
-
-    intercepted_binops = frozenset({"**", "*"})
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
-            raise jinja2.exceptions.SecurityError(f"exponent {right} is over {MAX_EXPONENT}")
-        if operator == "*":
-            text, times = (left, right) if isinstance(left, (str, list)) else (right, left)
-            if isinstance(text, (str, list)) and isinstance(times, int) and len(text) * times > MAX_REPEAT_CHARS:
-                raise jinja2.exceptions.SecurityError(
-                    f"repeating {len(text)} characters {times} times is over {MAX_REPEAT_CHARS}"
-                )
-        return super().call_binop(context, operator, left, right)
+@dataclass
+class _Field:
+    key: tuple[str, ...]  # where the template is written: ("viber", "text") or ("viber", "text_template")
+    shown: tuple[str, ...]  # the field it fills: ("viber", "text")
+    template: jinja2.Template | None
+    streams: bool = False  # has loops or macros: rendered piece by piece, output bounded as it grows
+    tried: int = 0
+    bound_hits: int = 0
+    # Renders remembered by the values of the recipient variables the template reads: a text that
+    # reads `first_name` renders once per distinct first name, not once per row of a million.
+    memo_names: tuple[str, ...] = ()
+    memo: dict[tuple[str | None, ...], str | RenderProblem] | None = None
+    memo_misses: int = 0
 
 
 class Renderer:
-    """The campaign's templates, compiled once; `render` fills them for one recipient."""
+    """The campaign's templates, compiled once; `render` fills them for one recipient.
+    `broken` holds the fields whose problem is the same for every recipient (found before any row)."""
 
     def __init__(self, campaign: Campaign):
         self.campaign = campaign
         spec = campaign.spec
         self.templates_folder = find_templates_folder(campaign.folder)
         loader = jinja2.FileSystemLoader(str(self.templates_folder)) if self.templates_folder else None
-        self.env = _Sandbox(
+        self.env = BoundedSandbox(
             undefined=jinja2.StrictUndefined, loader=loader, autoescape=False, keep_trailing_newline=False
         )
         # Jinja's helpers (the sandbox's bounded `range`, `cycler`, `namespace`...) travel in each
@@ -110,103 +148,190 @@ class Renderer:
         self.env.globals.clear()
         self.base: dict[str, Any] = {**helpers, **spec.vars}
         self.base["campaign"] = {"id": spec.id, "name": spec.name or spec.id}
-        problems: list[Problem] = []
-        self.viber_text = self._compile(
-            ("viber", "text"), spec.viber.text, ("viber", "text_template"), spec.viber.text_template, problems
-        )
-        self.url = self._compile(("viber", "url"), spec.viber.url, None, None, problems)
-        self.url_text = self._compile(("viber", "url_text"), spec.viber.url_text, None, None, problems)
-        self.url_id = self._compile(("viber", "url_id"), spec.viber.url_id, None, None, problems)
-        self.sms_text = None
-        if spec.sms is not None:
-            self.sms_text = self._compile(
-                ("sms", "text"), spec.sms.text, ("sms", "text_template"), spec.sms.text_template, problems
-            )
-        if problems:
-            raise InvalidInput(problems)
+        self.broken: dict[tuple[str, ...], RenderProblem] = {}
+        sms = spec.sms
+        self.fields = [
+            self._field(("viber", "text"), spec.viber.text, spec.viber.text_template),
+            self._field(("viber", "url"), spec.viber.url, None),
+            self._field(("viber", "url_text"), spec.viber.url_text, None),
+            self._field(("viber", "url_id"), spec.viber.url_id, None),
+        ]
+        if sms is not None:
+            self.fields.append(self._field(("sms", "text"), sms.text, sms.text_template))
+        self.has_sms = sms is not None
 
-    def _compile(
-        self,
-        key: tuple[str, ...],
-        inline: str | None,
-        file_key: tuple[str, ...] | None,
-        file_name: str | None,
-        problems: list[Problem],
-    ) -> jinja2.Template | None:
+    def location(self, problem: RenderProblem) -> Problem:
+        """Where the cause of a template-wide problem is written: the template file's line, or the
+        line of the field's key in the campaign file."""
+        if problem.where is not None:
+            return problem.where
+        for field in self.fields:
+            if field.shown == problem.key:
+                return self.campaign.problem(field.key, "")
+        return self.campaign.problem(problem.key, "")
+
+    def _field(self, shown: tuple[str, ...], inline: str | None, file_name: str | None) -> _Field:
+        key = shown if inline is not None else shown[:-1] + (shown[-1] + "_template",)
+        field = _Field(key, shown, None)
+        template, source = self._compile(field, inline, file_name)
+        if template is None:
+            return field
+        field.template = template
+        tree = self.env.parse(source)
+        field.streams = any(True for _ in tree.find_all((nodes.For, nodes.Macro, nodes.CallBlock, nodes.FilterBlock)))
+        uses_other_files = any(
+            True for _ in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends))
+        )
+        names = meta.find_undeclared_variables(tree)
+        uses_random = any(f.name == "random" for f in tree.find_all(nodes.Filter))
+        if not uses_other_files and not uses_random:  # what it reads is all in `names`
+            field.memo_names = tuple(sorted(names - self.base.keys()))
+            field.memo = {}
+        if not uses_other_files and names <= (self.base.keys() - RECIPIENT_NAMES):
+            # The same for every recipient: checked once, here.
+            self.env.budget.reset()
+            problem = self._check(field, self._fill(field, dict(self.base)))
+            if problem is not None:  # said with this render's own values: they are every row's
+                own = problem.kind if problem.kind in problem.detail else problem.detail.split("`: ", 1)[-1]
+                self.broken[shown] = RenderProblem(shown, own, problem.detail, problem.hint)
+        return field
+
+    def _compile(self, field: _Field, inline: str | None, file_name: str | None) -> tuple[jinja2.Template | None, str]:
+        shown = ".".join(field.shown)
         if inline is not None:
             try:
-                return self.env.from_string(inline)
+                return self.env.from_string(inline), inline
             except jinja2.TemplateSyntaxError as error:
-                problems.append(self.campaign.problem(key, f"template syntax: {error.message}"))
-                return None
-        assert file_key is not None and file_name is not None
-        where = self.campaign.problem(file_key, "")
+                self._broke(field, f"template syntax: {error.message}")
+                return None, inline
+        assert file_name is not None
         if self.templates_folder is None:
-            problems.append(
-                Problem(
-                    where.path, where.line, f"no templates/ folder found above {self.campaign.folder} for {file_name!r}"
-                )
-            )
-            return None
+            self._broke(field, f"no templates/ folder found above {self.campaign.folder} for {file_name!r}")
+            return None, ""
         target = (self.templates_folder / file_name).resolve()
         if not target.is_relative_to(self.templates_folder) or Path(file_name).is_absolute():
-            problems.append(
-                Problem(
-                    where.path,
-                    where.line,
-                    f"{file_name!r} is outside {self.templates_folder}; name a file under templates/",
-                )
-            )
-            return None
+            self._broke(field, f"{file_name!r} is outside {self.templates_folder}; name a file under templates/")
+            return None, ""
         if not target.is_file():
-            problems.append(
-                Problem(where.path, where.line, f"template {file_name!r} not found in {self.templates_folder}")
-            )
-            return None
+            self._broke(field, f"template {file_name!r} not found in {self.templates_folder}")
+            return None, ""
         try:
-            return self.env.get_template(target.relative_to(self.templates_folder).as_posix())
+            source = target.read_text(encoding="utf-8")
+            return self.env.get_template(target.relative_to(self.templates_folder).as_posix()), source
         except jinja2.TemplateSyntaxError as error:
-            problems.append(Problem(str(target), error.lineno, f"template syntax: {error.message}"))
-            return None
+            where = Problem(str(target), error.lineno, f"`{shown}`: template syntax: {error.message}")
+            self._broke(field, f"template syntax in {file_name}: {error.message}", where)
         except UnicodeDecodeError:
-            problems.append(Problem(str(target), None, "not UTF-8 text; save the template as UTF-8"))
-            return None
+            where = Problem(str(target), None, f"`{shown}`: not UTF-8 text; save the template as UTF-8")
+            self._broke(field, f"{file_name} is not UTF-8 text; save the template as UTF-8", where)
+        return None, ""
 
-    def render(self, recipient: Recipient) -> Texts | Problem:
-        """The recipient's texts, or the first problem found, located at the recipient's row."""
+    def _broke(self, field: _Field, kind: str, where: Problem | None = None) -> None:
+        self.broken[field.shown] = RenderProblem(field.shown, kind, kind, where=where)
+
+    def render(self, recipient: Recipient) -> Texts | RenderProblem:
+        """The recipient's texts, or the first problem found."""
         context = {**self.base, **recipient.variables}
+        values: list[str] = []
+        broken = self.broken
+        for field in self.fields:
+            if broken and field.shown in broken:
+                return broken[field.shown]
+            memo = field.memo
+            if memo is not None:
+                variables = recipient.variables
+                key = tuple([variables.get(name) for name in field.memo_names])
+                value = memo.get(key)
+                if value is None:
+                    value = memo[key] = self._render_field(field, context)
+                    field.memo_misses += 1
+                    if field.memo_misses > MEMO_SIZE:
+                        field.memo = None  # mostly distinct values: remembering them costs more than it saves
+            else:
+                value = self._render_field(field, context)
+            if isinstance(value, RenderProblem):
+                return value
+            values.append(value)
+        return Texts(
+            viber_text=values[0],
+            url=values[1].strip(),
+            url_text=values[2],
+            url_id=values[3],
+            sms_text=values[4] if self.has_sms else None,
+        )
+
+    def _render_field(self, field: _Field, context: dict[str, Any]) -> str | RenderProblem:
+        self.env.budget.reset()
+        value = self._fill(field, context)
+        if isinstance(value, RenderProblem):
+            return self._count(field, value)
+        field.tried += 1
+        problem = self._check(field, value)
+        return value if problem is None else problem
+
+    def _count(self, field: _Field, problem: RenderProblem) -> RenderProblem:
+        field.tried += 1
+        if problem.kind.startswith("over a render bound"):
+            field.bound_hits += 1
+            # Each render over a bound costs the bound's whole work: once the first renders all hit
+            # it, the field is given up instead of spending that on every row of a million.
+            if field.bound_hits == field.tried == BOUND_STREAK:
+                self.broken[field.shown] = problem
+        return problem
+
+    def _check(self, field: _Field, value: str | RenderProblem) -> RenderProblem | None:
+        if isinstance(value, RenderProblem):
+            return value
+        shown = ".".join(field.shown)
+        if field.shown == ("viber", "url"):
+            refusal = url_refusal(value.strip())
+            if refusal is not None:
+                return RenderProblem(field.shown, refusal[0], f"`{shown}`: {refusal[1]}")
+        elif not value.strip():
+            return RenderProblem(field.shown, "renders empty", f"`{shown}` renders empty for this recipient")
+        return None
+
+    def _fill(self, field: _Field, context: dict[str, Any]) -> str | RenderProblem:
+        template = field.template
+        assert template is not None
+        shown = ".".join(field.shown)
         try:
-            texts = Texts(
-                viber_text=self._fill(self.viber_text, context),
-                url=self._fill(self.url, context).strip(),
-                url_text=self._fill(self.url_text, context),
-                url_id=self._fill(self.url_id, context),
-                sms_text=self._fill(self.sms_text, context) if self.sms_text is not None else None,
-            )
+            if field.streams:
+                return _bounded_output(template.generate(context))
+            return template.render(context)
         except jinja2.UndefinedError as error:
-            return Problem(
-                recipient.source, recipient.line, f"template: {error.message}; add that column or a [vars] entry"
+            message = str(error.message)
+            return RenderProblem(field.shown, message, f"`{shown}`: template: {message}", _undefined_hint(message))
+        except RenderBound as error:
+            return RenderProblem(
+                field.shown, f"over a render bound: {error}", f"`{shown}`: over a render bound: {error}"
             )
         except jinja2.exceptions.SecurityError as error:
-            return Problem(recipient.source, recipient.line, f"template refused by the sandbox: {error}")
+            message = f"template refused by the sandbox: {error}"
+            return RenderProblem(field.shown, message, f"`{shown}`: {message}")
         except jinja2.TemplateError as error:
-            return Problem(recipient.source, recipient.line, f"template: {error}")
-        except (ArithmeticError, TypeError, ValueError) as error:
-            return Problem(recipient.source, recipient.line, f"template: {type(error).__name__}: {error}")
-        for name, value in (
-            ("viber text", texts.viber_text),
-            ("url_text", texts.url_text),
-            ("url_id", texts.url_id),
-            ("sms text", texts.sms_text),
-        ):
-            if value is not None and not value.strip():
-                return Problem(recipient.source, recipient.line, f"{name} renders empty for this recipient")
-        problem = url_problem(texts.url)
-        if problem:
-            return Problem(recipient.source, recipient.line, problem)
-        return texts
+            return RenderProblem(field.shown, f"template: {error}", f"`{shown}`: template: {error}")
+        except (ArithmeticError, TypeError, ValueError, RecursionError) as error:
+            message = f"template: {type(error).__name__}: {error}"
+            return RenderProblem(field.shown, message, f"`{shown}`: {message}")
 
-    @staticmethod
-    def _fill(template: jinja2.Template | None, context: dict[str, Any]) -> str:
-        assert template is not None
-        return template.render(context)
+
+def _undefined_hint(message: str) -> str:
+    if message.endswith("is undefined"):
+        return "add that column or a [vars] entry"
+    return ""
+
+
+def _bounded_output(pieces: Iterator[str]) -> str:
+    """A streamed render's output, refused as soon as it grows past the bound (a loop's body is
+    template text that no value charge sees)."""
+    from runner.campaign.bounds import MAX_CHARACTERS
+
+    out: list[str] = []
+    total = 0
+    for piece in pieces:
+        total += len(piece)
+        if total > MAX_CHARACTERS:
+            raise RenderBound(f"the template produces over {MAX_CHARACTERS:,} characters in one render")
+        out.append(piece)
+    return "".join(out)

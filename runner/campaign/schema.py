@@ -22,7 +22,8 @@ Scalar = str | int | float | bool
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `fallback_time = "600"` is a mistake to report, not a string to convert.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Schedule(Strict):
@@ -171,6 +172,50 @@ class Campaign:
     def resolve(self, relative: str) -> Path:
         return (self.folder / relative).resolve()
 
+    @property
+    def repository(self) -> Path:
+        return repository_root(self.folder)
+
+    def resolve_inside(self, key: tuple[str | int, ...], relative: str) -> Path:
+        """A file the campaign names (`audience.file`, `audience.suppress`), relative to the campaign
+        file and inside the campaign repository, as templates are: a campaign file cannot make the
+        runner read (and quote in its errors) any other file on the machine."""
+        where = ".".join(str(k) for k in key)
+        if Path(relative).is_absolute() or relative.startswith("~"):
+            raise InvalidInput(
+                [
+                    self.problem(
+                        key, f"`{where}`: {relative!r} is an absolute path; give it relative to the campaign file"
+                    )
+                ]
+            )
+        target = self.resolve(relative)
+        root = self.repository
+        if not target.is_relative_to(root):
+            raise InvalidInput(
+                [
+                    self.problem(
+                        key,
+                        f"`{where}`: {relative!r} is outside the campaign repository ({root});"
+                        " keep audiences inside it, beside the campaign files",
+                    )
+                ]
+            )
+        return target
+
+
+def repository_root(folder: Path) -> Path:
+    """The campaign repository a campaign file belongs to: the nearest folder up with `.git`;
+    outside git, the folder holding the nearest `templates/` up; else the campaign file's folder."""
+    folder = folder.resolve()
+    for candidate in [folder, *folder.parents]:
+        if (candidate / ".git").exists():
+            return candidate
+    for candidate in [folder, *folder.parents]:
+        if (candidate / "templates").is_dir():
+            return candidate
+    return folder
+
 
 def load(path: Path) -> Campaign:
     """Read and validate one campaign file; raise InvalidInput with every problem found."""
@@ -179,6 +224,18 @@ def load(path: Path) -> Campaign:
         spec = CampaignFile.model_validate(data)
     except ValidationError as error:
         raise InvalidInput(validation_problems(path, lines, error, CampaignFile)) from None
+    builtin = [
+        Problem(
+            str(path),
+            lines.line_of(("vars", name)),
+            f"`vars.{name}`: `{name}` is "
+            + ("the built-in variable (campaign.id, campaign.name)" if name == "campaign" else "each recipient's own")
+            + "; rename this entry",
+        )
+        for name in sorted(set(spec.vars) & VARIABLES_PROVIDED)
+    ]
+    if builtin:
+        raise InvalidInput(builtin)
     return Campaign(path, spec, lines)
 
 
@@ -207,6 +264,9 @@ def validation_problems(path: Path, lines: KeyLines, error: ValidationError, roo
     missing top-level key) first. (Problem's own ordering would compare None with int and fail.)"""
     found = _problems(path, lines, error, root)
     return sorted(found, key=lambda p: (p.line or 0, p.message))
+
+
+VARIABLES_PROVIDED = frozenset({"campaign", "id", "phone"})  # template names a [vars] entry cannot take
 
 
 def _toml_error_line(error: tomllib.TOMLDecodeError) -> int | None:

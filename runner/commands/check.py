@@ -62,7 +62,7 @@ def run(paths: list[Path]) -> int:
 
 
 def check_file(path: Path) -> tuple[Summary, Rules]:
-    expansion = Expansion(load(path))
+    expansion = Expansion(load(path), count_affected=True)
     for _ in expansion:
         pass
     return expansion.summary, expansion.rules

@@ -125,8 +125,9 @@ class Expanded:
 
 
 def expand(path: Path) -> Expanded:
-    """Load and expand a campaign as `check`, `preview` and `send` do."""
-    expansion = Expansion(load(path))
+    """Load and expand a campaign as `check` does (`preview` and `send` raise a template problem
+    before the first row instead of counting the recipients it affects)."""
+    expansion = Expansion(load(path), count_affected=True)
     messages: list[Message] = []
     skipped: list[Skipped] = []
     for item in expansion:

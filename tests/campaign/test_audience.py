@@ -35,7 +35,8 @@ def test_rows_become_recipients_in_e164_with_their_columns_as_variables(tmp_path
     expanded = expand(path)
     first, second = (m.recipient for m in expanded.messages)
     assert (first.key, first.recipient_id, first.phone) == ("x-1", "x-1", "+15558675309")
-    assert first.variables == {"order_id": "45390", "city": "Austin"}
+    # `phone` in E.164 and `id` are variables too (issue 9, item 11)
+    assert first.variables == {"order_id": "45390", "city": "Austin", "id": "x-1", "phone": "+15558675309"}
     # no id: the phone in E.164 is the key; the default region supplied the country code
     assert (second.key, second.recipient_id, second.phone) == ("+15558675301", None, "+15558675301")
     assert expanded.bodies()[1]["phone_number"] == "15558675301"
@@ -56,7 +57,7 @@ def test_phone_and_id_columns_are_found_whatever_their_case(tmp_path: Path, head
     path, _ = campaign_with_csv(tmp_path, header + b"\nx-1,+1 555 867 5309,1\n")
     [message] = expand(path).messages
     assert (message.recipient.recipient_id, message.recipient.phone) == ("x-1", "+15558675309")
-    assert message.recipient.variables == {"order_id": "1"}
+    assert message.recipient.variables == {"order_id": "1", "id": "x-1", "phone": "+15558675309"}
 
 
 def test_quoted_fields_keep_commas_and_newlines_and_later_lines_stay_right(tmp_path: Path) -> None:
@@ -122,16 +123,114 @@ def test_non_utf8_bytes_name_their_line(tmp_path: Path, rows_before: int) -> Non
     assert file_problems(path) == [f"{shown}:{line_of(csv, b'x-latin')}: not UTF-8 text; save the CSV as UTF-8"]
 
 
-def test_a_row_with_more_fields_than_the_header_is_an_error(tmp_path: Path) -> None:
-    path, shown = campaign_with_csv(tmp_path, b"id,phone,order_id\nx-1,+1 555 867 5309,Austin, TX\n")
-    assert file_problems(path) == [f"{shown}:2: 4 fields but the header has 3; quote fields that contain commas"]
-
-
-def test_a_row_with_fewer_fields_misses_a_variable_at_its_line(tmp_path: Path) -> None:
-    path, shown = campaign_with_csv(tmp_path, b"id,phone,order_id\nx-1,+1 555 867 5309\n")
+def test_a_row_with_more_fields_than_the_header_is_a_row_problem(tmp_path: Path) -> None:
+    path, shown = campaign_with_csv(
+        tmp_path, b"id,phone,order_id\nx-1,+1 555 867 5309,Austin, TX\nx-2,+1 555 867 5301,2\n"
+    )
     assert expand(path).problems() == [
-        f"{shown}:2: template: 'order_id' is undefined; add that column or a [vars] entry"
+        f"{shown}:2: row has 4 fields where the header has 3; quote fields that contain commas"
     ]
+
+
+def test_a_row_with_fewer_fields_says_so_not_that_a_column_is_missing(tmp_path: Path) -> None:
+    # Issue 9, item 9: it said "'order_id' is undefined, add that column" though the column exists.
+    path, shown = campaign_with_csv(tmp_path, b"id,phone,order_id,city\nx-1,+1 555 867 5309\nx-2,+1 555 867 5301,2,A\n")
+    assert expand(path).problems() == [f"{shown}:2: row has 2 fields where the header has 4"]
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        (b"id,phone,first_name,first_name", "column 4 ('first_name') repeats column 3 ('first_name')"),
+        (
+            b"id,phone,Phone,order_id",
+            "column 3 ('Phone') repeats column 2 ('phone'): one value would be lost; rename or remove one;"
+            " `phone` and `id` are found whatever their case",
+        ),
+        (b"ID,phone,id,order_id", "column 3 ('id') repeats column 1 ('ID')"),
+    ],
+    ids=["same name", "phone and Phone", "ID and id"],
+)
+def test_two_columns_of_one_name_are_an_error_at_the_header(tmp_path: Path, header: bytes, message: str) -> None:
+    path, shown = campaign_with_csv(tmp_path, header + b"\nx-1,+1 555 867 5309,Ana,Bo\n")
+    [problem] = file_problems(path)
+    assert problem.startswith(f"{shown}:1: {message}")
+
+
+def test_an_unclosed_quote_is_reported_where_it_opened(tmp_path: Path) -> None:
+    rows = b"".join(b"x-%d,+1 555 867 %04d,%d\n" % (n, n, n) for n in range(1, 40))
+    csv = b'id,phone,order_id\nx-0,+1 555 867 5300,1\nx-q,+1 555 867 5399,"45 \n' + rows
+    path, shown = campaign_with_csv(tmp_path, csv)
+    [problem] = file_problems(path)
+    assert problem.startswith(
+        f"{shown}:3: a quote opened on this line is not closed before the end of the file (line 42)"
+    )
+    assert "url" not in problem
+
+
+def test_a_quoted_field_over_several_lines_is_still_fine(tmp_path: Path) -> None:
+    csv = b'id,phone,order_id,city\nx-1,+1 555 867 5309,1,"two\nlines"\nx-2,+1 555 867 5301,2,A\n'
+    path, _ = campaign_with_csv(tmp_path, csv)
+    assert [m.recipient.line for m in expand(path).messages] == [2, 4]
+
+
+@pytest.mark.parametrize("name", ["id", "phone"])
+def test_the_recipients_id_and_phone_are_template_variables(tmp_path: Path, name: str) -> None:
+    # Issue 9, item 11: `{{ id }}` and `{{ phone }}` were "undefined; add that column".
+    campaign = edit(CSV_AUDIENCE, 'url_id = "urlid1"', f'url_id = "u-{{{{ {name} }}}}"')
+    path, _ = campaign_with_csv(tmp_path, b"ID,Phone,order_id\nx-1,+1 (555) 867-5309,1\n", campaign)
+    [message] = expand(path).messages
+    assert message.texts.url_id == ("u-x-1" if name == "id" else "u-+15558675309")
+
+
+def test_id_without_an_id_column_says_to_add_one(tmp_path: Path) -> None:
+    campaign = edit(CSV_AUDIENCE, 'url_id = "urlid1"', 'url_id = "u-{{ id }}"')
+    path, _ = campaign_with_csv(tmp_path, b"phone,order_id\n+1 555 867 5309,1\n", campaign)
+    assert expand(path).problems() == [
+        f"{path}:{line_of(campaign, 'url_id')}: `viber.url_id` (the one recipient): 'id' is undefined;"
+        " add that column or a [vars] entry"
+    ]
+
+
+@pytest.mark.parametrize("name", ["campaign", "id", "phone"])
+def test_a_var_named_like_a_variable_the_runner_gives_is_an_error(tmp_path: Path, name: str) -> None:
+    # Issue 9, item 9: `[vars] campaign = ...` was silently overwritten.
+    campaign = edit(CSV_AUDIENCE, 'shop = "viatushop.com"', f'shop = "viatushop.com"\n{name} = "x"')
+    path, _ = campaign_with_csv(tmp_path, b"id,phone,order_id\nx-1,+1 555 867 5309,1\n", campaign)
+    [problem] = file_problems(path)
+    line = line_of(campaign, name + ' = "x"')
+    assert problem.startswith(f"{path}:{line}: `vars.{name}`: `{name}` is ")
+    assert problem.endswith("; rename this entry")
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("file", '"/etc/passwd"'),
+        ("file", '"../../../../../../etc/passwd"'),
+        ("suppress", '["/etc/passwd"]'),
+        ("suppress", '["audiences/../../../outside.csv"]'),
+    ],
+)
+def test_audience_files_resolve_inside_the_campaign_repository(tmp_path: Path, key: str, value: str) -> None:
+    # Issue 9, item 18: an absolute path read any file on the machine and echoed its first line.
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    write(tmp_path, "outside.csv", b"phone\n+1 555 867 5301\n")
+    line = f"{key} = {value}" if key == "file" else f'file = "audiences/people.csv"\nsuppress = {value}'
+    campaign = edit(CSV_AUDIENCE, 'file = "audiences/people.csv"', line)
+    path, _ = campaign_with_csv(root, b"id,phone,order_id\nx-1,+1 555 867 5309,1\n", campaign)
+    [problem] = file_problems(path)
+    assert problem.startswith(f"{path}:{line_of(campaign, key + ' = ')}: `audience.{key}")
+    assert "absolute path" in problem or f"outside the campaign repository ({root.resolve()})" in problem
+    assert "root:" not in problem
+
+
+def test_a_header_is_quoted_back_only_in_part(tmp_path: Path) -> None:
+    path, shown = campaign_with_csv(tmp_path, b"secret-" + b"x" * 500 + b",other\n1,2\n")
+    problem = file_problems(path)[0]
+    assert problem.startswith(f"{shown}:1: no `phone` column in the header (found: secret-xxx")
+    assert len(problem) < len(shown) + 200
 
 
 def test_an_empty_or_missing_audience_file_is_an_error(tmp_path: Path) -> None:
@@ -204,7 +303,7 @@ def test_a_suppression_list_that_cannot_be_honoured_stops_the_campaign(tmp_path:
     opt_out.write_bytes(b"number\n+1 555 867 5301\n")
     assert file_problems(path) == [
         f"{path}:{line_of(campaign, 'suppress =')}: {shown} has no `phone` column",
-        f"{shown}:1: no `phone` column in the header",
+        f"{shown}:1: no `phone` column in the header (found: number)",
     ]
 
 
@@ -244,11 +343,11 @@ def test_a_national_number_without_default_region_asks_for_a_country_code(tmp_pa
 
 
 def test_the_audience_is_a_stream_rows_before_a_broken_one_come_out_first(tmp_path: Path) -> None:
-    csv = b"phone,order_id\n+1 555 867 5309,1\n+1 555 867 5301,2\n" + b"+1 555 867 5302,3,extra\n"
+    csv = b"phone,order_id\n+1 555 867 5309,1\n+1 555 867 5301,2\n" + b'+1 555 867 5302,"3\n+1 555 867 5303,4\n'
     path, shown = campaign_with_csv(tmp_path, csv)
     rows = iter(AudienceReader(load(path)))
     first, second = next(rows), next(rows)
     assert isinstance(first, Recipient) and isinstance(second, Recipient)
     with pytest.raises(InvalidInput) as caught:
         next(rows)
-    assert caught.value.lines() == [f"{shown}:4: 3 fields but the header has 2; quote fields that contain commas"]
+    assert caught.value.lines()[0].startswith(f"{shown}:4: a quote opened on this line is not closed")

@@ -95,16 +95,18 @@ CASES: dict[str, Case] = {
         edit(TWO_RECIPIENTS, 'order_id = "45391"', 'order = "45391"'),
         [(CAMPAIGN, B, "'order_id' is undefined")],
     ),
+    # A cause every recipient shares is the campaign file's: once, at the key (issue 9, item 7).
     "relative url": Case(
         viber("url", 'url = "/orders?id={{ order_id }}"'),
-        [
-            (CAMPAIGN, A, "must be an absolute http(s) URL with a host"),
-            (CAMPAIGN, B, "must be an absolute http(s) URL with a host"),
-        ],
+        [(CAMPAIGN, "url = ", "`viber.url` (all 2 recipients): url is not an absolute http(s) URL with a host")],
+    ),
+    "static relative url": Case(
+        viber("url", 'url = "/orders"'),
+        [(CAMPAIGN, "url = ", "`viber.url` (all 2 recipients): url '/orders' must be an absolute http(s) URL")],
     ),
     "url with whitespace": Case(
         viber("url", 'url = "https://{{ shop }}/my orders?id={{ order_id }}"'),
-        [(CAMPAIGN, A, "contains whitespace"), (CAMPAIGN, B, "contains whitespace")],
+        [(CAMPAIGN, "url = ", "`viber.url` (all 2 recipients): url is empty or contains whitespace")],
     ),
     "url with whitespace from a column": Case(
         with_column("path", "orders", "my orders", viber("url", 'url = "https://{{ shop }}/{{ path }}"')),
@@ -123,13 +125,17 @@ CASES: dict[str, Case] = {
 for host in ("line.me", "signal.me", "t.me", "www.telegram.me"):
     CASES[f"url to {host}"] = Case(
         viber("url", f'url = "https://{host}/x/{{{{ order_id }}}}"'),
-        [(CAMPAIGN, A, "links to Line, Signal or Telegram"), (CAMPAIGN, B, "links to Line, Signal or Telegram")],
+        [(CAMPAIGN, "url = ", "`viber.url` (all 2 recipients): url links to Line, Signal or Telegram")],
+    )
+    CASES[f"static url to {host}"] = Case(
+        viber("url", f'url = "https://{host}/shop"'),
+        [(CAMPAIGN, "url = ", f"`viber.url` (all 2 recipients): url 'https://{host}/shop' links to Line, Signal")],
     )
 
-for key, label in (("text", "viber text"), ("url_text", "url_text"), ("url_id", "url_id")):
+for key in ("text", "url_text", "url_id"):
     CASES[f"empty {key}"] = Case(
         with_column("label", "something", " ", viber(key, f'{key} = "{{{{ label }}}}"')),
-        [(CAMPAIGN, B, f"{label} renders empty for this recipient")],
+        [(CAMPAIGN, B, f"`viber.{key}` renders empty for this recipient")],
     )
 CASES["empty sms text"] = Case(
     with_column(
@@ -143,7 +149,7 @@ CASES["empty sms text"] = Case(
             '[sms]\ntext = "{{ label }}"',
         ),
     ),
-    [(CAMPAIGN, B, "sms text renders empty for this recipient")],
+    [(CAMPAIGN, B, "`sms.text` renders empty for this recipient")],
 )
 
 
@@ -298,3 +304,20 @@ def test_check_lists_the_rows_it_would_skip(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "a.csv:3: skipped" in result.output and "not a phone" in result.output
     assert "1 skipped" in result.output
+
+
+@pytest.mark.parametrize(
+    ("line", "value"),
+    [("fallback_time = 600", 'fallback_time = "600"'), ("rate = ", None)],
+    ids=["string for a number", "number where text is"],
+)
+def test_types_are_strict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str, value: str | None) -> None:
+    # Issue 9, item 9: `fallback_time = "600"` was accepted as 600.
+    monkeypatch.chdir(tmp_path)
+    text = edit(TWO_RECIPIENTS, line, value) if value else edit(TWO_RECIPIENTS, 'url_id = "urlid1"', "url_id = 1")
+    write(tmp_path, CAMPAIGN, text)
+    result = invoke("check", CAMPAIGN)
+    assert result.exit_code == 1
+    needle = value or "url_id = 1"
+    key = "viber.fallback_time" if value else "viber.url_id"
+    assert result.stderr.splitlines()[0].startswith(f"{CAMPAIGN}:{line_of(text, needle)}: `{key}`: Input should be")
