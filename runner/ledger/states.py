@@ -37,6 +37,17 @@ SETTLED_BY_CALLBACK: tuple[State, ...] = (State.UNKNOWN, State.SENDING, State.FA
 OUTCOMES: tuple[State, ...] = (State.ACCEPTED, State.REJECTED, State.FAILED, State.UNKNOWN)
 
 
+# A run that sees the recipient again may send it (its schedule was extended).
+REOPENED_BY_SYNC: tuple[State, ...] = (State.EXPIRED,)
+
+
+def state_after_sync(prior: State | str | None) -> State:
+    """A message's state once a run's sync has seen its recipient, from the state the ledger had
+    (None: a recipient new to the ledger). The SQLite sync writes this rule in SQL from the same
+    groupings; `campaign plan` applies it to a read-only ledger to tell what a send would do."""
+    return State.PENDING if prior is None or prior in REOPENED_BY_SYNC else State(prior)
+
+
 def claimable(resend_unknown: bool) -> tuple[State, ...]:
     """The states a send run may claim a message from."""
     return SENDABLE + (UNSETTLED if resend_unknown else ())

@@ -23,6 +23,7 @@ COLUMNS = (
     "delivery_status_code", "delivery_status_description", "last_channel", "viber_status_code",
     "viber_status_description", "sms_status_code", "sms_status_description", "status_updated_on",
     "callbacks",
+    "campaign_commit",
 )  # fmt: skip
 
 # What a row's state means when Telesign gave no description for it (docs/report.md): a message

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,9 +20,14 @@ from runner.errors import ExitCode, InvalidInput
 from runner.ledger.backend import ledger_exists, open_ledger
 from runner.ledger.interface import Claims, Ledger
 from runner.ledger.lock import CampaignLock
-from runner.ledger.records import Planned, SkippedRow
+from runner.ledger.records import Planned, Provenance, SkippedRow
 from runner.ledger.states import NOT_ACCEPTED, State, claimable
+from runner.plan import git
+from runner.plan.compute import PlanOptions, make_plan
+from runner.plan.model import Plan
+from runner.plan.stale import PlanStale, changes_since
 from runner.report import csv as report
+from runner.sending.decisions import run_cap, schedule_at
 from runner.sending.progress import Progress
 from runner.sending.sender import CampaignSender, SendPlan, SendResult
 from runner.sending.stops import Stop
@@ -40,6 +45,8 @@ class SendOptions:
     now: datetime | None = None  # the clock, for schedule decisions (tests set it)
     checked: bool = False  # the caller has rendered every row already and found no problem
     command: str = "send"  # the verb the user ran (`campaign run` for cron): named in the lock
+    plan: Plan | None = None  # `send --plan`: send only what it says, and only while it holds
+    plan_path: str = ""
 
 
 @dataclass
@@ -49,6 +56,7 @@ class CampaignRun:
     counts: dict[str, int] = field(default_factory=dict)
     report_path: Path | None = None
     note: str = ""
+    in_git: bool = True  # False: the campaign file is not in a git repository, no commit recorded
 
 
 SANDBOX_FOLDER = "sandbox"  # a rehearsal's outputs: <outputs>/sandbox/<campaign-id>/ (runner.sandbox)
@@ -100,9 +108,10 @@ def source_fingerprint(campaign: Campaign) -> str:
 def send_campaign(campaign: Campaign, settings: TelesignSettings, options: SendOptions) -> CampaignRun:
     spec = campaign.spec
     now = options.now or datetime.now(UTC)
-    start, end = spec.schedule.start, spec.schedule.end
-    if start is not None and now < start:
-        return CampaignRun(spec.id, ExitCode.CANNOT_PROCEED, note=f"not due: its schedule starts {start.isoformat()}")
+    when = schedule_at(campaign, now)
+    if when == "not_due":
+        start = spec.schedule.start.isoformat() if spec.schedule.start else ""
+        return CampaignRun(spec.id, ExitCode.CANNOT_PROCEED, note=f"not due: its schedule starts {start}")
     folder = campaign_folder(options.outputs, spec.id)
     expansion = Expansion(campaign)  # template problems surface here, before any lock or ledger
     if not options.checked and not ledger_exists(folder, spec.id):
@@ -112,11 +121,24 @@ def send_campaign(campaign: Campaign, settings: TelesignSettings, options: SendO
     with CampaignLock(folder, spec.id, options.command):
         ledger = open_ledger(folder, spec.id)
         try:
-            return _send_locked(
-                campaign, ledger, expansion, settings, options, folder, expired=end is not None and now >= end
-            )
+            if options.plan is not None:
+                options = _hold_to_plan(campaign, ledger, options, now)
+            return _send_locked(campaign, ledger, expansion, settings, options, folder, expired=when == "ended")
         finally:
             ledger.close()
+
+
+def _hold_to_plan(campaign: Campaign, ledger: Ledger, options: SendOptions, now: datetime) -> SendOptions:
+    """Under the campaign's lock, so no other run can change the ledger between the check and the
+    send: the plan made again now must equal the saved one, else nothing is sent (PlanStale). The
+    run then sends at most the plan's count (docs/plan.md, "The plan file")."""
+    saved = options.plan
+    assert saved is not None
+    fresh = make_plan(campaign, ledger, PlanOptions(limit=saved.limit, now=now, outputs=options.outputs))
+    changes = changes_since(saved, fresh, now)
+    if changes:
+        raise PlanStale(campaign.id, options.plan_path, changes)
+    return replace(options, limit=saved.counts.to_send, resend_unknown=False)
 
 
 def _send_locked(
@@ -129,9 +151,22 @@ def _send_locked(
     expired: bool,
 ) -> CampaignRun:
     spec = campaign.spec
-    run_id = ledger.runs.start("send")
+    # The campaign file's commit, recorded with the run and with each message it gives a body to
+    # (docs/plan.md, "Git provenance"), so a report row says which reviewed version sent it.
+    where = git.state_of(campaign.path)
+    provenance = Provenance(
+        where.commit if where else None,
+        where.dirty if where else None,
+        options.plan.fingerprint if options.plan else None,
+    )
+    run_id = ledger.runs.start("send", provenance)
     try:
-        ledger.audience.sync(run_id, planned_rows(expansion), fingerprint=source_fingerprint(campaign))
+        ledger.audience.sync(
+            run_id,
+            planned_rows(expansion),
+            fingerprint=source_fingerprint(campaign),
+            campaign_commit=provenance.campaign_commit,
+        )
     except InvalidInput:
         ledger.runs.finish(run_id, ExitCode.INVALID, {})
         raise
@@ -143,9 +178,8 @@ def _send_locked(
     else:
         counts = ledger.counts(run_id)
         todo = sum(counts[state] for state in claimable(options.resend_unknown))
-        caps = [cap for cap in (options.limit, spec.sending.max_per_run) if cap is not None]
-        limit = min(caps) if caps else None  # --limit and [sending] max_per_run: the smaller wins
-        total = min([todo, *caps])
+        limit = run_cap(options.limit, spec.sending.max_per_run)
+        total = todo if limit is None else min(todo, limit)
         progress = Progress(spec.id, total, options.log_format, rate=spec.sending.rate)
         plan = SendPlan(
             run_id,
@@ -169,7 +203,7 @@ def _send_locked(
     error = stopped.error(spec.id, settings.base_url, path) if stopped is not None else None
     if error is not None:
         raise error
-    return CampaignRun(spec.id, code, counts, path, note)
+    return CampaignRun(spec.id, code, counts, path, note, in_git=where is not None)
 
 
 async def _send(claims: Claims, settings: TelesignSettings, plan: SendPlan, progress: Progress) -> SendResult:

@@ -8,19 +8,26 @@ from typing import Any
 
 from runner.ledger.records import Planned, SkippedRow, now
 from runner.ledger.sqlite.schema import get_meta, set_meta, transaction
-from runner.ledger.states import EDITABLE, SENDABLE, State
+from runner.ledger.states import EDITABLE, REOPENED_BY_SYNC, SENDABLE, State
 
 BATCH = 2000  # rows written at a time
 
 _EDITABLE = ", ".join(f"'{state}'" for state in EDITABLE)
 _SENDABLE = ", ".join(f"'{state}'" for state in SENDABLE)
+_REOPENED = ", ".join(f"'{state}'" for state in REOPENED_BY_SYNC)
 
 
 class SqliteAudience:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
 
-    def sync(self, run_id: int, items: Iterable[Planned | SkippedRow], fingerprint: str = "") -> None:
+    def sync(
+        self,
+        run_id: int,
+        items: Iterable[Planned | SkippedRow],
+        fingerprint: str = "",
+        campaign_commit: str | None = None,
+    ) -> None:
         with transaction(self.db):
             self.db.execute("DELETE FROM skipped")
             planned: list[tuple[Any, ...]] = []
@@ -36,6 +43,7 @@ class SqliteAudience:
                             item.recipient_id,
                             item.phone,
                             item.body.decode("utf-8"),
+                            campaign_commit,
                         )
                     )
                 else:
@@ -48,16 +56,20 @@ class SqliteAudience:
             set_meta(self.db, "source_fingerprint", fingerprint)
 
     def _write(self, planned: list[tuple[Any, ...]], skipped: list[tuple[Any, ...]]) -> None:
+        # New recipients are pending and the CASEs are runner.ledger.states.state_after_sync's rule.
         self.db.executemany(
-            f"""INSERT INTO messages (key, position, seen_run, external_id, recipient_id, phone, state, body)
-               VALUES (?, ?, ?, ?, ?, ?, '{State.PENDING}', ?)
+            f"""INSERT INTO messages
+                 (key, position, seen_run, external_id, recipient_id, phone, state, body, campaign_commit)
+               VALUES (?, ?, ?, ?, ?, ?, '{State.PENDING}', ?, ?)
                ON CONFLICT(key) DO UPDATE SET
                  position = excluded.position,
                  seen_run = excluded.seen_run,
                  recipient_id = excluded.recipient_id,
                  phone = CASE WHEN state IN ({_EDITABLE}) THEN excluded.phone ELSE phone END,
                  body = CASE WHEN state IN ({_EDITABLE}) THEN excluded.body ELSE body END,
-                 state = CASE WHEN state = '{State.EXPIRED}' THEN '{State.PENDING}' ELSE state END""",
+                 campaign_commit = CASE WHEN state IN ({_EDITABLE}) THEN excluded.campaign_commit
+                                   ELSE campaign_commit END,
+                 state = CASE WHEN state IN ({_REOPENED}) THEN '{State.PENDING}' ELSE state END""",
             planned,
         )
         self.db.executemany("INSERT OR REPLACE INTO skipped VALUES (?, ?, ?, ?, ?)", skipped)
