@@ -5,6 +5,7 @@ per change."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,9 +15,13 @@ from tests.plan.test_plan_matches_send import requests_answered
 from tests.sending.helpers import campaign, phone, telesign_env
 
 
+STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ")  # plain log lines start with the time
+
+
 def send_with_plan(file: Path, plan: Path, out: Path, sim: SimulatorServer) -> tuple[int, list[str]]:
+    """The exit code and the stderr lines (without their time stamps) of `send FILE --plan PLAN`."""
     result = campaign("send", str(file), "--plan", str(plan), "--outputs", str(out), env=telesign_env(sim.url))
-    return result.exit_code, result.stderr.splitlines()
+    return result.exit_code, [STAMP.sub("", line) for line in result.stderr.splitlines()]
 
 
 def test_a_fresh_plan_sends_what_it_counted_once(tmp_path: Path, make_simulator: MakeSimulator) -> None:
