@@ -14,7 +14,6 @@ from tests.plan.helpers import mixed_campaign, save_plan
 from tests.plan.test_plan_matches_send import requests_answered
 from tests.sending.helpers import campaign, phone, telesign_env
 
-
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ")  # plain log lines start with the time
 
 
