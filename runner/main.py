@@ -80,13 +80,7 @@ def preview(file: Path, limit: int | None, recipient_id: str | None, as_json: bo
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Send at most N messages this run.")
 @click.option("--test-to", default=None, help="Send one rendered message to this phone only (a test).")
 @click.option("--recipient", "recipient_id", default=None, help="With --test-to: whose message to render.")
-@click.option(
-    "--plan",
-    "plan_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Send exactly what this saved plan says, or nothing if anything changed since (campaign plan -o).",
-)
+@click.option("--wait", is_flag=True, help="Stay and send deferred messages as their send windows open.")
 @OUTPUTS
 @LOG_FORMAT
 def send(
@@ -99,7 +93,7 @@ def send(
     recipient_id: str | None,
     outputs: Path,
     log_format: str,
-    plan_path: Path | None,
+    wait: bool,
 ) -> None:
     """Send campaigns: each message at most once, whatever happens."""
     from runner.commands import send as command
@@ -115,30 +109,8 @@ def send(
         recipient_id=recipient_id,
         outputs=outputs,
         log_format=log_format,
-        plan_path=plan_path,
+        wait=wait,
     )
-
-
-@cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Save the plan (JSON) here."
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "markdown", "json"]),
-    default="text",
-    show_default=True,
-    help="How to print the plan: markdown is made for a pull-request comment.",
-)
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Plan a send with --limit N.")
-@OUTPUTS
-def plan(files: tuple[Path, ...], output: Path | None, fmt: str, limit: int | None, outputs: Path) -> None:
-    """Show what a send would do now (counts, texts, cost, time, provenance); send nothing."""
-    from runner.commands import plan as command
-
-    dispatch(command.run, files=list(files), output=output, fmt=fmt, outputs=outputs, limit=limit)
 
 
 @cli.command()
@@ -172,11 +144,17 @@ def callbacks() -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=8081, show_default=True)
 @click.option("--log", "log_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--no-verify", is_flag=True, help="Accept unsigned callbacks (local experiments only).")
-def callbacks_serve(host: str, port: int, log_path: Path, no_verify: bool) -> None:
+@click.option(
+    "--outputs",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Apply STOP/START replies to this outputs folder's opt-out store as they arrive.",
+)
+def callbacks_serve(host: str, port: int, log_path: Path, no_verify: bool, outputs: Path | None) -> None:
     """Receive callbacks, verify their signatures, append them durably to a log."""
     from runner.commands import callbacks_serve as command
 
-    dispatch(command.run, host=host, port=port, log_path=log_path, no_verify=no_verify)
+    dispatch(command.run, host=host, port=port, log_path=log_path, no_verify=no_verify, outputs=outputs)
 
 
 @cli.command()
@@ -195,6 +173,58 @@ def enrich(file: Path, logs: tuple[Path, ...], outputs: Path) -> None:
     from runner.commands import enrich as command
 
     dispatch(command.run, file=file, logs=list(logs), outputs=outputs)
+
+
+@cli.group()
+def optouts() -> None:
+    """The repository's opt-outs (STOP replies, and those added by hand)."""
+
+
+REGION = click.option("--region", default=None, help="Region (US, GB) for a PHONE written without its country code.")
+NOTE = click.option("--note", default=None, help="Why, for the record (a ticket number); never a reply's text.")
+
+
+@optouts.command("list")
+@OUTPUTS
+def optouts_list(outputs: Path) -> None:
+    """Every phone opted out now, since when and how."""
+    from runner.commands import optouts as command
+
+    dispatch(command.list_optouts, outputs=outputs)
+
+
+@optouts.command("add")
+@click.argument("phone")
+@REGION
+@NOTE
+@OUTPUTS
+def optouts_add(phone: str, region: str | None, note: str | None, outputs: Path) -> None:
+    """Opt PHONE out of every campaign (a complaint by e-mail, a support ticket)."""
+    from runner.commands import optouts as command
+
+    dispatch(command.add, phone=phone, region=region, outputs=outputs, note=note)
+
+
+@optouts.command("remove")
+@click.argument("phone")
+@REGION
+@NOTE
+@OUTPUTS
+def optouts_remove(phone: str, region: str | None, note: str | None, outputs: Path) -> None:
+    """Opt PHONE back in (the person asked to receive messages again)."""
+    from runner.commands import optouts as command
+
+    dispatch(command.remove, phone=phone, region=region, outputs=outputs, note=note)
+
+
+@optouts.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@OUTPUTS
+def optouts_export(file: Path, outputs: Path) -> None:
+    """Write the opted-out phones to FILE.csv."""
+    from runner.commands import optouts as command
+
+    dispatch(command.export, file=file, outputs=outputs)
 
 
 SIMULATE_HELP = """Run a local stand-in for Telesign's POST /v1/omnichannel.

@@ -18,6 +18,9 @@ from runner.callbacks.enrichment import enrich
 from runner.callbacks.receiver import create_receiver
 from runner.campaign.schema import Campaign
 from runner.ledger.backend import open_ledger
+from runner.policy.replies import ReplyRecorder
+from runner.policy.rules import rules_for
+from runner.policy.store import STORE_FILE, open_store
 from runner.sending.run import SANDBOX_FOLDER, SendOptions, campaign_folder, send_campaign
 from runner.serving import BackgroundServer
 from runner.simulator import SimulatorConfig, create_app
@@ -46,7 +49,11 @@ def rehearse(campaign: Campaign, outputs: Path, log_format: str, limit: int | No
     log = folder / "callbacks.jsonl"
     credentials = Credentials(DEMO_CUSTOMER_ID, DEMO_API_KEY)
     scale = min(1.0, FALLBACK_SECONDS / campaign.spec.viber.fallback_time)
-    receiver = create_receiver(log, DEMO_API_KEY)
+    # Replies go to the sandbox's own opt-out store, <outputs>/sandbox/recipients.sqlite, which the
+    # next rehearsal reads too (never the real one): a STOP here suppresses the phone there.
+    replies_store = open_store(outputs)
+    recorder = ReplyRecorder(replies_store, rules_for(campaign).keywords)
+    receiver = create_receiver(log, DEMO_API_KEY, on_reply=recorder.take)
     with BackgroundServer(receiver) as callbacks:
         simulator = create_app(
             SimulatorConfig(
@@ -64,10 +71,13 @@ def rehearse(campaign: Campaign, outputs: Path, log_format: str, limit: int | No
             waited = time.monotonic() - started
     ledger = open_ledger(folder, campaign.id)
     try:
-        enriched = enrich(ledger, [log], folder / "report.csv")
+        enriched = enrich(ledger, [log], folder / "report.csv", lambda: replies_store.replies_to(campaign.id))
         counts, delivery = ledger.counts(), ledger.delivery_counts()
+        deferred = ledger.deferred()
+        opted_out = sum(1 for row in ledger.report_rows() if str(row[7] or "").startswith("opted out"))
     finally:
         ledger.close()
+        replies_store.close()
     refused = counts["rejected"] + counts["failed"] + counts["unknown"]
     skipped = {state: counts[state] for state in ("suppressed", "duplicate", "invalid") if counts[state]}
     split = ", ".join(f"{n} {state}" for state, n in skipped.items())
@@ -83,6 +93,18 @@ def rehearse(campaign: Campaign, outputs: Path, log_format: str, limit: int | No
         f"  {enriched.callbacks} callbacks received; report {folder / 'report.csv'}",
         f"  its outputs are under {outputs}: campaign status {campaign.path} --outputs {outputs}",
     ]
+    stops = recorder.counts.get("opt_out", 0)
+    if stops:
+        lines.insert(-1, f"  {stops} replied STOP: opted out (kept in {outputs / STORE_FILE} for the next rehearsal)")
+    others = sum(recorder.counts.values()) - stops
+    if others:
+        lines.insert(-1, f"  {others} other replies")
+    if opted_out:
+        lines.insert(1, f"  not sent, opted out earlier:  {opted_out}")
+    if deferred:
+        lines.insert(
+            1, f"  deferred to their send window: {sum(n for _, n in deferred)} (the first at {deferred[0][0]})"
+        )
     for line in lines:
         terminal.out(line)
     return result.exit_code

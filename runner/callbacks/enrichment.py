@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import sys
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from runner.callbacks.rules import order_head, order_micros
 from runner.callbacks.timeparse import format_micros
 from runner.ledger.interface import Deliveries, Ledger
 from runner.ledger.records import ChannelStatus, MergedDelivery, MergeState, StoredDelivery
+from runner.policy.replies import INBOUND_CODE as INBOUND
 from runner.report import csv as report
 
 BATCH = 2_000  # callbacks of messages not seen yet, joined to them at a time
@@ -50,6 +51,7 @@ class EnrichResult:
     unmatched: int = 0
     messages: int = 0
     settled: int = 0  # unknown / sending turned accepted by a callback
+    replies: int = 0  # inbound (MO) callbacks: runner.policy.replies reads them (docs/policy.md)
     problems: list[str] = field(default_factory=list)
 
     def note(self, line: str) -> None:
@@ -57,7 +59,15 @@ class EnrichResult:
             self.problems.append(line)
 
 
-def enrich(ledger: Ledger, logs: Iterable[Path], report_path: Path) -> EnrichResult:
+def enrich(
+    ledger: Ledger,
+    logs: Iterable[Path],
+    report_path: Path,
+    replies: Callable[[], Mapping[str, tuple[int, bool]]] | None = None,
+) -> EnrichResult:
+    """Merge the logs' delivery callbacks into the ledger and rewrite the report (with `replies`,
+    the recipient store's reply counts for this campaign, read once the merge is done)."""
+    logs = list(logs)
     result = EnrichResult()
     with ledger.deliveries.enriching():
         run = _Run(ledger.deliveries, result)
@@ -67,11 +77,14 @@ def enrich(ledger: Ledger, logs: Iterable[Path], report_path: Path) -> EnrichRes
                 result.malformed += 1
                 result.note(str(record))
                 continue
-            result.callbacks += 1
             run.next_arrival = record.arrival + 1
+            if record.code == INBOUND:  # a reply, not a delivery status: no message's status changes
+                result.replies += 1
+                continue
+            result.callbacks += 1
             run.take(record)
         run.finish()
-    report.write(ledger, report_path)
+    report.write(ledger, report_path, replies() if replies is not None else None)
     return result
 
 

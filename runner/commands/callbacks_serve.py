@@ -14,13 +14,17 @@ from pathlib import Path
 from runner import terminal
 from runner.callbacks.receiver import create_receiver
 from runner.errors import CannotProceed, ExitCode, MissingCredentials
+from runner.policy.keywords import Keywords
+from runner.policy.replies import ReplyRecorder
+from runner.policy.schema import policy_for
+from runner.policy.store import open_store
 from runner.serving import serve_forever
 
 API_KEY_VARIABLE = "TELESIGN_API_KEY"
 CUSTOMER_ID_VARIABLE = "TELESIGN_CUSTOMER_ID"
 
 
-def run(host: str, port: int, log_path: Path, no_verify: bool) -> int:
+def run(host: str, port: int, log_path: Path, no_verify: bool, outputs: Path | None = None) -> int:
     api_key = os.environ.get(API_KEY_VARIABLE, "").strip() or None
     if api_key is None and not no_verify:
         # Only the key signs callbacks; the customer id in `Authorization: TSA <id>:<sig>` is not
@@ -31,8 +35,11 @@ def run(host: str, port: int, log_path: Path, no_verify: bool) -> int:
             "environment, or pass --no-verify for a local experiment."
         )
     _check_can_listen(host, port)
+    recorder = _reply_recorder(outputs) if outputs is not None else None
     try:
-        receiver = create_receiver(log_path, api_key, verify=not no_verify)
+        receiver = create_receiver(
+            log_path, api_key, verify=not no_verify, on_reply=recorder.take if recorder else None
+        )
     except OSError as error:
         raise CannotProceed(f"{log_path}: cannot open the callback log for appending ({error.strerror})") from None
 
@@ -45,6 +52,8 @@ def run(host: str, port: int, log_path: Path, no_verify: bool) -> int:
     verifying = "signatures verified" if not no_verify else "signatures NOT verified"
     terminal.err(f"receiving callbacks on http://{host}:{port}/ (POST, any path; {verifying})")
     terminal.err(f"appending them to {log_path} (SIGHUP reopens it; Ctrl-C stops)")
+    if recorder is not None:
+        terminal.err(f"replies (STOP, START) applied to the opt-out store in {outputs} as they arrive")
     try:
         serve_forever(receiver, host, port)
     except SystemExit as stop:  # uvicorn's way of saying it could not start (e.g. port in use)
@@ -57,8 +66,17 @@ def run(host: str, port: int, log_path: Path, no_verify: bool) -> int:
         terminal.err(
             f"stopped: {receiver.accepted} callbacks logged in {receiver.log.flushes} disk flushes; "
             f"refused: {refused or 'none'}"
+            + (f"; replies: {recorder.counts}" if recorder is not None and recorder.counts else "")
         )
     return 0
+
+
+def _reply_recorder(outputs: Path) -> ReplyRecorder:
+    """Replies go to the outputs folder's opt-out store, read with the keywords of the policy of
+    the campaigns folder here (campaigns/policy.toml), or the defaults (docs/policy.md)."""
+    policy = policy_for(Path("campaigns"))
+    keywords = Keywords.of(policy.spec.opt_out.keywords, policy.spec.opt_out.opt_in)
+    return ReplyRecorder(open_store(outputs), keywords)
 
 
 def _check_can_listen(host: str, port: int) -> None:

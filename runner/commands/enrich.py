@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from runner import terminal
@@ -11,6 +12,9 @@ from runner.commands.outputs_hint import sandbox_hint
 from runner.errors import ExitCode
 from runner.ledger.backend import open_existing
 from runner.ledger.lock import CampaignLock
+from runner.policy.replies import apply_reply, replies_in_logs
+from runner.policy.rules import rules_for
+from runner.policy.store import STORE_FILE, open_store
 from runner.sending.run import campaign_folder
 
 
@@ -22,10 +26,14 @@ def run(file: Path, logs: list[Path], outputs: Path) -> int:
         hint = sandbox_hint(outputs, campaign.id, "enrich", file) or "send the campaign first"
         terminal.err(f"{campaign.id}: nothing sent yet (no ledger in {folder}); {hint}", "error", "error")
         return ExitCode.INVALID
+    store = open_store(outputs)
     try:
         with CampaignLock(folder, campaign.id, "enrich"):
             run_id = ledger.runs.start("enrich")
-            result = enrich(ledger, logs, folder / "report.csv")
+            # Replies first: STOP and START into the repository's opt-out store (docs/policy.md)
+            keywords = rules_for(campaign).keywords
+            meanings = Counter(apply_reply(store, reply, keywords) for reply in replies_in_logs(logs))
+            result = enrich(ledger, logs, folder / "report.csv", lambda: store.replies_to(campaign.id))
             ledger.runs.finish(
                 run_id,
                 ExitCode.OK,
@@ -33,7 +41,13 @@ def run(file: Path, logs: list[Path], outputs: Path) -> int:
             )
     finally:
         ledger.close()
+        store.close()
     show(campaign.id, result, folder / "report.csv")
+    if meanings:
+        terminal.out(
+            f"{campaign.id}: {sum(meanings.values())} replies read: {meanings['opt_out']} opted out, "
+            f"{meanings['opt_in']} opted back in ({outputs / STORE_FILE})"
+        )
     return ExitCode.OK
 
 

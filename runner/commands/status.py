@@ -9,23 +9,8 @@ from runner.campaign.schema import load
 from runner.commands.outputs_hint import sandbox_hint
 from runner.errors import ExitCode
 from runner.ledger.backend import open_existing
-from runner.ledger.records import RunInfo
+from runner.policy.store import STORE_FILE, open_store
 from runner.sending.run import campaign_folder
-
-RUNS_SHOWN = 10
-
-
-def describe_run(info: RunInfo) -> str:
-    finished = info.finished_at or "not finished (interrupted or running)"
-    code = info.exit_code if info.exit_code is not None else "-"
-    line = f"#{info.id} started {info.started_at}, finished {finished}, exit {code}"
-    if info.tree_dirty is not None:
-        commit = info.campaign_commit[:12] if info.campaign_commit else "never committed"
-        differed = " (work tree differed)" if info.tree_dirty and info.campaign_commit else ""
-        line += f", campaign commit {commit}{differed}"
-    if info.plan_fingerprint:
-        line += f", plan {info.plan_fingerprint[:16]}"
-    return line
 
 
 def run(file: Path, outputs: Path) -> int:
@@ -39,10 +24,15 @@ def run(file: Path, outputs: Path) -> int:
     try:
         counts = ledger.counts()
         delivery = ledger.delivery_counts()
-        send_runs = ledger.runs.latest("send", RUNS_SHOWN)
+        send_run = ledger.runs.last("send")
         enrich_run = ledger.runs.last("enrich")
+        deferred = ledger.deferred()
     finally:
         ledger.close()
+    store = open_store(outputs) if (outputs / STORE_FILE).exists() else None
+    replies = store.replies_to(campaign.id) if store is not None else {}
+    if store is not None:
+        store.close()
     terminal.out(f"{campaign.id}: " + (", ".join(f"{n} {state}" for state, n in counts.items() if n) or "no messages"))
     if counts.get("sending") or counts.get("unknown"):
         terminal.out(
@@ -50,17 +40,31 @@ def run(file: Path, outputs: Path) -> int:
             "enrich with callback logs to settle them, "
             "or resend with --resend-unknown if you accept a possible duplicate"
         )
+    if deferred:
+        # by the hour their window opens (UTC), soonest first (docs/policy.md)
+        by_hour: dict[str, int] = {}
+        for at, n in deferred:
+            hour = at[:13] + ":00Z"
+            by_hour[hour] = by_hour.get(hour, 0) + n
+        shown = ", ".join(f"{n} at {hour}" for hour, n in list(by_hour.items())[:8])
+        more = f", and {len(by_hour) - 8} later hours" if len(by_hour) > 8 else ""
+        terminal.out(f"  deferred to their send window: {shown}{more}")
+    if replies:
+        stops = sum(1 for _, stopped in replies.values() if stopped)
+        terminal.out(
+            f"  replies: {sum(n for n, _ in replies.values())} from {len(replies)} recipient(s), {stops} opted out"
+        )
     if delivery["with_callbacks"]:
         terminal.out(
             f"  delivery: {delivery['delivered_viber']} on Viber, {delivery['delivered_sms']} by SMS fallback, "
             f"{delivery['read']} read, {delivery['failed']} failed, {delivery['in_progress']} awaiting a final status"
         )
-    if send_runs:
-        terminal.out('  sends, newest first (docs/plan.md, "Git provenance"):')
-        for info in send_runs:
-            terminal.out(f"    {describe_run(info)}")
-        if all(info.tree_dirty is None for info in send_runs):
-            terminal.out("  (not in a git repository when sent: no campaign commits recorded)")
+    if send_run is not None:
+        terminal.out(
+            f"  last send: started {send_run.started_at}, "
+            f"finished {send_run.finished_at or 'not (interrupted or running)'}, "
+            f"exit {send_run.exit_code if send_run.exit_code is not None else '-'}"
+        )
     if enrich_run is not None:
         terminal.out(f"  last enrich: {enrich_run.finished_at or enrich_run.started_at}")
     return ExitCode.OK

@@ -11,13 +11,12 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from runner.ledger.records import (
-    NO_PROVENANCE,
     MergedDelivery,
     Outcome,
     Planned,
-    Provenance,
     RunInfo,
     Sendable,
+    SetAside,
     SkippedRow,
     StoredDelivery,
     TestSend,
@@ -28,15 +27,11 @@ from runner.ledger.states import State
 class Runs(Protocol):
     """Every command that changed the ledger, when, and how it ended; and test sends, for audit."""
 
-    def start(self, command: str, provenance: Provenance = NO_PROVENANCE) -> int: ...
+    def start(self, command: str) -> int: ...
 
     def finish(self, run_id: int, exit_code: int, counts: Mapping[str, int]) -> None: ...
 
     def last(self, command: str | None = None) -> RunInfo | None: ...
-
-    def latest(self, command: str | None = None, limit: int = 10) -> list[RunInfo]:
-        """The latest runs (of `command`, or of any), newest first."""
-        ...
 
     def record_test_send(self, send: TestSend) -> None: ...
 
@@ -44,16 +39,9 @@ class Runs(Protocol):
 class Audience(Protocol):
     """The campaign's recipients as the last send saw them."""
 
-    def sync(
-        self,
-        run_id: int,
-        items: Iterable[Planned | SkippedRow],
-        fingerprint: str = "",
-        campaign_commit: str | None = None,
-    ) -> None:
+    def sync(self, run_id: int, items: Iterable[Planned | SkippedRow], fingerprint: str = "") -> None:
         """Record this run's audience in one transaction (an exception from `items` rolls it back):
-        new recipients become pending (state_after_sync); recipients not yet sent take the current
-        body, phone and campaign commit;
+        new recipients become pending; recipients not yet sent take the current body and phone;
         sent ones keep the body they were sent with; recipients removed from the file are left
         alone and not sent."""
         ...
@@ -75,8 +63,11 @@ class Claims(Protocol):
     """What the sender reads and writes: a message is claimed (`sending`), committed, before its
     request leaves."""
 
-    def sendable(self, run_id: int, states: Sequence[State], after_position: int, limit: int) -> list[Sendable]:
-        """Messages of the run's audience in one of `states`, past `after_position`, in audience order."""
+    def sendable(
+        self, run_id: int, states: Sequence[State], after_position: int, limit: int, due: str | None = None
+    ) -> list[Sendable]:
+        """Messages of the run's audience in one of `states`, past `after_position`, in audience
+        order; a deferred one only if its not_before is at or before `due` (default: now)."""
         ...
 
     def commit(
@@ -84,10 +75,12 @@ class Claims(Protocol):
         claims: Sequence[tuple[str, Sequence[State]]],
         outcomes: Sequence[Outcome],
         releases: Sequence[tuple[str, State]] = (),
+        set_aside: Sequence[SetAside] = (),
     ) -> list[bool]:
-        """One transaction: record outcomes; give back claims whose request never left (key, the
-        state it had); then claim messages (state -> sending, attempts + 1) if they are still in
-        one of the given states. Returns, per claim, whether it was taken."""
+        """One transaction: hold back messages the policy stops (deferred or suppressed, undoing
+        their claim if they had one); record outcomes; give back claims whose request never left
+        (key, the state it had); then claim messages (state -> sending, attempts + 1) if they are
+        still in one of the given states. Returns, per claim, whether it was taken."""
         ...
 
 
@@ -151,19 +144,13 @@ class Ledger(Protocol):
         """The last audience's accepted messages by what their callbacks say (runner.ledger.tally)."""
         ...
 
+    def deferred(self, run_id: int | None = None) -> list[tuple[str, int]]:
+        """The run's deferred messages as (not_before, how many), soonest first (docs/policy.md)."""
+        ...
+
     def report_rows(self) -> Iterator[tuple[Any, ...]]:
         """The last run's audience in order, as report rows (runner.report.csv.COLUMNS): messages
         and skipped rows (their reason as status_description) merged by audience position."""
-        ...
-
-    def states_of(self, keys: Collection[str]) -> dict[str, State]:
-        """key -> state of the messages the ledger has for these recipient keys (others absent):
-        what `campaign plan` applies the send's rules to."""
-        ...
-
-    def state_digest(self) -> tuple[str, dict[str, int]]:
-        """A digest of every message's state and attempts ("" for a ledger without messages), and
-        the messages by state: a plan compares it to tell a run changed the ledger since."""
         ...
 
     def close(self) -> None: ...

@@ -24,6 +24,12 @@ class Planned:
     recipient_id: str | None
     phone: str
     body: bytes
+    # What the policy decided at sync (runner.policy.gate): pending, deferred until not_before, or
+    # suppressed (an opt-out); and the recipient's time zones, space-separated.
+    state: State = State.PENDING
+    reason: str | None = None
+    not_before: str | None = None
+    timezone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,20 @@ class Sendable:
     external_id: str
     body: bytes
     state: State  # the state it is claimed from (and given back as, if its request never leaves)
+    phone: str = ""
+    timezone: str | None = None
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """A message the policy holds back (runner.policy.gate): deferred until `not_before`, or
+    suppressed. `claimed`: it was claimed already (its request never left: the claim is undone)."""
+
+    key: str
+    state: State
+    reason: str
+    not_before: str | None
+    claimed: bool
 
 
 @dataclass(frozen=True)
@@ -65,22 +85,6 @@ class RunInfo:
     finished_at: str | None
     exit_code: int | None
     counts: dict[str, int]
-    campaign_commit: str | None = None  # the campaign file's last commit when the run started
-    tree_dirty: bool | None = None  # the work tree differed from it; None: not in a git repository
-    plan_fingerprint: str | None = None  # the reviewed plan the run applied (send --plan)
-
-
-@dataclass(frozen=True)
-class Provenance:
-    """Where a run's campaign file stands in git (runner.plan.git), and the plan it applies
-    (docs/plan.md, "Git provenance")."""
-
-    campaign_commit: str | None = None
-    tree_dirty: bool | None = None
-    plan_fingerprint: str | None = None
-
-
-NO_PROVENANCE = Provenance()  # a run outside git that applies no plan (enrich, tests)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,9 @@ class State(StrEnum):
     INVALID = "invalid"
     DUPLICATE = "duplicate"
     EXPIRED = "expired"  # never sent before the schedule's end
+    # outside the recipient's send window, or over a frequency cap: not claimed before its
+    # not_before (UTC); docs/policy.md
+    DEFERRED = "deferred"
 
 
 # Sent by the next run.
@@ -28,26 +31,30 @@ UNSETTLED: tuple[State, ...] = (State.SENDING, State.UNKNOWN)
 # Audience rows that never become messages.
 SKIPPED: tuple[State, ...] = (State.SUPPRESSED, State.INVALID, State.DUPLICATE)
 # Not sent yet: an edited campaign file's body and phone still apply to them.
-EDITABLE: tuple[State, ...] = (State.PENDING, State.FAILED, State.EXPIRED)
+EDITABLE: tuple[State, ...] = (State.PENDING, State.FAILED, State.EXPIRED, State.DEFERRED)
+# Not sent, and re-planned by every sync: the policy (window, opt-out, cap) decides again which
+# of pending, deferred or suppressed they are. (`suppressed` in the messages table is only ever an
+# opt-out or a policy decision, never sent: the audience's own suppressions are skipped rows.)
+REPLANNED: tuple[State, ...] = (State.PENDING, State.FAILED, State.EXPIRED, State.DEFERRED, State.SUPPRESSED)
 # A run that leaves any message in one of these did not finish the campaign (exit 3).
 NOT_ACCEPTED: tuple[State, ...] = (State.REJECTED, State.FAILED, State.UNKNOWN, State.SENDING, State.EXPIRED)
 # A delivery callback proves Telesign accepted the message: these become `accepted`.
-SETTLED_BY_CALLBACK: tuple[State, ...] = (State.UNKNOWN, State.SENDING, State.FAILED, State.PENDING, State.EXPIRED)
+SETTLED_BY_CALLBACK: tuple[State, ...] = (
+    State.UNKNOWN,
+    State.SENDING,
+    State.FAILED,
+    State.PENDING,
+    State.EXPIRED,
+    State.DEFERRED,
+)
 # The outcomes of one send, as progress counts them (in this order).
 OUTCOMES: tuple[State, ...] = (State.ACCEPTED, State.REJECTED, State.FAILED, State.UNKNOWN)
 
 
-# A run that sees the recipient again may send it (its schedule was extended).
-REOPENED_BY_SYNC: tuple[State, ...] = (State.EXPIRED,)
-
-
-def state_after_sync(prior: State | str | None) -> State:
-    """A message's state once a run's sync has seen its recipient, from the state the ledger had
-    (None: a recipient new to the ledger). The SQLite sync writes this rule in SQL from the same
-    groupings; `campaign plan` applies it to a read-only ledger to tell what a send would do."""
-    return State.PENDING if prior is None or prior in REOPENED_BY_SYNC else State(prior)
-
-
 def claimable(resend_unknown: bool) -> tuple[State, ...]:
-    """The states a send run may claim a message from."""
-    return SENDABLE + (UNSETTLED if resend_unknown else ())
+    """The states a send run may claim a message from (a deferred one once its not_before is past)."""
+    return SENDABLE + (State.DEFERRED,) + (UNSETTLED if resend_unknown else ())
+
+
+# What a later run still has to do: cron's "complete" is none of these left.
+LEFT_TO_SEND: tuple[State, ...] = SENDABLE + (State.DEFERRED,)

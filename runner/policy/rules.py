@@ -75,7 +75,9 @@ def rules_for(campaign: Campaign, policy: Policy | None = None) -> Rules:
         else:
             start_end = own.window or (_span(base) if base is not None else "00:00-24:00")
             mine = parse_window(start_end, own.days if own.days is not None else _day_names(base))
-        if base is not None and not may_widen and (mine is None or not base.covers(mine)):
+        # Only a window the policy file sets binds a campaign; the built-in default is a default.
+        binding = marketing and (pspec.schedule.window is not None or pspec.schedule.days is not None)
+        if base is not None and binding and not may_widen and (mine is None or not base.covers(mine)):
             key = ("schedule", "window") if own.window is not None else ("schedule", "days")
             problems.append(
                 campaign.problem(

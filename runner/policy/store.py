@@ -242,6 +242,16 @@ class SqliteRecipientStore:
             for c in contacts
         ]
         if rows:
+            self.db.execute("BEGIN IMMEDIATE")  # one transaction (one fsync) for the batch
+            try:
+                self._insert_contacts(rows)
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
+    def _insert_contacts(self, rows: list[tuple[str, str, str, str, str | None, str]]) -> None:
+        if rows:
             self.db.executemany(
                 """INSERT INTO contacts VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(external_id) DO UPDATE SET
                      reference_id = COALESCE(excluded.reference_id, reference_id)""",

@@ -157,8 +157,9 @@ def _all_zones() -> frozenset[str]:
 
 
 def format_utc(moment: datetime) -> str:
-    """How not_before is written (report, ledger): ISO 8601 in UTC, seconds, Z."""
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    """How not_before is written (report, ledger): ISO 8601 in UTC with milliseconds and Z, the
+    ledger's own timestamps' form, so that they compare as text."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_utc(text: str) -> datetime:

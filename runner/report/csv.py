@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,9 @@ COLUMNS = (
     "delivery_status_code", "delivery_status_description", "last_channel", "viber_status_code",
     "viber_status_description", "sms_status_code", "sms_status_description", "status_updated_on",
     "callbacks",
-    "campaign_commit",
+    # the repository policy (docs/policy.md): the recipient's zones, when a deferred message may go,
+    # how many replies it got and whether one opted out (never the reply's text)
+    "timezone", "not_before", "replied", "opted_out",
 )  # fmt: skip
 
 # What a row's state means when Telesign gave no description for it (docs/report.md): a message
@@ -59,13 +61,16 @@ def report_row(row: Sequence[Any]) -> list[Any]:
     return [neutralise(value, column) for column, value in enumerate(cells)]
 
 
-def write(ledger: Ledger, path: Path) -> int:
-    """Write the report; returns its number of rows. A reader never sees a half-written file."""
+def write(ledger: Ledger, path: Path, replies: Mapping[str, tuple[int, bool]] | None = None) -> int:
+    """Write the report; returns its number of rows. A reader never sees a half-written file.
+    `replies`: phone -> (replies to this campaign, whether one opted out), from the recipient store."""
     rows = 0
+    replies = replies or {}
     with atomic_write(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
         for row in ledger.report_rows():  # None is written as an empty field
-            writer.writerow(report_row(row))
+            count, stopped = replies.get(row[_PHONE], (0, False))
+            writer.writerow(report_row((*row, count, "yes" if stopped else "")))
             rows += 1
     return rows

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from runner.ledger.interface import Claims
-from runner.ledger.records import Outcome
+from runner.ledger.records import Outcome, SetAside
 from runner.ledger.states import State
 
 T = TypeVar("T")
@@ -23,6 +23,9 @@ class Bookkeeper:
         self._claims: list[tuple[str, Sequence[State], asyncio.Future[bool]]] = []
         self._outcomes: list[Outcome] = []
         self._releases: list[tuple[str, State]] = []
+        self._held: list[SetAside] = []
+        # Called on the ledger thread after each commit (the contact history: runner.policy.gate).
+        self.after_commit: Callable[[], None] | None = None
         self._flushing: asyncio.Task[None] | None = None
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
@@ -46,8 +49,13 @@ class Bookkeeper:
         self._releases.append((key, state))
         self._kick()
 
+    def hold(self, held: SetAside) -> None:
+        """Hold back a message the policy stops: deferred or suppressed (docs/policy.md)."""
+        self._held.append(held)
+        self._kick()
+
     async def drain(self) -> None:
-        while self._flushing is not None or self._claims or self._outcomes or self._releases:
+        while self._flushing is not None or self._claims or self._outcomes or self._releases or self._held:
             if self._flushing is None:
                 self._kick()
             assert self._flushing is not None
@@ -59,12 +67,13 @@ class Bookkeeper:
 
     async def _flush(self) -> None:
         try:
-            while self._claims or self._outcomes or self._releases:
+            while self._claims or self._outcomes or self._releases or self._held:
                 claims, self._claims = self._claims, []
                 outcomes, self._outcomes = self._outcomes, []
                 releases, self._releases = self._releases, []
+                held, self._held = self._held, []
                 try:
-                    taken = await self.call(self.claims.commit, [(k, s) for k, s, _ in claims], outcomes, releases)
+                    taken = await self.call(self._commit, [(k, s) for k, s, _ in claims], outcomes, releases, held)
                 except BaseException as error:
                     for _, _, future in claims:
                         if not future.done():
@@ -75,6 +84,18 @@ class Bookkeeper:
                         future.set_result(ok)
         finally:
             self._flushing = None
+
+    def _commit(
+        self,
+        claims: list[tuple[str, Sequence[State]]],
+        outcomes: list[Outcome],
+        releases: list[tuple[str, State]],
+        held: list[SetAside],
+    ) -> list[bool]:
+        taken = self.claims.commit(claims, outcomes, releases, held)
+        if self.after_commit is not None:
+            self.after_commit()
+        return taken
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from runner.campaign.audience import Skipped
@@ -20,14 +21,12 @@ from runner.errors import ExitCode, InvalidInput
 from runner.ledger.backend import ledger_exists, open_ledger
 from runner.ledger.interface import Claims, Ledger
 from runner.ledger.lock import CampaignLock
-from runner.ledger.records import Planned, Provenance, SkippedRow
+from runner.ledger.records import Planned, SkippedRow
 from runner.ledger.states import NOT_ACCEPTED, State, claimable
-from runner.plan import git
-from runner.plan.compute import PlanOptions, make_plan
-from runner.plan.model import Plan
-from runner.plan.stale import PlanStale, changes_since
+from runner.policy.gate import Clock, Gate, system_clock
+from runner.policy.store import RecipientStore, open_store
+from runner.policy.windows import format_utc, parse_utc
 from runner.report import csv as report
-from runner.sending.decisions import run_cap, schedule_at
 from runner.sending.progress import Progress
 from runner.sending.sender import CampaignSender, SendPlan, SendResult
 from runner.sending.stops import Stop
@@ -45,8 +44,16 @@ class SendOptions:
     now: datetime | None = None  # the clock, for schedule decisions (tests set it)
     checked: bool = False  # the caller has rendered every row already and found no problem
     command: str = "send"  # the verb the user ran (`campaign run` for cron): named in the lock
-    plan: Plan | None = None  # `send --plan`: send only what it says, and only while it holds
-    plan_path: str = ""
+    wait: bool = False  # `send --wait`: stay and send deferred messages as their windows open
+    clock: Clock | None = None  # what time it is, for windows and caps (tests inject one)
+    sleep: Callable[[float], None] = time.sleep  # how --wait waits (tests advance their clock)
+    store: RecipientStore | None = None  # opt-outs and contact history; default <outputs>/recipients.sqlite
+
+    def the_clock(self) -> Clock:
+        if self.clock is not None:
+            return self.clock
+        fixed = self.now
+        return (lambda: fixed) if fixed is not None else system_clock
 
 
 @dataclass
@@ -56,7 +63,7 @@ class CampaignRun:
     counts: dict[str, int] = field(default_factory=dict)
     report_path: Path | None = None
     note: str = ""
-    in_git: bool = True  # False: the campaign file is not in a git repository, no commit recorded
+    deferred: str = ""  # "N deferred until <first time>": not a failure (docs/policy.md)
 
 
 SANDBOX_FOLDER = "sandbox"  # a rehearsal's outputs: <outputs>/sandbox/<campaign-id>/ (runner.sandbox)
@@ -66,13 +73,31 @@ def campaign_folder(outputs: Path, campaign_id: str) -> Path:
     return outputs / campaign_id
 
 
-def planned_rows(expansion: Expansion) -> Iterator[Planned | SkippedRow]:
+def planned_rows(expansion: Expansion, gate: Gate | None = None) -> Iterator[Planned | SkippedRow]:
     """The audience as ledger rows; raises InvalidInput at the end if any row had a problem, which
-    rolls back the ledger's sync: nothing from a file with an error is recorded or sent."""
+    rolls back the ledger's sync: nothing from a file with an error is recorded or sent. With the
+    policy's `gate`, a message not sent yet is planned pending, deferred (outside its window, over
+    its cap) or suppressed (opted out)."""
     for item in expansion:
         if isinstance(item, Message):
             r = item.recipient
-            yield Planned(r.key, r.position, item.external_id, r.recipient_id, r.phone, item.body)
+            zones = item.zones.text or None
+            verdict = gate.verdict(r.phone, zones) if gate is not None else None
+            if verdict is None:
+                yield Planned(r.key, r.position, item.external_id, r.recipient_id, r.phone, item.body, timezone=zones)
+            else:
+                yield Planned(
+                    r.key,
+                    r.position,
+                    item.external_id,
+                    r.recipient_id,
+                    r.phone,
+                    item.body,
+                    State(verdict.state),
+                    verdict.reason,
+                    format_utc(verdict.not_before) if verdict.not_before is not None else None,
+                    zones,
+                )
         elif isinstance(item, Skipped):
             yield SkippedRow(item.position, item.recipient_id, item.phone, State(item.state), item.reason)
     expansion.summary.raise_if_problems()
@@ -107,38 +132,32 @@ def source_fingerprint(campaign: Campaign) -> str:
 
 def send_campaign(campaign: Campaign, settings: TelesignSettings, options: SendOptions) -> CampaignRun:
     spec = campaign.spec
-    now = options.now or datetime.now(UTC)
-    when = schedule_at(campaign, now)
-    if when == "not_due":
-        start = spec.schedule.start.isoformat() if spec.schedule.start else ""
-        return CampaignRun(spec.id, ExitCode.CANNOT_PROCEED, note=f"not due: its schedule starts {start}")
+    now = options.the_clock()()
+    start, end = spec.schedule.start, spec.schedule.end
+    if start is not None and now < start:
+        return CampaignRun(spec.id, ExitCode.CANNOT_PROCEED, note=f"not due: its schedule starts {start.isoformat()}")
     folder = campaign_folder(options.outputs, spec.id)
-    expansion = Expansion(campaign)  # template problems surface here, before any lock or ledger
+    expansion = Expansion(campaign)  # template and policy problems surface here, before any lock or ledger
     if not options.checked and not ledger_exists(folder, spec.id):
         # A first send of a file with a bad row must leave nothing behind, not even an empty
         # ledger or a lock (docs/reliability.md); later sends roll their sync back instead.
         check_every_row(campaign)
     with CampaignLock(folder, spec.id, options.command):
         ledger = open_ledger(folder, spec.id)
+        store = options.store or open_store(options.outputs)
+        writer = open_store(options.outputs) if options.store is None else None
+        gate = Gate(expansion.rules, store, options.the_clock(), writer)
+        gate.end = end
         try:
-            if options.plan is not None:
-                options = _hold_to_plan(campaign, ledger, options, now)
-            return _send_locked(campaign, ledger, expansion, settings, options, folder, expired=when == "ended")
+            return _send_locked(
+                campaign, ledger, expansion, settings, options, folder, gate, expired=end is not None and now >= end
+            )
         finally:
             ledger.close()
-
-
-def _hold_to_plan(campaign: Campaign, ledger: Ledger, options: SendOptions, now: datetime) -> SendOptions:
-    """Under the campaign's lock, so no other run can change the ledger between the check and the
-    send: the plan made again now must equal the saved one, else nothing is sent (PlanStale). The
-    run then sends at most the plan's count (docs/plan.md, "The plan file")."""
-    saved = options.plan
-    assert saved is not None
-    fresh = make_plan(campaign, ledger, PlanOptions(limit=saved.limit, now=now, outputs=options.outputs))
-    changes = changes_since(saved, fresh, now)
-    if changes:
-        raise PlanStale(campaign.id, options.plan_path, changes)
-    return replace(options, limit=saved.counts.to_send, resend_unknown=False)
+            if options.store is None:
+                store.close()
+            if writer is not None:
+                writer.close()
 
 
 def _send_locked(
@@ -148,25 +167,13 @@ def _send_locked(
     settings: TelesignSettings,
     options: SendOptions,
     folder: Path,
+    gate: Gate,
     expired: bool,
 ) -> CampaignRun:
     spec = campaign.spec
-    # The campaign file's commit, recorded with the run and with each message it gives a body to
-    # (docs/plan.md, "Git provenance"), so a report row says which reviewed version sent it.
-    where = git.state_of(campaign.path)
-    provenance = Provenance(
-        where.commit if where else None,
-        where.dirty if where else None,
-        options.plan.fingerprint if options.plan else None,
-    )
-    run_id = ledger.runs.start("send", provenance)
+    run_id = ledger.runs.start("send")
     try:
-        ledger.audience.sync(
-            run_id,
-            planned_rows(expansion),
-            fingerprint=source_fingerprint(campaign),
-            campaign_commit=provenance.campaign_commit,
-        )
+        ledger.audience.sync(run_id, planned_rows(expansion, gate), fingerprint=source_fingerprint(campaign))
     except InvalidInput:
         ledger.runs.finish(run_id, ExitCode.INVALID, {})
         raise
@@ -176,10 +183,39 @@ def _send_locked(
         n = ledger.audience.expire(run_id)
         note = f"past its schedule's end: {n} unsent message(s) marked expired"
     else:
+        stopped = _send_passes(campaign, ledger, settings, options, gate, run_id)
+        end = spec.schedule.end
+        if options.wait and stopped is None and end is not None and gate.clock() >= end:
+            n = ledger.audience.expire(run_id)
+            note = f"waited until its schedule's end: {n} unsent message(s) marked expired"
+    counts = ledger.counts(run_id)
+    deferred = ledger.deferred(run_id)
+    later = f"{sum(n for _, n in deferred)} deferred until {deferred[0][0]}" if deferred else ""
+    path = folder / "report.csv"
+    report.write(ledger, path, gate.store.replies_to(spec.id) if gate.store is not None else None)
+    code = exit_code(counts, stopped)
+    ledger.runs.finish(run_id, code, counts)
+    error = stopped.error(spec.id, settings.base_url, path) if stopped is not None else None
+    if error is not None:
+        raise error
+    return CampaignRun(spec.id, code, counts, path, note, later)
+
+
+def _send_passes(
+    campaign: Campaign, ledger: Ledger, settings: TelesignSettings, options: SendOptions, gate: Gate, run_id: int
+) -> Stop | None:
+    """Send what is due; with --wait, sleep until the first deferred message's window opens and
+    send again, until none is left or the schedule ends. Each pass keeps the campaign's rate: a
+    large time zone opening is sent at that pace, never as a burst. Returns why it stopped early."""
+    spec = campaign.spec
+    caps = [cap for cap in (options.limit, spec.sending.max_per_run) if cap is not None]
+    limit = min(caps) if caps else None  # --limit and [sending] max_per_run: the smaller wins
+    while True:
         counts = ledger.counts(run_id)
-        todo = sum(counts[state] for state in claimable(options.resend_unknown))
-        limit = run_cap(options.limit, spec.sending.max_per_run)
-        total = todo if limit is None else min(todo, limit)
+        # (deferred messages are not due yet: the sync or the last pass just decided so)
+        todo = sum(counts[state] for state in claimable(options.resend_unknown) if state != State.DEFERRED)
+        due = sum(n for at, n in ledger.deferred(run_id) if parse_utc(at) <= gate.clock())
+        total = min([todo + due, *([limit] if limit is not None else [])])
         progress = Progress(spec.id, total, options.log_format, rate=spec.sending.rate)
         plan = SendPlan(
             run_id,
@@ -191,25 +227,31 @@ def _send_locked(
             options.grace,
         )
         try:
-            result = asyncio.run(_send(ledger.claims, settings, plan, progress))
+            result = asyncio.run(_send(ledger.claims, settings, plan, progress, gate))
         finally:
             progress.finish()  # a live bar gives the terminal back (its cursor) on every exit
-        stopped = result.stopped
-    counts = ledger.counts(run_id)
-    path = folder / "report.csv"
-    report.write(ledger, path)
-    code = exit_code(counts, stopped)
-    ledger.runs.finish(run_id, code, counts)
-    error = stopped.error(spec.id, settings.base_url, path) if stopped is not None else None
-    if error is not None:
-        raise error
-    return CampaignRun(spec.id, code, counts, path, note, in_git=where is not None)
+        if result.stopped is not None or not options.wait:
+            return result.stopped
+        if limit is not None:
+            limit -= result.claimed
+            if limit <= 0:
+                return None
+        deferred = ledger.deferred(run_id)
+        if not deferred:
+            return None
+        first = parse_utc(deferred[0][0])
+        if spec.schedule.end is not None and first >= spec.schedule.end:
+            return None
+        progress.event(f"{sum(n for _, n in deferred)} deferred: waiting until {deferred[0][0]} (--wait)")
+        options.sleep(max(0.0, (first - gate.clock()).total_seconds()))
 
 
-async def _send(claims: Claims, settings: TelesignSettings, plan: SendPlan, progress: Progress) -> SendResult:
+async def _send(
+    claims: Claims, settings: TelesignSettings, plan: SendPlan, progress: Progress, gate: Gate | None = None
+) -> SendResult:
     client = OmnichannelClient(settings, plan.concurrency)
     try:
-        return await CampaignSender(claims, client, plan, progress).run()
+        return await CampaignSender(claims, client, plan, progress, gate).run()
     finally:
         await client.close()
 

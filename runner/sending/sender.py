@@ -14,8 +14,10 @@ import signal
 from dataclasses import dataclass, field
 
 from runner.ledger.interface import Claims
-from runner.ledger.records import Outcome, Sendable, now
+from runner.ledger.records import Outcome, Sendable, SetAside, now
 from runner.ledger.states import State, claimable
+from runner.policy.gate import Gate
+from runner.policy.windows import format_utc
 from runner.sending.bookkeeping import Bookkeeper
 from runner.sending.pacing import Pacer
 from runner.sending.progress import Progress
@@ -51,15 +53,23 @@ class SendResult:
     claimed: int = 0
     stopped: Stop | None = None
     answers: dict[str, int] = field(default_factory=dict)
+    held: dict[str, int] = field(default_factory=dict)  # held back by the policy at claim time
 
 
 class CampaignSender:
-    def __init__(self, claims: Claims, client: OmnichannelClient, plan: SendPlan, progress: Progress):
+    def __init__(
+        self, claims: Claims, client: OmnichannelClient, plan: SendPlan, progress: Progress, gate: Gate | None = None
+    ):
         self.claims = claims
+        # The repository policy at claim time and again just before the request is written
+        # (opt-outs, send windows, frequency caps: docs/policy.md).
+        self.gate = gate
         self.client = client
         self.plan = plan
         self.progress = progress
         self.book = Bookkeeper(claims)
+        if gate is not None:
+            self.book.after_commit = gate.write_contacts
         self.pacer = Pacer(plan.rate)
         self.states = claimable(plan.resend_unknown)
         self.result = SendResult()
@@ -132,7 +142,8 @@ class CampaignSender:
         budget = self.plan.limit
         try:
             while not self._stop.is_set():
-                page = await self.book.call(self.claims.sendable, self.plan.run_id, self.states, after, PAGE)
+                due = format_utc(self.gate.clock()) if self.gate is not None else None
+                page = await self.book.call(self.claims.sendable, self.plan.run_id, self.states, after, PAGE, due)
                 if not page:
                     break
                 for message in page:
@@ -157,7 +168,9 @@ class CampaignSender:
     async def _deliver(self, message: Sendable, lane: int) -> None:
         states, prior = self.states, message.state
         for attempt in range(1, self.plan.max_attempts + 1):
-            if self._stop.is_set() or not await self.book.claim(message.key, states):
+            if self._stop.is_set() or self._held_back(message, claimed=False):
+                return
+            if not await self.book.claim(message.key, states):
                 return
             if attempt == 1:
                 self.result.claimed += 1
@@ -165,6 +178,10 @@ class CampaignSender:
             if self._stop.is_set():
                 # Claimed but not sent: give it back as it was.
                 self.book.release(message.key, prior)
+                return
+            # Again, right before the request is written: a STOP may have arrived, or the window
+            # closed, while it waited for its turn (20:59:59.9 must not leave at 21:00:00.1).
+            if self._held_back(message, claimed=True):
                 return
             answer = await self.client.send(message.body, lane)
             self._reached |= not _never_connected(answer)
@@ -194,6 +211,8 @@ class CampaignSender:
             return
         state = STATE_AFTER[answer.verdict]
         self.book.record(self._outcome(message, answer, state))
+        if state == State.ACCEPTED and self.gate is not None:
+            self.gate.accepted(message.phone, message.external_id, answer.reference_id)
         if retried:
             self.progress.moved(State.FAILED, state)
         else:
@@ -203,6 +222,18 @@ class CampaignSender:
             # endpoint: it is unreachable (docs/sending.md, exit codes: 4), not a campaign of failed messages.
             # Nothing left the machine, so what is left stays sendable by the next run.
             self.stop(Unreachable(answer.description))
+
+    def _held_back(self, message: Sendable, claimed: bool) -> bool:
+        """Whether the policy holds the message back now (then it is deferred or suppressed)."""
+        if self.gate is None:
+            return False
+        verdict = self.gate.verdict(message.phone, message.timezone)
+        if verdict is None:
+            return False
+        not_before = format_utc(verdict.not_before) if verdict.not_before is not None else None
+        self.book.hold(SetAside(message.key, State(verdict.state), verdict.reason, not_before, claimed))
+        self.result.held[verdict.state] = self.result.held.get(verdict.state, 0) + 1
+        return True
 
     @staticmethod
     def _outcome(message: Sendable, answer: Answer, state: State) -> Outcome:

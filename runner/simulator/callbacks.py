@@ -23,6 +23,7 @@ import httpx
 from runner.simulator.config import SimulatorConfig
 from runner.simulator.journal import AcceptedRequest, CallbackAttempt, Journal
 from runner.simulator.outcomes import status_payload
+from runner.simulator.replies import planned_reply
 from runner.telesign.auth import callback_headers
 
 RETRY_BASE_S = 2.0  # simulated seconds before the 2nd try; doubles after each failed try
@@ -59,6 +60,14 @@ class CallbackDispatcher:
             key = next(self._keys)
             delay = self.config.scaled(change.at_s)
             self._timers[key] = loop.call_later(delay, self._start, key, url, request.reference_id, payload)
+        reply = planned_reply(request, self.config.time_scale)  # numbers ending in 3 answer STOP
+        if reply is not None:
+            at_s, payload = reply
+            self._add_pending(1)
+            key = next(self._keys)
+            self._timers[key] = loop.call_later(
+                self.config.scaled(at_s), self._start, key, url, request.reference_id, payload
+            )
 
     def _bind(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()

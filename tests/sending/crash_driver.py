@@ -32,10 +32,12 @@ def install(point: str, nth: int) -> None:
 
     commit = SqliteClaims.commit
 
-    def commit_and_maybe_die(self: SqliteClaims, claims: Any, outcomes: Any, releases: Any = ()) -> list[bool]:
+    def commit_and_maybe_die(
+        self: SqliteClaims, claims: Any, outcomes: Any, releases: Any = (), set_aside: Any = ()
+    ) -> list[bool]:
         if point == "before_claim" and claims and reached():
             die()
-        taken = commit(self, claims, outcomes, releases)
+        taken = commit(self, claims, outcomes, releases, set_aside)
         if point == "after_claim" and claims and reached():
             die()
         return taken

@@ -208,6 +208,8 @@ def test_the_seed_campaign_posts_the_seed_body(tmp_path: Path, make_simulator: M
     file = tmp_path / "seed.toml"
     file.write_text(
         """id = "seed"
+[schedule]
+window = "any"
 [audience]
 phone_check = "possible"
 recipients = [ { phone = "+1 555 867 5300" } ]

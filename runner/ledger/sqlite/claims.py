@@ -6,26 +6,34 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from runner.ledger.records import Outcome, Sendable, now
+from runner.ledger.records import Outcome, Sendable, SetAside, now
 from runner.ledger.sqlite.schema import transaction
 from runner.ledger.states import State
+
+# A message the policy holds back before it is claimed is in one of these.
+_HELD_FROM = ", ".join(f"'{s}'" for s in (State.PENDING, State.FAILED, State.DEFERRED))
 
 
 class SqliteClaims:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
 
-    def sendable(self, run_id: int, states: Sequence[State], after_position: int, limit: int) -> list[Sendable]:
-        marks = ",".join("?" * len(states))
+    def sendable(
+        self, run_id: int, states: Sequence[State], after_position: int, limit: int, due: str | None = None
+    ) -> list[Sendable]:
+        plain = [s for s in states if s != State.DEFERRED]
+        marks = ",".join("?" * len(plain))
+        # A deferred message only once its not_before has passed (docs/policy.md).
+        deferred = f" OR (state = '{State.DEFERRED}' AND not_before <= ?)" if State.DEFERRED in states else ""
         rows = self.db.execute(
-            f"""SELECT key, position, external_id, body, state FROM messages
-                WHERE seen_run = ? AND position > ? AND state IN ({marks})
+            f"""SELECT key, position, external_id, body, state, phone, timezone FROM messages
+                WHERE seen_run = ? AND position > ? AND (state IN ({marks}){deferred})
                 ORDER BY position LIMIT ?""",
-            (run_id, after_position, *states, limit),
+            (run_id, after_position, *plain, *([due or now()] if deferred else []), limit),
         ).fetchall()
         return [
-            Sendable(key, position, external_id, body.encode("utf-8"), State(state))
-            for key, position, external_id, body, state in rows
+            Sendable(key, position, external_id, body.encode("utf-8"), State(state), phone, timezone)
+            for key, position, external_id, body, state, phone, timezone in rows
         ]
 
     def commit(
@@ -33,11 +41,19 @@ class SqliteClaims:
         claims: Sequence[tuple[str, Sequence[State]]],
         outcomes: Sequence[Outcome],
         releases: Sequence[tuple[str, State]] = (),
+        set_aside: Sequence[SetAside] = (),
     ) -> list[bool]:
         db = self.db
         stamp = now()
         taken: list[bool] = []
         with transaction(db):
+            for held in set_aside:
+                db.execute(
+                    f"""UPDATE messages SET state = ?, status_description = ?, not_before = ?, updated_at = ?,
+                          attempts = attempts - ?
+                        WHERE key = ? AND state IN ({_HELD_FROM if not held.claimed else f"'{State.SENDING}'"})""",
+                    (held.state, held.reason, held.not_before, stamp, 1 if held.claimed else 0, held.key),
+                )
             if releases:
                 db.executemany(
                     f"""UPDATE messages SET state = ?, attempts = attempts - 1, updated_at = ?

@@ -8,19 +8,16 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from runner.ledger.records import NO_PROVENANCE, Provenance, RunInfo, TestSend, now
+from runner.ledger.records import RunInfo, TestSend, now
 
 
 class SqliteRuns:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
 
-    def start(self, command: str, provenance: Provenance = NO_PROVENANCE) -> int:
-        dirty = None if provenance.tree_dirty is None else int(provenance.tree_dirty)
+    def start(self, command: str) -> int:
         cur = self.db.execute(
-            "INSERT INTO runs (command, pid, started_at, campaign_commit, tree_dirty, plan_fingerprint) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (command, os.getpid(), now(), provenance.campaign_commit, dirty, provenance.plan_fingerprint),
+            "INSERT INTO runs (command, pid, started_at) VALUES (?, ?, ?)", (command, os.getpid(), now())
         )
         assert cur.lastrowid is not None
         return cur.lastrowid
@@ -32,35 +29,16 @@ class SqliteRuns:
         )
 
     def last(self, command: str | None = None) -> RunInfo | None:
-        found = self.latest(command, 1)
-        return found[0] if found else None
-
-    def latest(self, command: str | None = None, limit: int = 10) -> list[RunInfo]:
-        sql = (
-            "SELECT id, command, started_at, finished_at, exit_code, counts, campaign_commit, tree_dirty, "
-            "plan_fingerprint FROM runs"
-        )
+        sql = "SELECT id, command, started_at, finished_at, exit_code, counts FROM runs"
         args: tuple[Any, ...] = ()
         if command:
             sql += " WHERE command = ?"
             args = (command,)
-        found = []
-        for row in self.db.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)):
-            run_id, command, started_at, finished_at, exit_code, counts, commit, dirty, plan = row
-            found.append(
-                RunInfo(
-                    run_id,
-                    command,
-                    started_at,
-                    finished_at,
-                    exit_code,
-                    json.loads(counts) if counts else {},
-                    commit,
-                    None if dirty is None else bool(dirty),
-                    plan,
-                )
-            )
-        return found
+        row = self.db.execute(sql + " ORDER BY id DESC LIMIT 1", args).fetchone()
+        if row is None:
+            return None
+        run_id, command, started_at, finished_at, exit_code, counts = row
+        return RunInfo(run_id, command, started_at, finished_at, exit_code, json.loads(counts) if counts else {})
 
     def record_test_send(self, send: TestSend) -> None:
         self.db.execute(

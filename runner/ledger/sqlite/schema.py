@@ -96,14 +96,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         other_channels TEXT                 -- JSON {channel: [order, arrival, code, description]}
         ) WITHOUT ROWID""",
     ),
-    # 3: git provenance (docs/plan.md, "Git provenance"): each run's campaign commit, whether the
-    # work tree differed, the plan it applied; each message's campaign commit (that of the run whose
-    # sync last gave it its body: the one it was, or will be, sent with).
+    # 3: the repository policy (docs/policy.md): each message's recipient time zones, and for a
+    # deferred one the first moment it may be claimed (UTC).
     (
-        "ALTER TABLE runs ADD COLUMN campaign_commit TEXT",
-        "ALTER TABLE runs ADD COLUMN tree_dirty INTEGER",
-        "ALTER TABLE runs ADD COLUMN plan_fingerprint TEXT",
-        "ALTER TABLE messages ADD COLUMN campaign_commit TEXT",
+        "ALTER TABLE messages ADD COLUMN timezone TEXT",
+        "ALTER TABLE messages ADD COLUMN not_before TEXT",
     ),
 )
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
@@ -115,14 +112,6 @@ def connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
-    db.execute("PRAGMA busy_timeout=30000")
-    return db
-
-
-def connect_read_only(path: Path) -> sqlite3.Connection:
-    """For `campaign plan`, which reads a ledger a send may be writing: never a write, never a
-    migration (what a plan reads is in every version's schema)."""
-    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=30)
     db.execute("PRAGMA busy_timeout=30000")
     return db
 

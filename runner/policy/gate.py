@@ -1,0 +1,117 @@
+"""The policy at the moment a message is claimed, and again just before its request is written
+(docs/policy.md): an opted-out phone is suppressed, a recipient outside their window or a phone
+over its frequency cap is deferred until the first moment both allow. The sender asks `verdict`
+for each message; None means it may leave now.
+
+Why twice: a message waits for its turn in the rate limit after it is claimed; a STOP may arrive,
+or 21:00 may strike, meanwhile. Both checks read the recipient store directly (a query on an
+index, microseconds), so a STOP the receiver recorded a moment ago stops the very next claim."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from runner.policy.rules import Rules
+from runner.policy.store import Contact, RecipientStore
+from runner.policy.windows import zone
+from runner.policy.zones import parse_zones
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    state: str  # "deferred" or "suppressed"
+    reason: str
+    not_before: datetime | None = None
+
+
+class Gate:
+    def __init__(
+        self,
+        rules: Rules,
+        store: RecipientStore | None,
+        clock: Clock = system_clock,
+        writer: RecipientStore | None = None,
+    ):
+        self.rules = rules
+        self.store = store  # read on the event loop
+        self.writer = writer or store  # the contact history's writes, from the ledger's thread
+        self.clock = clock
+        self.end: datetime | None = None  # the schedule's end: a cap that cannot be met before it suppresses
+        self._pending_contacts: list[Contact] = []
+        self._lock = threading.Lock()  # appended on the event loop, written from the ledger thread
+
+    def verdict(self, phone: str, zones_text: str | None) -> Verdict | None:
+        now = self.clock()
+        if self.store is not None:
+            out = self.store.opted_out(phone)
+            if out is not None:
+                return Verdict("suppressed", out.reason)
+        opens = now
+        why = ""
+        if self.rules.window is not None:
+            names = parse_zones(zones_text)
+            if not names:
+                return Verdict("suppressed", NO_ZONE)
+            found = self.rules.window.next_open(now, [zone(n) for n in names])
+            if found is None:
+                return Verdict("suppressed", no_overlap(self.rules, names))
+            if found > now:
+                opens, why = found, f"outside {self.rules.window.describe()} ({' '.join(names)})"
+        cap = self.rules.cap
+        if cap is not None and self.store is not None:
+            sent = self.store.contacts_since(phone, now - cap.period)
+            with self._lock:
+                sent += [c.accepted_at for c in self._pending_contacts if c.phone == phone]
+            allowed = cap.allowed_at(max(opens, now), sent)
+            if allowed > opens:
+                opens, why = allowed, f"over max_per_phone = {cap.text!r}"
+                if self.end is not None and allowed >= self.end:
+                    return Verdict("suppressed", f"over max_per_phone = {cap.text!r} until after the schedule's end")
+        if opens > now:
+            # After a cap's wait the window may be closed again: the first moment both allow.
+            if self.rules.window is not None:
+                names = parse_zones(zones_text)
+                again = self.rules.window.next_open(opens, [zone(n) for n in names])
+                if again is None:
+                    return Verdict("suppressed", no_overlap(self.rules, names))
+                opens = again
+            return Verdict("deferred", f"deferred: {why}", opens)
+        return None
+
+    def accepted(self, phone: str, external_id: str, reference_id: str | None) -> None:
+        """An accepted message, for the contact history (written by `write_contacts`)."""
+        contact = Contact(
+            external_id, phone, self.rules.campaign_id, self.rules.message_type, reference_id, self.clock()
+        )
+        with self._lock:
+            self._pending_contacts.append(contact)
+
+    def write_contacts(self) -> None:
+        """Write the accepted messages to the contact history (from the ledger's thread, after its
+        commit: one transaction for the batch)."""
+        with self._lock:
+            taken, self._pending_contacts = self._pending_contacts, []
+        if taken and self.writer is not None:
+            try:
+                self.writer.record_contacts(taken)
+            except BaseException:
+                with self._lock:
+                    self._pending_contacts[:0] = taken
+                raise
+
+
+NO_ZONE = "no known time zone: add a `timezone` column or set [schedule] timezone (docs/policy.md)"
+
+
+def no_overlap(rules: Rules, names: tuple[str, ...]) -> str:
+    window = rules.window.describe() if rules.window else "any"
+    return f"no moment of {window} holds in all of its time zones ({' '.join(names)}): add a `timezone` column"
