@@ -81,6 +81,13 @@ def preview(file: Path, limit: int | None, recipient_id: str | None, as_json: bo
 @click.option("--test-to", default=None, help="Send one rendered message to this phone only (a test).")
 @click.option("--recipient", "recipient_id", default=None, help="With --test-to: whose message to render.")
 @click.option("--wait", is_flag=True, help="Stay and send deferred messages as their send windows open.")
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Send exactly what this saved plan says, or nothing if anything changed since (campaign plan -o).",
+)
 @OUTPUTS
 @LOG_FORMAT
 def send(
@@ -94,6 +101,7 @@ def send(
     outputs: Path,
     log_format: str,
     wait: bool,
+    plan_path: Path | None,
 ) -> None:
     """Send campaigns: each message at most once, whatever happens."""
     from runner.commands import send as command
@@ -110,7 +118,30 @@ def send(
         outputs=outputs,
         log_format=log_format,
         wait=wait,
+        plan_path=plan_path,
     )
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Save the plan (JSON) here."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+    help="How to print the plan: markdown is made for a pull-request comment.",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Plan a send with --limit N.")
+@OUTPUTS
+def plan(files: tuple[Path, ...], output: Path | None, fmt: str, limit: int | None, outputs: Path) -> None:
+    """Show what a send would do now (counts, texts, cost, time, provenance); send nothing."""
+    from runner.commands import plan as command
+
+    dispatch(command.run, files=list(files), output=output, fmt=fmt, outputs=outputs, limit=limit)
 
 
 @cli.command()

@@ -19,6 +19,7 @@ from runner.errors import InvalidInput, Problem
 
 RESERVED = frozenset({"campaign"})  # template names the runner itself provides
 SHOWN_HEADER = 80  # characters of a header quoted back in a message: enough to recognise it
+SUPPRESSED_BY = "on the suppression list "  # + the list's name: the reason of a suppressed row
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,8 @@ class AudienceReader:
     def __init__(self, campaign: Campaign):
         self.campaign = campaign
         self.spec = campaign.spec.audience
-        self._suppressed: FingerprintSet | None = None
+        self._suppressed: list[tuple[str, FingerprintSet]] | None = None
+        self.suppression_rows: dict[str, int] = {}  # data rows per suppression list, once read
 
     def display(self, path: Path) -> str:
         try:
@@ -216,14 +218,17 @@ class AudienceReader:
         except ValueError:
             return str(path)
 
-    def suppression(self) -> FingerprintSet:
-        """Every number in the `suppress` lists. An unreadable number there is an error: an
-        opt-out we cannot read is an opt-out we might not honour."""
+    def suppression(self) -> list[tuple[str, FingerprintSet]]:
+        """The numbers of each `suppress` list, by the list's name as the campaign file writes it
+        (a suppressed row is reported with the list that holds it, docs/report.md). An unreadable
+        number there is an error: an opt-out we cannot read is an opt-out we might not honour."""
         if self._suppressed is not None:
             return self._suppressed
-        numbers = FingerprintSet()
+        lists: list[tuple[str, FingerprintSet]] = []
         problems: list[Problem] = []
         for index, name in enumerate(self.spec.suppress):
+            numbers = FingerprintSet()
+            lists.append((name, numbers))
             path = self.campaign.resolve_inside(("audience", "suppress", index), name)
             shown = self.display(path)
             phone_column: str | None = None
@@ -243,6 +248,7 @@ class AudienceReader:
                         )
                     continue
                 assert phone_column is not None
+                self.suppression_rows[name] = self.suppression_rows.get(name, 0) + 1
                 if FIELD_COUNT in row:
                     problems.append(Problem(shown, line, f"suppression list: {row[FIELD_COUNT]}"))
                     continue
@@ -252,8 +258,8 @@ class AudienceReader:
                     problems.append(Problem(shown, line, f"suppression list: {error}"))
         if problems:
             raise InvalidInput(problems)
-        self._suppressed = numbers
-        return numbers
+        self._suppressed = lists
+        return lists
 
     def rows(self) -> Iterator[Row]:
         position = 0
@@ -354,7 +360,12 @@ class AudienceReader:
                 )
                 continue
             key = recipient_id or phone
-            if phone in suppressed:
+            listed = None
+            for name, numbers in suppressed:  # usually one list: a loop, not a generator per row
+                if phone in numbers:
+                    listed = name
+                    break
+            if listed is not None:
                 yield Skipped(
                     row.position,
                     row.source,
@@ -362,7 +373,7 @@ class AudienceReader:
                     recipient_id or None,
                     phone,
                     "suppressed",
-                    "on a suppression list",
+                    f"{SUPPRESSED_BY}{listed}",
                 )
                 continue
             seen_id = bool(recipient_id) and recipient_id in ids

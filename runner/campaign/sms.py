@@ -119,3 +119,10 @@ def _segments(units: int, single: int, part: int, wide_at: Iterable[int]) -> int
         if offset % part == part - 1:
             wasted += 1  # it would straddle: the boundary's last unit stays empty
     return -(-(units + wasted) // part)
+
+
+def ucs2_characters(text: str) -> list[str]:
+    """The characters of `text` in neither GSM-7 table, in order of first appearance: any one of
+    them is what makes the whole SMS go as UCS-2 (what `campaign plan` names for a reviewer)."""
+    found = (m.group() for m in _OUTSIDE_BASIC.finditer(text))
+    return list(dict.fromkeys(c for c in found if c not in EXTENSION_CHARACTERS))

@@ -6,15 +6,20 @@ is the worst (highest) of the campaigns'."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from runner import terminal
 from runner.campaign.schema import Campaign, find_files, load
 from runner.commands.send import show
-from runner.errors import CampaignLocked, ExitCode, InvalidInput
+from runner.errors import CampaignLocked, CannotProceed, ExitCode, InvalidInput
 from runner.ledger.backend import open_existing
 from runner.ledger.states import claimable
+from runner.plan import git
+from runner.plan.inputs import plans_required
+from runner.plan.model import read_plan
+from runner.plan.stale import PlanStale
 from runner.sending.run import SendOptions, campaign_folder, send_campaign, source_fingerprint
 from runner.telesign import settings as config
 
@@ -23,6 +28,7 @@ def run(directory: Path, outputs: Path, log_format: str, now: datetime | None = 
     settings = config.from_environment()
     now = now or datetime.now(UTC)
     worst: int = ExitCode.OK
+    said: set[str] = set()
     for file in find_files([directory]):
         try:
             campaign = load(file)
@@ -37,9 +43,21 @@ def run(directory: Path, outputs: Path, log_format: str, now: datetime | None = 
         if is_settled(outputs, campaign):
             terminal.out(f"{campaign.id}: complete")
             continue
+        options = SendOptions(outputs=outputs, log_format=log_format, now=now, command="run")
+        if plans_required(campaign):
+            try:
+                options = with_committed_plan(campaign, options)
+            except CannotProceed as error:
+                terminal.err(str(error), "warning", "skipped", campaign=campaign.id)
+                worst = max(worst, error.exit_code)
+                continue
         try:
-            options = SendOptions(outputs=outputs, log_format=log_format, now=now, command="run")
             result = send_campaign(campaign, settings, options)
+        except PlanStale as error:
+            for line in error.lines():
+                terminal.err(line, "error", "error", campaign=campaign.id)
+            worst = max(worst, error.exit_code)
+            continue
         except CampaignLocked as error:
             # Another process is sending it (a long run, a manual send): this run has nothing to do
             # for it, which is not a failure; the next cron run takes it up (docs/sending.md).
@@ -49,8 +67,34 @@ def run(directory: Path, outputs: Path, log_format: str, now: datetime | None = 
             terminal.error(error)
             worst = max(worst, ExitCode.INVALID)
             continue
-        worst = max(worst, show(result))
+        worst = max(worst, show(result, said))
     return worst
+
+
+def plan_beside(campaign: Campaign) -> Path:
+    """Where cron looks for a campaign's reviewed plan: `<campaign>.plan.json` beside its file."""
+    return campaign.path.with_name(campaign.path.stem + ".plan.json")
+
+
+def with_committed_plan(campaign: Campaign, options: SendOptions) -> SendOptions:
+    """`[sending] require_plan = true`: the plan beside the campaign, committed as it is, else the
+    campaign is not sent (docs/plan.md, "Cron"); its freshness is the send's to check."""
+    path = plan_beside(campaign)
+    how = f"make one with `campaign plan {campaign.path} -o {path}`, review it and commit it"
+    if not path.is_file():
+        raise CannotProceed(f"{campaign.id}: skipped: the policy requires a reviewed plan and {path} is missing; {how}")
+    state = git.state_of(path)
+    if state is not None and state.dirty:
+        raise CannotProceed(
+            f"{campaign.id}: skipped: the policy requires a committed plan and {path} "
+            + ("is not committed" if state.commit is None else "differs from its last commit")
+            + "; commit it (or make it again and commit it)"
+        )
+    try:
+        saved = read_plan(path)
+    except InvalidInput as error:
+        raise CannotProceed(f"{campaign.id}: skipped: {error}") from None
+    return replace(options, plan=saved, plan_path=str(path))
 
 
 def is_settled(outputs: Path, campaign: Campaign) -> bool:

@@ -15,6 +15,7 @@ from runner.commands.recipient_choice import RecipientChoice
 from runner.errors import EndpointUnreachable, ExitCode, InvalidInput, Problem, UsageProblem
 from runner.ledger.backend import open_ledger
 from runner.ledger.records import TestSend
+from runner.plan.model import read_plan
 from runner.sending.run import CampaignRun, SendOptions, campaign_folder, check_every_row, send_campaign
 from runner.telesign import settings as config
 from runner.telesign.client import Answer, OmnichannelClient
@@ -31,7 +32,12 @@ def run(
     outputs: Path,
     log_format: str,
     wait: bool = False,
+    plan_path: Path | None = None,
 ) -> int:
+    if plan_path is not None:
+        return send_planned(
+            files, plan_path, dry_run, sandbox, resend_unknown, limit, test_to, outputs, log_format, wait
+        )
     refuse_conflicts(files, dry_run, sandbox, resend_unknown, limit, test_to, recipient_id)
     if wait and (dry_run or sandbox or test_to is not None):
         raise UsageProblem(
@@ -53,9 +59,45 @@ def run(
         outputs=outputs, resend_unknown=resend_unknown, limit=limit, log_format=log_format, checked=True, wait=wait
     )
     worst = 0
+    said: set[str] = set()
     for campaign in campaigns:
-        worst = max(worst, show(send_campaign(campaign, settings, options)))
+        worst = max(worst, show(send_campaign(campaign, settings, options), said))
     return worst
+
+
+def send_planned(
+    files: list[Path],
+    plan_path: Path,
+    dry_run: bool,
+    sandbox: bool,
+    resend_unknown: bool,
+    limit: int | None,
+    test_to: str | None,
+    outputs: Path,
+    log_format: str,
+    wait: bool = False,
+) -> int:
+    """`send FILE --plan PLAN.json`: the reviewed plan, or nothing (docs/plan.md); with --wait, its
+    deferred messages as their windows open."""
+    if len(files) != 1:
+        raise UsageProblem("--plan applies one campaign's plan: name exactly one FILE")
+    clashing = [
+        name
+        for name, given in (
+            ("--dry-run", dry_run),
+            ("--sandbox", sandbox),
+            ("--resend-unknown", resend_unknown),
+            ("--limit", limit is not None),
+            ("--test-to", test_to is not None),
+        )
+        if given
+    ]
+    if clashing:
+        raise UsageProblem(f"--plan sends what the plan says: drop {', '.join(clashing)} (or plan with it)")
+    saved = read_plan(plan_path)
+    settings = config.from_environment()
+    options = SendOptions(outputs=outputs, log_format=log_format, plan=saved, plan_path=str(plan_path), wait=wait)
+    return show(send_campaign(load(files[0]), settings, options))
 
 
 def refuse_conflicts(
@@ -114,10 +156,19 @@ def checked(files: list[Path]) -> list[Campaign]:
     return campaigns
 
 
-def show(result: CampaignRun) -> int:
+NO_GIT = "not in a git repository: runs record no campaign commit (report column campaign_commit empty)"
+
+
+def show(result: CampaignRun, said: set[str] | None = None) -> int:
+    """The run's lines; `said` holds what this command already said once (outside git: once per
+    command, not once per campaign, docs/plan.md)."""
     campaign = result.campaign_id
     if result.note:
         terminal.err(f"{campaign}: {result.note}", "warning", "notice", campaign=campaign)
+    if not result.in_git and (said is None or NO_GIT not in said):
+        terminal.err(NO_GIT, "info", "notice")
+        if said is not None:
+            said.add(NO_GIT)
     if result.counts:
         shown = ", ".join(f"{n} {state}" for state, n in result.counts.items() if n)
         counts = {state: n for state, n in result.counts.items() if n}

@@ -9,8 +9,24 @@ from runner.campaign.schema import load
 from runner.commands.outputs_hint import sandbox_hint
 from runner.errors import ExitCode
 from runner.ledger.backend import open_existing
+from runner.ledger.records import RunInfo
 from runner.policy.store import STORE_FILE, open_store
 from runner.sending.run import campaign_folder
+
+RUNS_SHOWN = 10
+
+
+def describe_run(info: RunInfo) -> str:
+    finished = info.finished_at or "not finished (interrupted or running)"
+    code = info.exit_code if info.exit_code is not None else "-"
+    line = f"#{info.id} started {info.started_at}, finished {finished}, exit {code}"
+    if info.tree_dirty is not None:
+        commit = info.campaign_commit[:12] if info.campaign_commit else "never committed"
+        differed = " (work tree differed)" if info.tree_dirty and info.campaign_commit else ""
+        line += f", campaign commit {commit}{differed}"
+    if info.plan_fingerprint:
+        line += f", plan {info.plan_fingerprint[:16]}"
+    return line
 
 
 def run(file: Path, outputs: Path) -> int:
@@ -24,7 +40,7 @@ def run(file: Path, outputs: Path) -> int:
     try:
         counts = ledger.counts()
         delivery = ledger.delivery_counts()
-        send_run = ledger.runs.last("send")
+        send_runs = ledger.runs.latest("send", RUNS_SHOWN)
         enrich_run = ledger.runs.last("enrich")
         deferred = ledger.deferred()
     finally:
@@ -59,12 +75,12 @@ def run(file: Path, outputs: Path) -> int:
             f"  delivery: {delivery['delivered_viber']} on Viber, {delivery['delivered_sms']} by SMS fallback, "
             f"{delivery['read']} read, {delivery['failed']} failed, {delivery['in_progress']} awaiting a final status"
         )
-    if send_run is not None:
-        terminal.out(
-            f"  last send: started {send_run.started_at}, "
-            f"finished {send_run.finished_at or 'not (interrupted or running)'}, "
-            f"exit {send_run.exit_code if send_run.exit_code is not None else '-'}"
-        )
+    if send_runs:
+        terminal.out('  sends, newest first (docs/plan.md, "Git provenance"):')
+        for info in send_runs:
+            terminal.out(f"    {describe_run(info)}")
+        if all(info.tree_dirty is None for info in send_runs):
+            terminal.out("  (not in a git repository when sent: no campaign commits recorded)")
     if enrich_run is not None:
         terminal.out(f"  last enrich: {enrich_run.finished_at or enrich_run.started_at}")
     return ExitCode.OK

@@ -20,6 +20,11 @@ def ledger_exists(folder: Path, campaign_id: str) -> bool:
     return SqliteLedger.exists(folder)
 
 
+def open_read_only(folder: Path, campaign_id: str) -> Ledger | None:
+    """The campaign's ledger for reading only (`campaign plan`), or None if a send never made one."""
+    return SqliteLedger.open_read_only(folder, campaign_id) if SqliteLedger.exists(folder) else None
+
+
 def open_existing(folder: Path, campaign_id: str) -> Ledger | None:
     """The campaign's ledger if a send ever made one, else None (reading never makes one)."""
     return SqliteLedger.open(folder, campaign_id) if SqliteLedger.exists(folder) else None

@@ -11,9 +11,11 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from runner.ledger.records import (
+    NO_PROVENANCE,
     MergedDelivery,
     Outcome,
     Planned,
+    Provenance,
     RunInfo,
     Sendable,
     SetAside,
@@ -27,11 +29,15 @@ from runner.ledger.states import State
 class Runs(Protocol):
     """Every command that changed the ledger, when, and how it ended; and test sends, for audit."""
 
-    def start(self, command: str) -> int: ...
+    def start(self, command: str, provenance: Provenance = NO_PROVENANCE) -> int: ...
 
     def finish(self, run_id: int, exit_code: int, counts: Mapping[str, int]) -> None: ...
 
     def last(self, command: str | None = None) -> RunInfo | None: ...
+
+    def latest(self, command: str | None = None, limit: int = 10) -> list[RunInfo]:
+        """The latest runs (of `command`, or of any), newest first."""
+        ...
 
     def record_test_send(self, send: TestSend) -> None: ...
 
@@ -39,9 +45,16 @@ class Runs(Protocol):
 class Audience(Protocol):
     """The campaign's recipients as the last send saw them."""
 
-    def sync(self, run_id: int, items: Iterable[Planned | SkippedRow], fingerprint: str = "") -> None:
+    def sync(
+        self,
+        run_id: int,
+        items: Iterable[Planned | SkippedRow],
+        fingerprint: str = "",
+        campaign_commit: str | None = None,
+    ) -> None:
         """Record this run's audience in one transaction (an exception from `items` rolls it back):
-        new recipients become pending; recipients not yet sent take the current body and phone;
+        new recipients become pending (state_after_sync); recipients not yet sent take the current
+        body, phone and campaign commit;
         sent ones keep the body they were sent with; recipients removed from the file are left
         alone and not sent."""
         ...
@@ -151,6 +164,16 @@ class Ledger(Protocol):
     def report_rows(self) -> Iterator[tuple[Any, ...]]:
         """The last run's audience in order, as report rows (runner.report.csv.COLUMNS): messages
         and skipped rows (their reason as status_description) merged by audience position."""
+        ...
+
+    def states_of(self, keys: Collection[str]) -> dict[str, State]:
+        """key -> state of the messages the ledger has for these recipient keys (others absent):
+        what `campaign plan` applies the send's rules to."""
+        ...
+
+    def state_digest(self) -> tuple[str, dict[str, int]]:
+        """A digest of every message's state and attempts ("" for a ledger without messages), and
+        the messages by state: a plan compares it to tell a run changed the ledger since."""
         ...
 
     def close(self) -> None: ...

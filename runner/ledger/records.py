@@ -85,6 +85,22 @@ class RunInfo:
     finished_at: str | None
     exit_code: int | None
     counts: dict[str, int]
+    campaign_commit: str | None = None  # the campaign file's last commit when the run started
+    tree_dirty: bool | None = None  # the work tree differed from it; None: not in a git repository
+    plan_fingerprint: str | None = None  # the reviewed plan the run applied (send --plan)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a run's campaign file stands in git (runner.plan.git), and the plan it applies
+    (docs/plan.md, "Git provenance")."""
+
+    campaign_commit: str | None = None
+    tree_dirty: bool | None = None
+    plan_fingerprint: str | None = None
+
+
+NO_PROVENANCE = Provenance()  # a run outside git that applies no plan (enrich, tests)
 
 
 @dataclass(frozen=True)

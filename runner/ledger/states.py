@@ -51,6 +51,24 @@ SETTLED_BY_CALLBACK: tuple[State, ...] = (
 OUTCOMES: tuple[State, ...] = (State.ACCEPTED, State.REJECTED, State.FAILED, State.UNKNOWN)
 
 
+# States only the policy (or a schedule's end) puts an unsent message in: back to pending when it allows.
+POLICY_DECIDED: tuple[State, ...] = (State.EXPIRED, State.DEFERRED, State.SUPPRESSED)
+
+
+def state_after_sync(prior: State | str | None, planned: State = State.PENDING) -> State:
+    """A message's state once a run's sync has seen its recipient: from the state the ledger had
+    (None: a recipient new to the ledger) and what the policy planned for it now (pending, deferred
+    or suppressed, runner.policy.gate). The SQLite sync writes this rule in SQL from the same
+    groupings; `campaign plan` applies it to a read-only ledger to tell what a send would do."""
+    if prior is None:
+        return planned
+    if prior in REPLANNED and planned != State.PENDING:
+        return planned
+    if prior in POLICY_DECIDED:
+        return State.PENDING
+    return State(prior)
+
+
 def claimable(resend_unknown: bool) -> tuple[State, ...]:
     """The states a send run may claim a message from (a deferred one once its not_before is past)."""
     return SENDABLE + (State.DEFERRED,) + (UNSETTLED if resend_unknown else ())

@@ -26,6 +26,8 @@ COLUMNS = (
     # the repository policy (docs/policy.md): the recipient's zones, when a deferred message may go,
     # how many replies it got and whether one opted out (never the reply's text)
     "timezone", "not_before", "replied", "opted_out",
+    # the git commit of the campaign file the message's text came from (docs/plan.md)
+    "campaign_commit",
 )  # fmt: skip
 
 # What a row's state means when Telesign gave no description for it (docs/report.md): a message
@@ -70,7 +72,8 @@ def write(ledger: Ledger, path: Path, replies: Mapping[str, tuple[int, bool]] | 
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
         for row in ledger.report_rows():  # None is written as an empty field
+            *cells, commit = row  # the ledger's row ends with the campaign commit: the report's last column
             count, stopped = replies.get(row[_PHONE], (0, False))
-            writer.writerow(report_row((*row, count, "yes" if stopped else "")))
+            writer.writerow(report_row((*cells, count, "yes" if stopped else "", commit)))
             rows += 1
     return rows

@@ -9,7 +9,7 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -21,12 +21,17 @@ from runner.errors import ExitCode, InvalidInput
 from runner.ledger.backend import ledger_exists, open_ledger
 from runner.ledger.interface import Claims, Ledger
 from runner.ledger.lock import CampaignLock
-from runner.ledger.records import Planned, SkippedRow
+from runner.ledger.records import Planned, Provenance, SkippedRow
 from runner.ledger.states import NOT_ACCEPTED, State, claimable
+from runner.plan import git
+from runner.plan.compute import PlanOptions, make_plan
+from runner.plan.model import Plan
+from runner.plan.stale import PlanStale, changes_since
 from runner.policy.gate import Clock, Gate, system_clock
 from runner.policy.store import RecipientStore, open_store
-from runner.policy.windows import format_utc, parse_utc
+from runner.policy.windows import parse_utc
 from runner.report import csv as report
+from runner.sending.decisions import plan_message, run_cap, schedule_at
 from runner.sending.progress import Progress
 from runner.sending.sender import CampaignSender, SendPlan, SendResult
 from runner.sending.stops import Stop
@@ -48,6 +53,8 @@ class SendOptions:
     clock: Clock | None = None  # what time it is, for windows and caps (tests inject one)
     sleep: Callable[[float], None] = time.sleep  # how --wait waits (tests advance their clock)
     store: RecipientStore | None = None  # opt-outs and contact history; default <outputs>/recipients.sqlite
+    plan: Plan | None = None  # `send --plan`: send only what it says, and only while it holds
+    plan_path: str = ""
 
     def the_clock(self) -> Clock:
         if self.clock is not None:
@@ -64,6 +71,7 @@ class CampaignRun:
     report_path: Path | None = None
     note: str = ""
     deferred: str = ""  # "N deferred until <first time>": not a failure (docs/policy.md)
+    in_git: bool = True  # False: the campaign file is not in a git repository, no commit recorded
 
 
 SANDBOX_FOLDER = "sandbox"  # a rehearsal's outputs: <outputs>/sandbox/<campaign-id>/ (runner.sandbox)
@@ -80,24 +88,7 @@ def planned_rows(expansion: Expansion, gate: Gate | None = None) -> Iterator[Pla
     its cap) or suppressed (opted out)."""
     for item in expansion:
         if isinstance(item, Message):
-            r = item.recipient
-            zones = item.zones.text or None
-            verdict = gate.verdict(r.phone, zones) if gate is not None else None
-            if verdict is None:
-                yield Planned(r.key, r.position, item.external_id, r.recipient_id, r.phone, item.body, timezone=zones)
-            else:
-                yield Planned(
-                    r.key,
-                    r.position,
-                    item.external_id,
-                    r.recipient_id,
-                    r.phone,
-                    item.body,
-                    State(verdict.state),
-                    verdict.reason,
-                    format_utc(verdict.not_before) if verdict.not_before is not None else None,
-                    zones,
-                )
+            yield plan_message(item, gate)
         elif isinstance(item, Skipped):
             yield SkippedRow(item.position, item.recipient_id, item.phone, State(item.state), item.reason)
     expansion.summary.raise_if_problems()
@@ -134,8 +125,9 @@ def send_campaign(campaign: Campaign, settings: TelesignSettings, options: SendO
     spec = campaign.spec
     now = options.the_clock()()
     start, end = spec.schedule.start, spec.schedule.end
-    if start is not None and now < start:
-        return CampaignRun(spec.id, ExitCode.CANNOT_PROCEED, note=f"not due: its schedule starts {start.isoformat()}")
+    when = schedule_at(campaign, now)
+    if when == "not_due":
+        return CampaignRun(spec.id, ExitCode.CANNOT_PROCEED, note=f"not due: its schedule starts {start}")
     folder = campaign_folder(options.outputs, spec.id)
     expansion = Expansion(campaign)  # template and policy problems surface here, before any lock or ledger
     if not options.checked and not ledger_exists(folder, spec.id):
@@ -149,15 +141,30 @@ def send_campaign(campaign: Campaign, settings: TelesignSettings, options: SendO
         gate = Gate(expansion.rules, store, options.the_clock(), writer)
         gate.end = end
         try:
-            return _send_locked(
-                campaign, ledger, expansion, settings, options, folder, gate, expired=end is not None and now >= end
-            )
+            if options.plan is not None:
+                options = _hold_to_plan(campaign, ledger, gate, options, now)
+            return _send_locked(campaign, ledger, expansion, settings, options, folder, gate, expired=when == "ended")
         finally:
             ledger.close()
             if options.store is None:
                 store.close()
             if writer is not None:
                 writer.close()
+
+
+def _hold_to_plan(campaign: Campaign, ledger: Ledger, gate: Gate, options: SendOptions, now: datetime) -> SendOptions:
+    """Under the campaign's lock, so no other run can change the ledger between the check and the
+    send: the plan made again now, by the same code and with the send's own policy gate, must equal
+    the saved one, else nothing is sent (PlanStale). The run then sends at most what the plan
+    counted, to send now or deferred: which of them are inside their window is decided now
+    (docs/plan.md, "The plan file")."""
+    saved = options.plan
+    assert saved is not None
+    fresh = make_plan(campaign, ledger, PlanOptions(limit=saved.limit, now=now, outputs=options.outputs), gate)
+    changes = changes_since(saved, fresh, now)
+    if changes:
+        raise PlanStale(campaign.id, options.plan_path, changes)
+    return replace(options, limit=saved.counts.to_send + saved.counts.deferred, resend_unknown=False)
 
 
 def _send_locked(
@@ -171,9 +178,22 @@ def _send_locked(
     expired: bool,
 ) -> CampaignRun:
     spec = campaign.spec
-    run_id = ledger.runs.start("send")
+    # The campaign file's commit, recorded with the run and with each message it gives a body to
+    # (docs/plan.md, "Git provenance"), so a report row says which reviewed version sent it.
+    where = git.state_of(campaign.path)
+    provenance = Provenance(
+        where.commit if where else None,
+        where.dirty if where else None,
+        options.plan.fingerprint if options.plan else None,
+    )
+    run_id = ledger.runs.start("send", provenance)
     try:
-        ledger.audience.sync(run_id, planned_rows(expansion, gate), fingerprint=source_fingerprint(campaign))
+        ledger.audience.sync(
+            run_id,
+            planned_rows(expansion, gate),
+            fingerprint=source_fingerprint(campaign),
+            campaign_commit=provenance.campaign_commit,
+        )
     except InvalidInput:
         ledger.runs.finish(run_id, ExitCode.INVALID, {})
         raise
@@ -198,7 +218,7 @@ def _send_locked(
     error = stopped.error(spec.id, settings.base_url, path) if stopped is not None else None
     if error is not None:
         raise error
-    return CampaignRun(spec.id, code, counts, path, note, later)
+    return CampaignRun(spec.id, code, counts, path, note, later, in_git=where is not None)
 
 
 def _send_passes(
@@ -208,8 +228,7 @@ def _send_passes(
     send again, until none is left or the schedule ends. Each pass keeps the campaign's rate: a
     large time zone opening is sent at that pace, never as a burst. Returns why it stopped early."""
     spec = campaign.spec
-    caps = [cap for cap in (options.limit, spec.sending.max_per_run) if cap is not None]
-    limit = min(caps) if caps else None  # --limit and [sending] max_per_run: the smaller wins
+    limit = run_cap(options.limit, spec.sending.max_per_run)
     while True:
         counts = ledger.counts(run_id)
         # (deferred messages are not due yet: the sync or the last pass just decided so)

@@ -285,7 +285,11 @@ def test_suppressed_numbers_are_never_messaged_whatever_their_format(tmp_path: P
     expanded = expand(path)
     assert [m.recipient.recipient_id for m in expanded.messages] == ["x-1"]
     [skipped] = expanded.skipped
-    assert (skipped.recipient_id, skipped.state, skipped.reason) == ("x-2", "suppressed", "on a suppression list")
+    assert (skipped.recipient_id, skipped.state, skipped.reason) == (
+        "x-2",
+        "suppressed",
+        "on the suppression list audiences/opt-out.csv",
+    )
     assert expanded.summary.by_state["suppressed"] == 1
 
 

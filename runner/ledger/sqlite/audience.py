@@ -8,22 +8,27 @@ from typing import Any
 
 from runner.ledger.records import Planned, SkippedRow, now
 from runner.ledger.sqlite.schema import get_meta, set_meta, transaction
-from runner.ledger.states import EDITABLE, REPLANNED, SENDABLE, State
+from runner.ledger.states import EDITABLE, POLICY_DECIDED, REPLANNED, SENDABLE, State
 
 BATCH = 2000  # rows written at a time
 
 _EDITABLE = ", ".join(f"'{state}'" for state in EDITABLE)
 _SENDABLE = ", ".join(f"'{state}'" for state in SENDABLE)
 _REPLANNED = ", ".join(f"'{state}'" for state in REPLANNED)
-# States only the policy (or a schedule's end) puts an unsent message in: back to pending when it allows.
-_POLICY = ", ".join(f"'{state}'" for state in (State.EXPIRED, State.DEFERRED, State.SUPPRESSED))
+_POLICY = ", ".join(f"'{state}'" for state in POLICY_DECIDED)
 
 
 class SqliteAudience:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
 
-    def sync(self, run_id: int, items: Iterable[Planned | SkippedRow], fingerprint: str = "") -> None:
+    def sync(
+        self,
+        run_id: int,
+        items: Iterable[Planned | SkippedRow],
+        fingerprint: str = "",
+        campaign_commit: str | None = None,
+    ) -> None:
         with transaction(self.db):
             self.db.execute("DELETE FROM skipped")
             planned: list[tuple[Any, ...]] = []
@@ -43,6 +48,7 @@ class SqliteAudience:
                             item.reason,
                             item.not_before,
                             item.timezone,
+                            campaign_commit,
                         )
                     )
                 else:
@@ -55,16 +61,19 @@ class SqliteAudience:
             set_meta(self.db, "source_fingerprint", fingerprint)
 
     def _write(self, planned: list[tuple[Any, ...]], skipped: list[tuple[Any, ...]]) -> None:
+        # The state's CASE is runner.ledger.states.state_after_sync's rule (what `campaign plan` applies).
         self.db.executemany(
             f"""INSERT INTO messages (key, position, seen_run, external_id, recipient_id, phone, body,
-                                     state, status_description, not_before, timezone)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                     state, status_description, not_before, timezone, campaign_commit)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT(key) DO UPDATE SET
                  position = excluded.position,
                  seen_run = excluded.seen_run,
                  recipient_id = excluded.recipient_id,
                  phone = CASE WHEN state IN ({_EDITABLE}) THEN excluded.phone ELSE phone END,
                  body = CASE WHEN state IN ({_EDITABLE}) THEN excluded.body ELSE body END,
+                 campaign_commit = CASE WHEN state IN ({_EDITABLE}) THEN excluded.campaign_commit
+                                   ELSE campaign_commit END,
                  timezone = CASE WHEN state IN ({_REPLANNED}) THEN excluded.timezone ELSE timezone END,
                  -- not sent yet: the policy decides again (a failed one stays failed while it may go)
                  status_description = CASE

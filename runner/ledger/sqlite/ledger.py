@@ -8,9 +8,11 @@ from concurrent requests share one commit (see runner.sending.bookkeeping), so t
 
 from __future__ import annotations
 
+import hashlib
 import heapq
+import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +21,15 @@ from runner.ledger.sqlite.audience import SqliteAudience
 from runner.ledger.sqlite.claims import SqliteClaims
 from runner.ledger.sqlite.deliveries import SqliteDeliveries
 from runner.ledger.sqlite.runs import SqliteRuns
-from runner.ledger.sqlite.schema import LEDGER_FILE, connect, create, get_meta, migrate
+from runner.ledger.sqlite.schema import LEDGER_FILE, connect, connect_read_only, create, get_meta, migrate
 from runner.ledger.states import State
 from runner.ledger.tally import delivery_tally, empty_counts
 
 
 class SqliteLedger:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, read_only: bool = False) -> None:
         self.path = path
-        self.db = connect(path)
+        self.db = connect_read_only(path) if read_only else connect(path)
         self.runs = SqliteRuns(self.db)
         self.audience = SqliteAudience(self.db)
         self.claims = SqliteClaims(self.db)
@@ -56,6 +58,20 @@ class SqliteLedger:
         except BaseException:
             ledger.close()
             raise
+        return ledger
+
+    @classmethod
+    def open_read_only(cls, folder: Path, campaign_id: str) -> SqliteLedger:
+        """The campaign's existing ledger, for reading only: no migration, no write."""
+        path = folder / LEDGER_FILE
+        try:
+            ledger = cls(path, read_only=True)
+            stored = get_meta(ledger.db, "campaign_id")
+        except (sqlite3.DatabaseError, OSError) as error:
+            raise LedgerUnusable(f"{path}: not a readable campaign ledger ({error})") from None
+        if stored != campaign_id:
+            ledger.close()
+            raise LedgerUnusable(f"{path} is the ledger of campaign {stored!r}, not {campaign_id!r}")
         return ledger
 
     @staticmethod
@@ -103,14 +119,31 @@ class SqliteLedger:
             """SELECT position, reference_id, external_id, recipient_id, phone, state, http_status, status_code,
                       status_description, attempts, submitted_at, delivery_status_code, delivery_status_description,
                       last_channel, viber_status_code, viber_status_description, sms_status_code,
-                      sms_status_description, status_updated_on, callbacks, timezone, not_before
+                      sms_status_description, status_updated_on, callbacks, timezone, not_before, campaign_commit
                FROM messages WHERE seen_run = ? ORDER BY position""",
             (run_id,),
         )
+        # A skipped row's commit is its run's: the campaign file that decided to skip it.
         skipped = self.db.cursor().execute(
             """SELECT position, NULL, NULL, recipient_id, phone, state, NULL, NULL, reason, NULL, NULL,
-                      NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-               FROM skipped ORDER BY position"""
+                      NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                      (SELECT campaign_commit FROM runs WHERE id = ?)
+               FROM skipped ORDER BY position""",
+            (run_id,),
         )
         for row in heapq.merge(messages, skipped, key=lambda row: int(row[0])):
             yield row[1:]
+
+    def states_of(self, keys: Collection[str]) -> dict[str, State]:
+        rows = self.db.execute(
+            "SELECT key, state FROM messages WHERE key IN (SELECT value FROM json_each(?))", (json.dumps(list(keys)),)
+        )
+        return {key: State(state) for key, state in rows}
+
+    def state_digest(self) -> tuple[str, dict[str, int]]:
+        digest = hashlib.sha256()
+        counts: dict[str, int] = {}
+        for key, state, attempts in self.db.execute("SELECT key, state, attempts FROM messages ORDER BY key"):
+            digest.update(f"{key}\0{state}\0{attempts}\n".encode())
+            counts[state] = counts.get(state, 0) + 1
+        return (digest.hexdigest() if counts else ""), counts  # "": as if there were no ledger

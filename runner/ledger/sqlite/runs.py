@@ -8,16 +8,19 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from runner.ledger.records import RunInfo, TestSend, now
+from runner.ledger.records import NO_PROVENANCE, Provenance, RunInfo, TestSend, now
 
 
 class SqliteRuns:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
 
-    def start(self, command: str) -> int:
+    def start(self, command: str, provenance: Provenance = NO_PROVENANCE) -> int:
+        dirty = None if provenance.tree_dirty is None else int(provenance.tree_dirty)
         cur = self.db.execute(
-            "INSERT INTO runs (command, pid, started_at) VALUES (?, ?, ?)", (command, os.getpid(), now())
+            "INSERT INTO runs (command, pid, started_at, campaign_commit, tree_dirty, plan_fingerprint) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (command, os.getpid(), now(), provenance.campaign_commit, dirty, provenance.plan_fingerprint),
         )
         assert cur.lastrowid is not None
         return cur.lastrowid
@@ -29,16 +32,35 @@ class SqliteRuns:
         )
 
     def last(self, command: str | None = None) -> RunInfo | None:
-        sql = "SELECT id, command, started_at, finished_at, exit_code, counts FROM runs"
+        found = self.latest(command, 1)
+        return found[0] if found else None
+
+    def latest(self, command: str | None = None, limit: int = 10) -> list[RunInfo]:
+        sql = (
+            "SELECT id, command, started_at, finished_at, exit_code, counts, campaign_commit, tree_dirty, "
+            "plan_fingerprint FROM runs"
+        )
         args: tuple[Any, ...] = ()
         if command:
             sql += " WHERE command = ?"
             args = (command,)
-        row = self.db.execute(sql + " ORDER BY id DESC LIMIT 1", args).fetchone()
-        if row is None:
-            return None
-        run_id, command, started_at, finished_at, exit_code, counts = row
-        return RunInfo(run_id, command, started_at, finished_at, exit_code, json.loads(counts) if counts else {})
+        found = []
+        for row in self.db.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)):
+            run_id, command, started_at, finished_at, exit_code, counts, commit, dirty, plan = row
+            found.append(
+                RunInfo(
+                    run_id,
+                    command,
+                    started_at,
+                    finished_at,
+                    exit_code,
+                    json.loads(counts) if counts else {},
+                    commit,
+                    None if dirty is None else bool(dirty),
+                    plan,
+                )
+            )
+        return found
 
     def record_test_send(self, send: TestSend) -> None:
         self.db.execute(

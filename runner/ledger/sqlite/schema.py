@@ -102,6 +102,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE messages ADD COLUMN timezone TEXT",
         "ALTER TABLE messages ADD COLUMN not_before TEXT",
     ),
+    # 4: git provenance (docs/plan.md, "Git provenance"): each run's campaign commit, whether the
+    # work tree differed, the plan it applied; each message's campaign commit (that of the run whose
+    # sync last gave it its body: the one it was, or will be, sent with).
+    (
+        "ALTER TABLE runs ADD COLUMN campaign_commit TEXT",
+        "ALTER TABLE runs ADD COLUMN tree_dirty INTEGER",
+        "ALTER TABLE runs ADD COLUMN plan_fingerprint TEXT",
+        "ALTER TABLE messages ADD COLUMN campaign_commit TEXT",
+    ),
 )
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
 
@@ -112,6 +121,14 @@ def connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
+    db.execute("PRAGMA busy_timeout=30000")
+    return db
+
+
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """For `campaign plan`, which reads a ledger a send may be writing: never a write, never a
+    migration (what a plan reads is in every version's schema)."""
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=30)
     db.execute("PRAGMA busy_timeout=30000")
     return db
 

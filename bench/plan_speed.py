@@ -1,0 +1,104 @@
+"""How fast `campaign plan` gets through a large audience beside `campaign check` on the same
+files, and whether its memory stays flat as the audience grows.
+
+    nice .venv/bin/python -m bench.plan_speed                      # 1,000,000 rows (and 100,000)
+    nice .venv/bin/python -m bench.plan_speed --rows 200000 --small 20000
+
+The campaign is bench/check_speed.py's (shaped like campaigns/winter-sale.toml: five countries, a
+suppression list, a Viber template, an SMS fallback), with a price table beside it so that the
+plan also prices every message by country. Each command runs as its own process (`python -m
+runner check FILE`, `python -m runner plan FILE --format json`), measured alone through wait4:
+CPU seconds (the ratio is taken on them: on a shared machine wall time swings with other
+processes, CPU time barely) and peak RSS. Three runs at each size:
+
+  check         the fast gate;
+  plan          a first send's plan (no ledger yet);
+  plan+ledger   the plan against a ledger holding every recipient (synced by the send's own
+                `sync`, as a send that was interrupted before sending leaves it): one state look-up
+                per message and a digest of the whole ledger.
+
+Targets (issue 12): plan within 2x check's CPU time (it renders the same messages, then looks
+up the ledger, hashes the inputs and prices each number); peak RSS under 150 MB and within 1.5x
+from the small size to the large one (memory flat)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.check_speed import write_campaign
+from bench.common import Measured, figure, measure
+
+PRICES = "country,channel,price,currency\nGB,viber,0.012,EUR\nGB,sms,0.038,EUR\n*,viber,0.015,EUR\n*,sms,0.06,EUR\n"
+
+
+def sync_ledger(campaign: Path, outputs: Path) -> None:
+    """The ledger a send leaves after its sync and before any message left: every recipient pending."""
+    from runner.campaign.expansion import Expansion
+    from runner.campaign.schema import load
+    from runner.ledger.backend import open_ledger
+    from runner.sending.run import campaign_folder, planned_rows
+
+    loaded = load(campaign)
+    ledger = open_ledger(campaign_folder(outputs, loaded.id), loaded.id)
+    try:
+        run_id = ledger.runs.start("send")
+        ledger.audience.sync(run_id, planned_rows(Expansion(loaded)))
+        ledger.runs.finish(run_id, 0, ledger.counts(run_id))
+    finally:
+        ledger.close()
+
+
+def run(kind: str, campaign: Path, outputs: Path) -> Measured:
+    verb = ["check", str(campaign)] if kind == "check" else ["plan", str(campaign), "--format", "json"]
+    done = measure([sys.executable, "-m", "runner", *verb, "--outputs", str(outputs)] if kind != "check" else
+                   [sys.executable, "-m", "runner", *verb])  # fmt: skip
+    if done.exit_code != 0:
+        raise SystemExit(f"{kind} exited with {done.exit_code}: {done.output[-2000:]}")
+    return done
+
+
+def size(rows: int, folder: Path) -> dict[str, Measured]:
+    started = time.perf_counter()
+    campaign = write_campaign(folder, rows)
+    (campaign.parent / "prices.csv").write_text(PRICES, encoding="utf-8")
+    print(f"{rows:,} rows: files written in {time.perf_counter() - started:.1f} s")
+    empty, synced = folder / "outputs-empty", folder / "outputs-synced"
+    found = {"check": run("check", campaign, empty), "plan": run("plan", campaign, empty)}
+    started = time.perf_counter()
+    sync_ledger(campaign, synced)
+    print(f"{rows:,} rows: ledger synced in {time.perf_counter() - started:.1f} s")
+    found["plan+ledger"] = run("plan", campaign, synced)
+    for kind, m in found.items():
+        rate = rows / m.cpu_seconds
+        print(f"  {kind:<12} {m.cpu_seconds:8.1f} CPU s {m.seconds:8.1f} wall s {rate:10,.0f} rows/CPU-s "
+              f"{m.peak_rss_mb:8.1f} MB peak RSS")  # fmt: skip
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000, help="audience rows (default 1,000,000)")
+    parser.add_argument("--small", type=int, default=100_000, help="the small size memory is compared with")
+    args = parser.parse_args()
+    results = {}
+    for rows in (args.small, args.rows):
+        with tempfile.TemporaryDirectory(prefix="plan-speed-") as tmp:
+            results[rows] = size(rows, Path(tmp))
+    large, small = results[args.rows], results[args.small]
+    check_cpu = large["check"].cpu_seconds
+    for kind in ("plan", "plan+ledger"):
+        ratio = large[kind].cpu_seconds / check_cpu
+        figure(f"campaign {kind}, CPU time vs check at {args.rows:,} rows", round(ratio, 2), "x", 1.0, "<= 2x",
+               ratio <= 2.0, f"{large[kind].cpu_seconds:.1f} s vs {check_cpu:.1f} s")  # fmt: skip
+        rss, rss_small = large[kind].peak_rss_mb, small[kind].peak_rss_mb
+        growth = rss / rss_small
+        figure(f"campaign {kind}, peak RSS at {args.rows:,} vs {args.small:,} rows", round(growth, 2), "x", 1.0,
+               "< 1.5x and < 150 MB", growth < 1.5 and rss < 150, f"{rss:.1f} MB vs {rss_small:.1f} MB")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Whether a saved plan still describes what a send would do: the plan made again now, by the same
+code, compared with the saved one; one line per change, in the user's words (docs/plan.md, "Stale
+plans"). Like Terraform's saved plan, a stale plan sends nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from runner.errors import ExitCode, RunnerError
+from runner.plan.model import InputFile, Plan
+
+DONE_STATES = ("accepted", "rejected", "unknown", "sending")  # reached (or may have reached) Telesign
+
+
+class PlanStale(RunnerError):
+    """The plan no longer matches its inputs: nothing is sent (exit 1)."""
+
+    exit_code = ExitCode.INVALID
+
+    def __init__(self, campaign_id: str, plan_path: str, changes: list[str]):
+        self.campaign_id = campaign_id
+        self.changes = changes
+        self.plan_path = plan_path
+        super().__init__(f"{campaign_id}: the plan {plan_path} is stale: nothing sent")
+
+    def lines(self) -> list[str]:
+        head = f"{self.campaign_id}: the plan {self.plan_path} no longer holds; nothing was sent:"
+        tail = f"{self.campaign_id}: review it again: campaign plan FILE -o {self.plan_path}"
+        return [head, *(f"  {change}" for change in self.changes), tail]
+
+
+def _rows(value: int | None) -> str:
+    return "?" if value is None else f"{value:,}"
+
+
+def _file_change(before: InputFile, after: InputFile | None) -> str | None:
+    if after is None:
+        return f"{before.path} is no longer read by the send (it was the {before.role} file)"
+    if before.sha256 == after.sha256:
+        return None
+    if after.sha256 is None:
+        return f"{before.path} is missing since the plan"
+    if before.rows is not None and after.rows is not None and before.rows != after.rows:
+        return f"{before.path} changed since the plan: {_rows(before.rows)} -> {_rows(after.rows)} rows"
+    same = f" (same {_rows(after.rows)} rows)" if after.rows is not None else ""
+    return f"{before.path} changed since the plan{same}"
+
+
+def _ledger_change(saved: Plan, fresh: Plan) -> str:
+    before, after = saved.ledger_states, fresh.ledger_states
+    sent = sum(after.get(s, 0) for s in DONE_STATES) - sum(before.get(s, 0) for s in DONE_STATES)
+    if sent > 0:
+        return f"the ledger changed since the plan: {sent:,} message{'s' if sent != 1 else ''} sent by another run"
+    moved = sorted(s for s in set(before) | set(after) if before.get(s, 0) != after.get(s, 0))
+    shown = ", ".join(f"{s} {before.get(s, 0):,} -> {after.get(s, 0):,}" for s in moved)
+    return "the ledger changed since the plan" + (f": {shown}" if shown else " (messages changed state)")
+
+
+def changes_since(saved: Plan, fresh: Plan, now: datetime) -> list[str]:
+    """Every reason the saved plan no longer holds, one line each; empty when it holds."""
+    if saved.campaign_id != fresh.campaign_id:
+        return [f"the plan is for campaign {saved.campaign_id!r}, not {fresh.campaign_id!r}"]
+    changes: list[str] = []
+    if now > saved.valid_until:
+        hours = (saved.valid_until - saved.created_at).total_seconds() / 3600
+        changes.append(
+            f"the plan expired at {saved.valid_until.isoformat(timespec='minutes')} "
+            f"(made {saved.created_at.isoformat(timespec='minutes')}; a plan is valid for {hours:g} hours)"
+        )
+    if saved.runner_version != fresh.runner_version:
+        changes.append(f"the runner changed since the plan: {saved.runner_version} -> {fresh.runner_version}")
+    now_inputs = {(i.role, i.path): i for i in fresh.inputs}
+    for before in saved.inputs:
+        line = _file_change(before, now_inputs.pop((before.role, before.path), None))
+        if line:
+            changes.append(line)
+    changes += [
+        f"{after.path} is read by the send since the plan (the {after.role} file)" for after in now_inputs.values()
+    ]
+    if saved.opt_outs_digest != fresh.opt_outs_digest:
+        new = fresh.opt_outs - saved.opt_outs
+        changes.append(
+            f"opt-outs: {new:,} new since the plan"
+            if new > 0
+            else f"opt-outs changed since the plan: {saved.opt_outs:,} -> {fresh.opt_outs:,} phones opted out"
+        )
+    if saved.ledger_digest != fresh.ledger_digest:
+        changes.append(_ledger_change(saved, fresh))
+    if not changes and saved.to_send_digest != fresh.to_send_digest:
+        changes.append(
+            f"the messages to send differ from the plan: {saved.counts.to_send:,} -> {fresh.counts.to_send:,}"
+        )
+    if not changes and saved.fingerprint != fresh.fingerprint:
+        changes.append("something the send depends on changed since the plan (its fingerprint differs)")
+    return changes

@@ -1,0 +1,58 @@
+"""Send windows: a plan made at a moment when some recipients are outside their window counts
+them deferred, by when their window opens, exactly as the send at that moment defers them; the
+plan says the window is decided when the send runs, and a saved plan applied later sends what
+has come inside its window since. Fixed clocks, recipients in several time zones."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from runner.campaign.schema import load
+from runner.ledger.backend import open_existing
+from runner.plan.compute import PlanOptions, make_plan
+from runner.sending.run import SendOptions, send_campaign
+from tests.fixtures.simulator import MakeSimulator
+from tests.policy.test_send_windows import settings, write_campaign
+
+# 12:30 UTC: inside 08:00-21:00 in London, Berlin, Delhi; outside it in New York, Los Angeles,
+# Tokyo, Sydney, Auckland (and in part of Russia's eleven zones, so that one waits for all).
+AT = datetime(2026, 12, 1, 12, 30, tzinfo=UTC)
+
+
+def test_the_plan_defers_what_the_send_defers(tmp_path: Path, make_simulator: MakeSimulator) -> None:
+    sim = make_simulator()
+    file = write_campaign(tmp_path / "campaigns", AT - timedelta(hours=1))
+    out = tmp_path / "out"
+    plan = make_plan(load(file), None, PlanOptions(now=AT, outputs=out))
+    assert plan.counts.to_send + plan.counts.deferred == 9
+    assert 0 < plan.counts.to_send < 9
+    assert any("send window" in note for note in plan.at_send_time)
+    assert plan.timing.finishes_at is not None and plan.timing.finishes_at > AT
+
+    result = send_campaign(load(file), settings(sim), SendOptions(outputs=out, now=AT, log_format="plain"))
+    assert result.exit_code == 0, result
+    assert len(sim.app.accepted()) == plan.counts.to_send
+    ledger = open_existing(out / "sale", "sale")
+    assert ledger is not None
+    try:
+        assert dict(ledger.deferred()) == plan.counts.deferred_until
+    finally:
+        ledger.close()
+
+
+def test_a_saved_plan_sends_what_its_window_lets_through_at_send_time(
+    tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
+    sim = make_simulator()
+    file = write_campaign(tmp_path / "campaigns", AT - timedelta(hours=1))
+    out = tmp_path / "out"
+    saved = make_plan(load(file), None, PlanOptions(now=AT, outputs=out))
+    later = AT + timedelta(hours=8)  # 20:30 UTC: New York and Los Angeles are inside now, London is not
+    assert make_plan(load(file), None, PlanOptions(now=later, outputs=out)).fingerprint == saved.fingerprint
+
+    options = SendOptions(outputs=out, now=later, log_format="plain", plan=saved, plan_path="plan.json")
+    result = send_campaign(load(file), settings(sim), options)
+    assert result.exit_code == 0, result
+    at_send = make_plan(load(file), None, PlanOptions(now=later, outputs=tmp_path / "fresh"))
+    assert len(sim.app.accepted()) == at_send.counts.to_send != saved.counts.to_send

@@ -1,0 +1,154 @@
+"""`campaign send FILE --plan PLAN.json`: a fresh plan sends exactly what it counted; a plan that
+no longer holds sends nothing (checked at the simulator), exits 1 and says what changed, one line
+per change."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tests.fixtures.simulator import MakeSimulator, SimulatorServer
+from tests.plan.helpers import mixed_campaign, save_plan
+from tests.plan.test_plan_matches_send import requests_answered
+from tests.sending.helpers import campaign, phone, telesign_env
+
+STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ")  # plain log lines start with the time
+
+
+def send_with_plan(file: Path, plan: Path, out: Path, sim: SimulatorServer) -> tuple[int, list[str]]:
+    """The exit code and the stderr lines (without their time stamps) of `send FILE --plan PLAN`."""
+    result = campaign("send", str(file), "--plan", str(plan), "--outputs", str(out), env=telesign_env(sim.url))
+    return result.exit_code, [STAMP.sub("", line) for line in result.stderr.splitlines()]
+
+
+def test_a_fresh_plan_sends_what_it_counted_once(tmp_path: Path, make_simulator: MakeSimulator) -> None:
+    sim = make_simulator()
+    file = mixed_campaign(tmp_path / "c")
+    out, plan = tmp_path / "out", tmp_path / "c" / "campaign.plan.json"
+    counted = save_plan(file, out, plan)["counts"]["to_send"]
+
+    code, _ = send_with_plan(file, plan, out, sim)
+    assert code == 3  # one refused by the simulator, as in any send of this audience
+    assert requests_answered(sim) == counted == 8
+
+    # Applied once: the same plan again finds the ledger moved on and sends nothing more.
+    code, lines = send_with_plan(file, plan, out, sim)
+    assert code == 1
+    assert "  the ledger changed since the plan: 8 messages sent by another run" in lines
+    assert requests_answered(sim) == 8
+
+
+def test_a_plan_with_a_cap_sends_only_its_count(tmp_path: Path, make_simulator: MakeSimulator) -> None:
+    sim = make_simulator()
+    file = mixed_campaign(tmp_path / "c")
+    out, plan = tmp_path / "out", tmp_path / "plan.json"
+    assert save_plan(file, out, plan, "--limit", "3")["counts"]["to_send"] == 3
+    send_with_plan(file, plan, out, sim)
+    assert requests_answered(sim) == 3
+
+
+def test_every_kind_of_change_is_refused_with_its_line(tmp_path: Path, make_simulator: MakeSimulator) -> None:
+    sim = make_simulator()
+    folder = tmp_path / "c"
+    file = mixed_campaign(folder)
+    (tmp_path / "policy.toml").write_text("[sending]\n", encoding="utf-8")
+    out, plan = tmp_path / "out", tmp_path / "plan.json"
+    save_plan(file, out, plan)
+
+    with (folder / "audience.csv").open("a", encoding="utf-8") as handle:
+        handle.write(f"n-0001,{phone(30, 3)},New,70001\n")
+    with (folder / "opt-out.csv").open("a", encoding="utf-8") as handle:
+        handle.write(f"{phone(5, 6)}\n")
+    file.write_text(file.read_text(encoding="utf-8").replace('url_text = "Track"', 'url_text = "Track it"'))
+    (tmp_path / "policy.toml").write_text("[sending]\nrequire_plan = true\n", encoding="utf-8")
+
+    code, lines = send_with_plan(file, plan, out, sim)
+    assert code == 1
+    assert lines[0] == f"test-campaign: the plan {plan} no longer holds; nothing was sent:"
+    assert set(lines[1:-1]) == {
+        f"  {file.relative_to(Path.cwd()) if file.is_relative_to(Path.cwd()) else file} changed since the plan",
+        f"  {shown(folder / 'audience.csv')} changed since the plan: 12 -> 13 rows",
+        f"  {shown(folder / 'opt-out.csv')} changed since the plan: 2 -> 3 rows",
+        f"  {shown(tmp_path / 'policy.toml')} changed since the plan",
+    }
+    assert requests_answered(sim) == 0
+
+
+def shown(path: Path) -> str:
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
+def test_a_changed_template_and_a_changed_ledger_are_refused(tmp_path: Path, make_simulator: MakeSimulator) -> None:
+    sim = make_simulator()
+    folder = tmp_path / "c"
+    file = mixed_campaign(folder)
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "viber.txt.j2").write_text("Hi {{ first_name }}!", encoding="utf-8")
+    text = file.read_text(encoding="utf-8")
+    file.write_text(text.replace('text = "Hello {{ first_name }}', 'text_template = "viber.txt.j2"\n# "', 1))
+    out, plan = tmp_path / "out", tmp_path / "plan.json"
+    save_plan(file, out, plan)
+
+    (tmp_path / "templates" / "viber.txt.j2").write_text("Hello {{ first_name }}!", encoding="utf-8")
+    assert campaign("send", str(file), "--limit", "2", "--outputs", str(out), env=telesign_env(sim.url)).exit_code == 0
+    code, lines = send_with_plan(file, plan, out, sim)
+    assert code == 1
+    assert f"  {shown(tmp_path / 'templates' / 'viber.txt.j2')} changed since the plan" in lines
+    assert "  the ledger changed since the plan: 2 messages sent by another run" in lines
+    assert requests_answered(sim) == 2  # the two of the plain send only
+
+
+def test_an_expired_plan_and_another_runner_are_refused(tmp_path: Path, make_simulator: MakeSimulator) -> None:
+    sim = make_simulator()
+    file = mixed_campaign(tmp_path / "c")
+    out, plan = tmp_path / "out", tmp_path / "plan.json"
+    data = save_plan(file, out, plan)
+    made = datetime.now(UTC) - timedelta(hours=25)
+    data["created_at"] = made.isoformat()
+    data["valid_until"] = (made + timedelta(hours=24)).isoformat()
+    data["runner_version"] = "0.0.1"
+    plan.write_text(json.dumps(data), encoding="utf-8")
+
+    code, lines = send_with_plan(file, plan, out, sim)
+    assert code == 1
+    assert any(line.startswith("  the plan expired at ") and "valid for 24 hours" in line for line in lines)
+    assert any(line.startswith("  the runner changed since the plan: 0.0.1 -> ") for line in lines)
+    assert requests_answered(sim) == 0
+
+
+def test_a_plan_of_another_campaign_or_no_plan_at_all(tmp_path: Path, make_simulator: MakeSimulator) -> None:
+    sim = make_simulator()
+    file = mixed_campaign(tmp_path / "c")
+    other = mixed_campaign(tmp_path / "d")
+    other.write_text(other.read_text(encoding="utf-8").replace('id = "test-campaign"', 'id = "other"'))
+    out, plan = tmp_path / "out", tmp_path / "plan.json"
+    save_plan(other, out, plan)
+    code, lines = send_with_plan(file, plan, out, sim)
+    assert (code, lines[1]) == (1, "  the plan is for campaign 'other', not 'test-campaign'")
+
+    plan.write_text('{"plan_format": 1, "campaign_id": "test-campaign"', encoding="utf-8")
+    code, lines = send_with_plan(file, plan, out, sim)
+    assert code == 1 and lines[0].startswith(f"{plan}:1: not a plan (JSON: ")
+    code, lines = send_with_plan(file, tmp_path / "missing.json", out, sim)
+    assert code == 1 and "no such plan file" in lines[0]
+    assert requests_answered(sim) == 0
+
+
+def test_new_opt_outs_make_the_plan_stale(tmp_path: Path, make_simulator: MakeSimulator) -> None:
+    from runner.policy.store import OptEvent, SqliteRecipientStore
+
+    sim = make_simulator()
+    file = mixed_campaign(tmp_path / "c")
+    out, plan = tmp_path / "out", tmp_path / "plan.json"
+    save_plan(file, out, plan)
+    store = SqliteRecipientStore.in_outputs(out)
+    try:
+        for i in range(3):
+            store.record(OptEvent(f"reply-{i}", f"+1202555{i:04d}", "opt_out", datetime.now(UTC), "reply"))
+    finally:
+        store.close()
+    code, lines = send_with_plan(file, plan, out, sim)
+    assert (code, lines[1:-1]) == (1, ["  opt-outs: 3 new since the plan"])
+    assert requests_answered(sim) == 0
