@@ -142,6 +142,14 @@ def test_a_message_whose_turn_comes_after_21_00_is_deferred_not_sent(
     assert rows["b"]["attempts"] == 0  # its claim was undone: nothing left
     assert rows["b"]["timezone"] == "America/New_York"
 
+    # The next morning's run sends the two deferred ones, once each; the first is not resent.
+    clock.sleep((datetime(2026, 12, 2, 13, 0, 5, tzinfo=UTC) - clock.now()).total_seconds())
+    again = send_campaign(load(file), settings(sim), options)
+    assert again.exit_code == 0 and again.counts["accepted"] == 3 and not again.deferred
+    assert sorted(sim.app.accepted_by_phone().values()) == [1, 1, 1]
+    for request in sim.app.accepted():
+        assert TCPA.holds(accepted_at(request.accepted_at), [zone("America/New_York")])
+
 
 def test_cron_sends_deferred_messages_on_the_run_after_their_window_opens(
     tmp_path: Path, make_simulator: MakeSimulator, monkeypatch: pytest.MonkeyPatch
