@@ -78,6 +78,9 @@ class Callback:
     updated_on_raw: str | None
     channels: tuple[ChannelStatus, ...]  # in the order Telesign listed them
     content_hash: str  # sha256 of the payload's canonical JSON: equal payloads, equal hashes
+    price: str | None = None  # additional_info.price, as Telesign wrote it ("0.0050")
+    currency: str | None = None  # additional_info.currency ("USD")
+    parts: int | None = None  # additional_info.message_parts_count: the SMS's parts
 
     def channel(self, name: str) -> ChannelStatus | None:
         for status in self.channels:
@@ -224,6 +227,7 @@ def payload_to_callback(
     if channels is None:
         return Malformed(path, line, "channel_status is neither a list of {channel: status} nor an object")
     raw_time = status.get("updated_on")
+    price, currency, parts = cost_of(payload)
     return Callback(
         path=path,
         line=line,
@@ -238,7 +242,51 @@ def payload_to_callback(
         updated_on_raw=raw_time if isinstance(raw_time, str) else None,
         channels=channels,
         content_hash=digest or content_hash(payload),
+        price=price,
+        currency=currency,
+        parts=parts,
     )
+
+
+def cost_of(payload: dict[str, Any]) -> tuple[str | None, str | None, int | None]:
+    """(price, currency, SMS parts) of a status report. Telesign's Engage reference places price
+    and currency in `additional_info` (callbacks, and the GET status schema), while its GET status
+    examples show them at the top level: both are read, additional_info first."""
+    info = payload.get("additional_info")
+    info = info if isinstance(info, dict) else {}
+    get = info.get
+    return _cost(
+        get("price"), get("currency"), get("message_parts_count"), payload.get("price"), payload.get("currency")
+    )
+
+
+def _cost(
+    price: object, currency: object, parts: object, top_price: object, top_currency: object
+) -> tuple[str | None, str | None, int | None]:
+    """The one reading of a cost, for payload_to_callback and the fast path alike."""
+    amount = _amount(price)
+    if amount is None:
+        amount, currency = _amount(top_price), top_currency
+    told = parts if type(parts) is int and 0 < parts < 1000 else None
+    if amount is None:
+        return None, None, told  # a currency without a price tells nothing
+    return amount, _storable(currency) if isinstance(currency, str) and currency else None, told
+
+
+def _amount(value: object) -> str | None:
+    """A price as Telesign writes it (a decimal string), or a number made one; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        value = repr(value)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return _storable(text) if 0 <= number < float("inf") else None
 
 
 # Built once: constructing an encoder per call costs more than encoding a small payload.
@@ -317,6 +365,9 @@ class Entry(msgspec.Struct, frozen=True, gc=False):
     # (channel, code, description, updated_on microseconds or None), in Telesign's order; a
     # channel listed without a status code is left out (it says nothing to merge)
     channels: tuple[tuple[str, int, str | None, int | None], ...]
+    price: str | None = None  # additional_info's price, currency and SMS parts (Callback's)
+    currency: str | None = None
+    parts: int | None = None
 
 
 EntryRecord = Entry | Malformed
@@ -361,6 +412,7 @@ def entry_of(callback: Callback) -> Entry:
             )
             for c in callback.channels if c.code is not None
         ),
+        callback.price, callback.currency, callback.parts,
     )  # fmt: skip
 
 
@@ -380,11 +432,20 @@ class _FastChannel(msgspec.Struct):
     updated_on: str | None = None
 
 
+class _FastInfo(msgspec.Struct):
+    price: str | None = None
+    currency: str | None = None
+    message_parts_count: int | None = None
+
+
 class _FastPayload(msgspec.Struct):
     status: _FastStatus
     reference_id: str | None = None
     external_id: str | None = None
     channel_status: list[dict[str, _FastChannel]] | None = None
+    additional_info: _FastInfo | None = None
+    price: str | None = None  # (where GET status examples put them)
+    currency: str | None = None
 
 
 _FAST = msgspec.json.Decoder(_FastPayload)
@@ -412,9 +473,16 @@ def _fast_entry(payload: _FastPayload, canonical: bytes, path: str, line: int, a
                     when = micros if channel.updated_on == raw_time else updated_on_micros(channel.updated_on)
                     channels.append((name.lower(), channel_code, channel.description, when))
     last_channel = status.last_channel
+    info = payload.additional_info
+    if info is None:
+        cost: tuple[str | None, str | None, int | None] = (None, None, None)
+        if payload.price is not None:
+            cost = _cost(None, None, None, payload.price, payload.currency)
+    else:
+        cost = _cost(info.price, info.currency, info.message_parts_count, payload.price, payload.currency)
     return Entry(
         path, line, arrival, _sha256(canonical).digest(), reference_id, external_id, code, status.description,
-        last_channel.lower() if last_channel else None, micros, raw_time, tuple(channels),
+        last_channel.lower() if last_channel else None, micros, raw_time, tuple(channels), *cost,
     )  # fmt: skip
 
 

@@ -19,6 +19,10 @@ Transaction Callback Service retries a callback that was not acknowledged). The 
    channel's own updated_on (the callback's when the channel gives none).
 5. `callbacks` counts distinct callbacks: a repeat (same content hash) counts once, and takes
    part once, as the copy that arrived first (a retry logged later must not win a tie by arrival).
+6. What the message cost (additional_info's price, currency and SMS parts) is the one carried by
+   the greatest status report, by the same order, that carries a price: a read receipt repeating
+   the delivered price changes nothing, and a later report without a price cannot erase it. A
+   polled status (runner.callbacks.poll) is one more status report, merged by these same rules.
 
 Applying these rules in time order is the same as taking, among all the statuses seen, the
 greatest by (rank, updated_on, arrival), where rank is intermediate < final < read: the state can
@@ -117,6 +121,15 @@ def order_micros(head: int) -> int | None:
     return head & _TIME_MASK if head & _TIMED else None
 
 
+class Cost(NamedTuple):
+    """What a message cost, as the status report that won rule 6 told it."""
+
+    price: str  # as Telesign wrote it ("0.0050")
+    currency: str | None
+    parts: int | None  # the SMS's parts, where told
+    key: OrderKey  # the order of the report that carried it
+
+
 class Delivery(NamedTuple):
     """All the callbacks of one message, merged. `Delivery()` is a message with none yet.
     (A NamedTuple too; it holds the content hashes it has seen, a few per message.)"""
@@ -125,6 +138,7 @@ class Delivery(NamedTuple):
     last_channel: str | None = None  # the channel of that status ("viber", "sms")
     channels: tuple[tuple[str, Status], ...] = ()  # each channel's own status, sorted by name
     seen: frozenset[str] = frozenset()  # content hashes of the callbacks merged
+    cost: Cost | None = None  # rule 6
 
     @property
     def callbacks(self) -> int:
@@ -204,11 +218,17 @@ def apply(delivery: Delivery, callback: Callback) -> Delivery:
                 digest,
             )
 
+    cost = delivery.cost
+    if callback.price is not None:
+        key = _key(callback.code, moment, arrival, digest)
+        if cost is None or key > cost.key:
+            cost = Cost(callback.price, callback.currency, callback.parts, key)
     return Delivery(
         status,
         last_channel,
         delivery.channels if channels is None else tuple(sorted(channels.items())),
         delivery.seen | {digest},
+        cost,
     )
 
 

@@ -67,6 +67,13 @@ def payloads(draw: st.DrawFn) -> dict[str, Any]:
     channels = draw(channel_statuses())
     if channels is not ...:
         payload["channel_status"] = channels
+    prices = maybe(st.sampled_from(["0.0050", "0.0000", " 0.01 ", "-1", "free", "", 0.005, 3, True, None]))
+    currencies = maybe(st.sampled_from(["USD", "EUR", "", None, "\ud800"]))
+    if draw(st.integers(0, 2)):
+        info = {"price": prices, "currency": currencies, "message_parts_count": maybe(st.sampled_from([1, 2, 0, 5000]))}
+        payload["additional_info"] = {k: draw(v) for k, v in info.items() if draw(st.integers(0, 3))}
+    if not draw(st.integers(0, 5)):  # where Telesign's GET status examples put them
+        payload["price"], payload["currency"] = draw(prices), draw(currencies)
     if not draw(st.integers(0, 4)):
         payload["unknown_field"] = draw(anything())
     return payload
