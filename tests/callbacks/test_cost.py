@@ -29,11 +29,10 @@ def test_the_price_is_read_from_additional_info_or_where_get_status_examples_put
 
 
 def test_the_cost_comes_from_the_greatest_priced_report_whatever_the_order() -> None:
-    priced = {"additional_info": {"price": "0.0050", "currency": "USD"}}
     reports = [
         callback(3001, 1.0, 0),  # in progress: no price yet
-        callback(3000, 2.0, 1, "viber", **priced),
-        callback(3005, 10.0, 2, "viber", **{"additional_info": {"price": "0.0051", "currency": "USD"}}),
+        callback(3000, 2.0, 1, "viber", additional_info={"price": "0.0050", "currency": "USD"}),
+        callback(3005, 10.0, 2, "viber", additional_info={"price": "0.0051", "currency": "USD"}),
         callback(3001, 30.0, 3),  # a late "in progress" without a price erases nothing
     ]
     for order in itertools.permutations(reports):
