@@ -76,6 +76,9 @@ def preview(file: Path, limit: int | None, recipient_id: str | None, as_json: bo
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Render and check everything, write dry-run.jsonl, send nothing.")
 @click.option("--sandbox", is_flag=True, help="Send to a local Telesign simulator with demo credentials.")
+@click.option(
+    "--no-callbacks", is_flag=True, help="With --sandbox: no callback receiver; `campaign poll --sandbox` asks later."
+)
 @click.option("--resend-unknown", is_flag=True, help="Also resend messages whose outcome is unknown.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Send at most N messages this run.")
 @click.option("--test-to", default=None, help="Send one rendered message to this phone only (a test).")
@@ -94,6 +97,7 @@ def send(
     files: tuple[Path, ...],
     dry_run: bool,
     sandbox: bool,
+    no_callbacks: bool,
     resend_unknown: bool,
     limit: int | None,
     test_to: str | None,
@@ -111,6 +115,7 @@ def send(
         files=list(files),
         dry_run=dry_run,
         sandbox=sandbox,
+        no_callbacks=no_callbacks,
         resend_unknown=resend_unknown,
         limit=limit,
         test_to=test_to,
@@ -186,6 +191,17 @@ def callbacks_serve(host: str, port: int, log_path: Path, no_verify: bool, outpu
     from runner.commands import callbacks_serve as command
 
     dispatch(command.run, host=host, port=port, log_path=log_path, no_verify=no_verify, outputs=outputs)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--sandbox", is_flag=True, help="Ask the simulator a `send --sandbox --no-callbacks` run left.")
+@OUTPUTS
+def poll(file: Path, outputs: Path, sandbox: bool) -> None:
+    """Ask Telesign for the delivery status of messages without a final one (12 hours back)."""
+    from runner.commands import poll as command
+
+    dispatch(command.run, file=file, outputs=outputs, sandbox=sandbox)
 
 
 @cli.command()

@@ -29,7 +29,7 @@ from runner.callbacks.log import Entry, Malformed, read_entries
 from runner.callbacks.rules import order_head, order_micros
 from runner.callbacks.timeparse import format_micros
 from runner.ledger.interface import Deliveries, Ledger
-from runner.ledger.records import ChannelStatus, MergedDelivery, MergeState, StoredDelivery
+from runner.ledger.records import ChannelStatus, Cost, MergedDelivery, MergeState, StoredDelivery
 from runner.policy.replies import INBOUND_CODE as INBOUND
 from runner.report import csv as report
 
@@ -148,6 +148,7 @@ _STATUS, _VIBER, _SMS, _WIDTH = 0, 3, 6, 9
 _DESCRIPTION, _LAST_CHANNEL, _VIBER_DESCRIPTION, _SMS_DESCRIPTION, _TEXTS = 0, 1, 2, 3, 4
 _COLUMNS = {"viber": (_VIBER, _VIBER_DESCRIPTION), "sms": (_SMS, _SMS_DESCRIPTION)}
 _EMPTY = array("q", [_NONE, 0, 0] * 3)
+_NO_COST = Cost()
 _NO_TEXTS = [None] * _TEXTS
 
 
@@ -169,6 +170,8 @@ class Merged:
         self.raw_time: dict[int, str | None] = {}
         self.reference: dict[int, str] = {}
         self.others: dict[int, dict[str, tuple[int, int, int, str | None]]] = {}
+        # what each message cost (rule 6), kept aside too: (order, arrival, price, currency, parts)
+        self.priced: dict[int, tuple[int, int, str | None, str | None, int | None]] = {}
 
     @property
     def size(self) -> int:
@@ -248,6 +251,8 @@ class Merged:
                 texts[text_at + text_offset] = _shared(channel.description)
         if merge.other_channels:
             self.others[slot] = {name: (o, a, c, d) for name, (o, a, c, d) in json.loads(merge.other_channels).items()}
+        if merge.price_order is not None and merge.price_arrival is not None and stored.cost.price is not None:
+            self.priced[slot] = (merge.price_order, merge.price_arrival, *stored.cost)
 
     # -- merging -------------------------------------------------------------------------------
 
@@ -263,6 +268,10 @@ class Merged:
         at, text_at = slot * _WIDTH, slot * _TEXTS
         micros, arrival = entry.updated_on, entry.arrival
         order = order_head(entry.code, micros)
+        if entry.price is not None:  # rule 6: the greatest priced report's cost
+            priced = self.priced.get(slot)
+            if priced is None or (order, arrival) > priced[:2]:
+                self.priced[slot] = (order, arrival, entry.price, entry.currency, entry.parts)
         current = numbers[at]
         if order > current or (order == current and arrival > numbers[at + 1]):
             numbers[at], numbers[at + 1], numbers[at + 2] = order, arrival, entry.code
@@ -312,6 +321,7 @@ class Merged:
         micros = order_micros(order)
         viber, sms = viber_order != _NONE, sms_order != _NONE
         others = self.others.get(slot)
+        priced = self.priced.get(slot)
         return MergedDelivery(
             message=self.message[slot],
             reference_id=self.reference.get(slot),
@@ -327,7 +337,9 @@ class Merged:
                 viber_order if viber else None, viber_arrival if viber else None,
                 sms_order if sms else None, sms_arrival if sms else None,
                 json.dumps(others, sort_keys=True) if others else None,
+                *((None, None) if priced is None else priced[:2]),
             ),
+            cost=_NO_COST if priced is None else Cost(*priced[2:]),
         )  # fmt: skip
 
 

@@ -70,6 +70,8 @@ class Sending(Strict):
     max_attempts: int = Field(default=5, ge=1, le=50)
     max_per_run: int | None = Field(default=None, ge=1)
     max_per_phone: str | None = None  # "2/7d": narrows the policy's frequency cap (docs/policy.md)
+    # `campaign run` polls delivery statuses (docs/callbacks.md, "Polling"); unset: the policy's
+    poll: bool | None = None
 
     @field_validator("max_per_phone")
     @classmethod

@@ -1,8 +1,10 @@
 """`campaign run [DIR]`, for cron: send every campaign under DIR whose schedule is due.
 
 A campaign not yet due is skipped quietly; one past its end has what is unsent marked expired;
-one locked by another run is skipped with a line; a complete one is left alone. The exit code
-is the worst (highest) of the campaigns'."""
+one locked by another run is skipped with a line; a complete one is left alone. A campaign with
+`[sending] poll = true` (its own, or its policy.toml's) that was sent in the last 12 hours then has
+the delivery statuses it lacks asked of Telesign, as `campaign poll` does (docs/callbacks.md,
+"Polling"). The exit code is the worst (highest) of the campaigns'."""
 
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from runner import terminal
+from runner.callbacks.poll import WINDOW
 from runner.campaign.schema import Campaign, find_files, load
+from runner.commands.poll import poll_campaign
 from runner.commands.send import show
 from runner.errors import CampaignLocked, CannotProceed, ExitCode, InvalidInput
 from runner.ledger.backend import open_existing
@@ -20,8 +24,10 @@ from runner.plan import git
 from runner.plan.inputs import plans_required
 from runner.plan.model import read_plan
 from runner.plan.stale import PlanStale
+from runner.policy.schema import policy_for
 from runner.sending.run import SendOptions, campaign_folder, send_campaign, source_fingerprint
 from runner.telesign import settings as config
+from runner.telesign.settings import TelesignSettings
 
 
 def run(directory: Path, outputs: Path, log_format: str, now: datetime | None = None) -> int:
@@ -42,6 +48,7 @@ def run(directory: Path, outputs: Path, log_format: str, now: datetime | None = 
             continue
         if is_settled(outputs, campaign):
             terminal.out(f"{campaign.id}: complete")
+            worst = max(worst, poll_if_asked(campaign, settings, outputs, now))
             continue
         options = SendOptions(outputs=outputs, log_format=log_format, now=now, command="run")
         if plans_required(campaign):
@@ -67,8 +74,37 @@ def run(directory: Path, outputs: Path, log_format: str, now: datetime | None = 
             terminal.error(error)
             worst = max(worst, ExitCode.INVALID)
             continue
-        worst = max(worst, show(result, said))
+        worst = max(worst, show(result, said), poll_if_asked(campaign, settings, outputs, now))
     return worst
+
+
+def poll_if_asked(campaign: Campaign, settings: TelesignSettings, outputs: Path, now: datetime) -> int:
+    """Poll the campaign when its [sending] poll (else its policy's) says so and it was sent within
+    Telesign's 12-hour status window; the exit code (OK when not polled)."""
+    wanted = campaign.spec.sending.poll
+    if wanted is None:
+        wanted = policy_for(campaign.folder).spec.sending.poll
+    if not wanted or not sent_since(outputs, campaign, now - WINDOW):
+        return ExitCode.OK
+    try:
+        return poll_campaign(campaign, settings, outputs, now)
+    except CampaignLocked as error:
+        terminal.err(f"{campaign.id}: not polled: another process holds it ({error.holder}); the next run does")
+        return ExitCode.OK
+
+
+def sent_since(outputs: Path, campaign: Campaign, since: datetime) -> bool:
+    ledger = open_existing(campaign_folder(outputs, campaign.id), campaign.id)
+    if ledger is None:
+        return False
+    try:
+        last = ledger.runs.last("send")
+    finally:
+        ledger.close()
+    if last is None:
+        return False
+    started = datetime.fromisoformat(last.started_at)
+    return (started if started.tzinfo else started.replace(tzinfo=UTC)) >= since
 
 
 def plan_beside(campaign: Campaign) -> Path:

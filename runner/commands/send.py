@@ -33,7 +33,12 @@ def run(
     log_format: str,
     wait: bool = False,
     plan_path: Path | None = None,
+    no_callbacks: bool = False,
 ) -> int:
+    if no_callbacks and not sandbox:
+        raise UsageProblem(
+            "--no-callbacks goes with --sandbox (a real send never runs a receiver: poll with `campaign poll FILE`)"
+        )
     if plan_path is not None:
         return send_planned(
             files, plan_path, dry_run, sandbox, resend_unknown, limit, test_to, outputs, log_format, wait
@@ -53,7 +58,7 @@ def run(
     if sandbox:
         from runner.sandbox import run_sandbox
 
-        return run_sandbox(campaigns, outputs, log_format, limit)
+        return run_sandbox(campaigns, outputs, log_format, limit, callbacks=not no_callbacks)
     settings = config.from_environment()
     options = SendOptions(
         outputs=outputs, resend_unknown=resend_unknown, limit=limit, log_format=log_format, checked=True, wait=wait

@@ -1,4 +1,5 @@
-"""`campaign status FILE`: counts by state, delivery once callbacks are in, and the last runs."""
+"""`campaign status FILE`: counts by state, delivery once callbacks are in, what it cost (summed per
+channel and country, docs/report.md "Cost"), and the last runs."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from runner.errors import ExitCode
 from runner.ledger.backend import open_existing
 from runner.ledger.records import RunInfo
 from runner.policy.store import STORE_FILE, open_store
+from runner.report.cost import describe_totals, summarize
 from runner.sending.run import campaign_folder
 
 RUNS_SHOWN = 10
@@ -43,6 +45,8 @@ def run(file: Path, outputs: Path) -> int:
         send_runs = ledger.runs.latest("send", RUNS_SHOWN)
         enrich_run = ledger.runs.last("enrich")
         deferred = ledger.deferred()
+        poll_run = ledger.runs.last("poll")
+        cost = summarize(ledger.cost_rows())
     finally:
         ledger.close()
     store = open_store(outputs) if (outputs / STORE_FILE).exists() else None
@@ -75,6 +79,13 @@ def run(file: Path, outputs: Path) -> int:
             f"  delivery: {delivery['delivered_viber']} on Viber, {delivery['delivered_sms']} by SMS fallback, "
             f"{delivery['read']} read, {delivery['failed']} failed, {delivery['in_progress']} awaiting a final status"
         )
+    if cost:
+        terminal.out(f"  cost: {describe_totals(cost)}, as Telesign reported it")
+        for line in cost:
+            terminal.out(
+                f"    {line.channel:<6} {line.country:<3} {line.messages:>7} messages"
+                f" {line.total:>12.4f} {line.currency}"
+            )
     if send_runs:
         terminal.out('  sends, newest first (docs/plan.md, "Git provenance"):')
         for info in send_runs:
@@ -83,4 +94,6 @@ def run(file: Path, outputs: Path) -> int:
             terminal.out("  (not in a git repository when sent: no campaign commits recorded)")
     if enrich_run is not None:
         terminal.out(f"  last enrich: {enrich_run.finished_at or enrich_run.started_at}")
+    if poll_run is not None:
+        terminal.out(f"  last poll: {poll_run.finished_at or poll_run.started_at}")
     return ExitCode.OK

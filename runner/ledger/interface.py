@@ -126,6 +126,11 @@ class Deliveries(Protocol):
         """What earlier enrichments merged for these messages (those that have anything)."""
         ...
 
+    def awaiting_status(self) -> Iterator[tuple[str, str | None]]:
+        """(reference_id, submitted_at) of the accepted messages that have no final delivery status
+        (none, or an intermediate one): what `campaign poll` asks about."""
+        ...
+
     def save(self, rows: Iterable[MergedDelivery], next_arrival: int) -> int:
         """One transaction: each message's merged delivery (pass `rows` in id order). A callback
         proves Telesign accepted the message: one in SETTLED_BY_CALLBACK becomes accepted and is
@@ -159,6 +164,11 @@ class Ledger(Protocol):
 
     def deferred(self, run_id: int | None = None) -> list[tuple[str, int]]:
         """The run's deferred messages as (not_before, how many), soonest first (docs/policy.md)."""
+        ...
+
+    def cost_rows(self) -> Iterator[tuple[str, str | None, str, str | None]]:
+        """(phone, last_channel, price, currency) of the last audience's accepted messages whose
+        cost Telesign reported (runner.report.cost sums them)."""
         ...
 
     def report_rows(self) -> Iterator[tuple[Any, ...]]:

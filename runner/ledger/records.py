@@ -141,6 +141,16 @@ class MergeState(NamedTuple):
     sms_order: int | None
     sms_arrival: int | None
     other_channels: str | None  # JSON {channel: [order, arrival, code, description]}: channels without columns
+    price_order: int | None = None  # the order and arrival of the status report the cost came from
+    price_arrival: int | None = None
+
+
+class Cost(NamedTuple):
+    """What a message cost, as Telesign's status reports told it (runner.callbacks.rules, rule 6)."""
+
+    price: str | None = None  # as Telesign wrote it ("0.0050")
+    currency: str | None = None
+    sms_parts: int | None = None
 
 
 class StoredDelivery(NamedTuple):
@@ -154,6 +164,7 @@ class StoredDelivery(NamedTuple):
     sms: ChannelStatus
     updated_on: str | None
     merge: MergeState
+    cost: Cost = Cost()
 
 
 class MergedDelivery(NamedTuple):
@@ -169,3 +180,4 @@ class MergedDelivery(NamedTuple):
     updated_on: str | None
     callbacks: int
     merge: MergeState
+    cost: Cost = Cost()

@@ -16,6 +16,7 @@ from typing import Any
 
 from runner.atomic import atomic_write
 from runner.ledger.interface import Ledger
+from runner.telesign import codes
 
 COLUMNS = (
     "reference_id", "external_id", "recipient_id", "phone_number", "state", "http_status", "status_code",
@@ -26,6 +27,8 @@ COLUMNS = (
     # the repository policy (docs/policy.md): the recipient's zones, when a deferred message may go,
     # how many replies it got and whether one opted out (never the reply's text)
     "timezone", "not_before", "replied", "opted_out",
+    # what the message cost, as Telesign reported it (docs/report.md, "Cost")
+    "price", "currency",
     # the git commit of the campaign file the message's text came from (docs/plan.md)
     "campaign_commit",
 )  # fmt: skip
@@ -55,9 +58,20 @@ def neutralise(value: Any, column: int = -1) -> Any:
     return "'" + value
 
 
+# (code column, its description column): a status Telesign reported without a description is
+# described from the codes table (runner.telesign.codes), so that every code in the report is named.
+_DESCRIBED = tuple(
+    (COLUMNS.index(code), COLUMNS.index(code.replace("_code", "_description")))
+    for code in ("status_code", "delivery_status_code", "viber_status_code", "sms_status_code")
+)
+
+
 def report_row(row: Sequence[Any]) -> list[Any]:
     """A ledger row as the report shows it: described where Telesign said nothing, neutralised."""
     cells = list(row)
+    for code, text in _DESCRIBED:
+        if cells[code] is not None and not cells[text]:
+            cells[text] = codes.description(cells[code])
     if not cells[_DESCRIPTION]:
         cells[_DESCRIPTION] = STATE_DESCRIPTIONS.get(cells[_STATE], cells[_DESCRIPTION])
     return [neutralise(value, column) for column, value in enumerate(cells)]
@@ -72,8 +86,10 @@ def write(ledger: Ledger, path: Path, replies: Mapping[str, tuple[int, bool]] | 
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
         for row in ledger.report_rows():  # None is written as an empty field
-            *cells, commit = row  # the ledger's row ends with the campaign commit: the report's last column
+            # The ledger's row ends with price, currency and the campaign commit; replied and
+            # opted_out (from the recipient store) go before them.
+            *cells, price, currency, commit = row
             count, stopped = replies.get(row[_PHONE], (0, False))
-            writer.writerow(report_row((*cells, count, "yes" if stopped else "", commit)))
+            writer.writerow(report_row((*cells, count, "yes" if stopped else "", price, currency, commit)))
             rows += 1
     return rows

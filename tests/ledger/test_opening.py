@@ -3,12 +3,16 @@ clear error (exit 4, no traceback); a ledger of an older version is migrated in 
 
 from __future__ import annotations
 
+import csv
 import sqlite3
 from pathlib import Path
 
+from runner.callbacks.log import receiver_line
 from runner.ledger.backend import open_ledger
 from runner.ledger.sqlite import schema
-from tests.sending.helpers import campaign, write_campaign
+from runner.simulator.outcomes import status_payload
+from tests.fixtures.simulator import MakeSimulator
+from tests.sending.helpers import campaign, telesign_env, write_campaign
 
 
 def make_old_ledger(folder: Path, campaign_id: str, version: int = 1) -> sqlite3.Connection:
@@ -48,3 +52,42 @@ def test_a_ledger_of_the_first_version_is_migrated_and_enriched(tmp_path: Path) 
         ledger.close()
     db = sqlite3.connect(tmp_path / "c" / schema.LEDGER_FILE)
     assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(schema.SCHEMA_VERSION),)
+
+
+def test_a_ledger_of_version_2_gains_the_cost_columns_and_goes_on_merging(
+    tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
+    sim = make_simulator()
+    file = write_campaign(tmp_path / "c", digits=[0])
+    out = tmp_path / "out"
+    assert campaign("send", str(file), "--outputs", str(out), env=telesign_env(sim.url)).exit_code == 0
+    (accepted,) = sim.app.accepted()
+    delivered, read = accepted.changes
+    payloads = [
+        status_payload(accepted.reference_id, accepted.external_id, change, accepted.accepted_at, 1.0)
+        for change in (delivered, read)
+    ]
+    logs = []
+    for index, payload in enumerate(payloads):
+        if index == 0:
+            payload.pop("additional_info")  # the first report told no price
+        logs.append(tmp_path / f"cb{index}.jsonl")
+        logs[-1].write_bytes(receiver_line("2026-12-01T10:00:00Z", payload))
+    assert campaign("enrich", str(file), "--callbacks", str(logs[0]), "--outputs", str(out)).exit_code == 0
+    # Make it a ledger as version 2 wrote it: no cost columns.
+    db = sqlite3.connect(out / "test-campaign" / schema.LEDGER_FILE)
+    for table, column in (("messages", "price"), ("messages", "currency"), ("messages", "sms_parts"),
+                          ("deliveries", "price_order"), ("deliveries", "price_arrival")):  # fmt: skip
+        db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    assert campaign("enrich", str(file), "--callbacks", str(logs[1]), "--outputs", str(out)).exit_code == 0
+    with (out / "test-campaign" / "report.csv").open(encoding="utf-8") as handle:
+        (row,) = csv.DictReader(handle)
+    assert (row["delivery_status_code"], row["callbacks"], row["price"], row["currency"]) == (
+        "3005",
+        "2",
+        "0.0050",
+        "USD",
+    )

@@ -9,9 +9,10 @@ import sqlite3
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 
-from runner.ledger.records import ChannelStatus, MergedDelivery, MergeState, StoredDelivery, now
+from runner.ledger.records import ChannelStatus, Cost, MergedDelivery, MergeState, StoredDelivery, now
 from runner.ledger.sqlite.schema import get_meta, set_meta, transaction
 from runner.ledger.states import SETTLED_BY_CALLBACK, State
+from runner.telesign import codes
 
 CHUNK = 1000  # messages written per statement batch
 _SETTLED_FROM = ", ".join(f"'{state}'" for state in SETTLED_BY_CALLBACK)
@@ -71,7 +72,8 @@ class SqliteDeliveries:
             """SELECT m.rowid, m.delivery_status_code, m.delivery_status_description, m.last_channel,
                       m.viber_status_code, m.viber_status_description, m.sms_status_code, m.sms_status_description,
                       m.status_updated_on, d.seen, d.status_order, d.status_arrival, d.viber_order, d.viber_arrival,
-                      d.sms_order, d.sms_arrival, d.other_channels
+                      d.sms_order, d.sms_arrival, d.other_channels, d.price_order, d.price_arrival,
+                      m.price, m.currency, m.sms_parts
                FROM messages m JOIN deliveries d ON d.message_key = m.key
                WHERE m.rowid IN (SELECT value FROM json_each(?))""",
             (json.dumps(list(messages)),),
@@ -86,12 +88,25 @@ class SqliteDeliveries:
                 sms=ChannelStatus(sms_code, sms_description),
                 updated_on=updated_on,
                 merge=MergeState(seen, *orders),
+                cost=Cost(price, currency, sms_parts),
             )
             for (
                 rowid, code, description, last_channel, viber_code, viber_description, sms_code, sms_description,
-                updated_on, seen, *orders,
+                updated_on, seen, *orders, price, currency, sms_parts,
             ) in rows
         ]  # fmt: skip
+
+    def awaiting_status(self) -> Iterator[tuple[str, str | None]]:
+        # (any message accepted, in the last audience or not: it was sent, its status is worth knowing)
+        return iter(
+            self.db.execute(
+                f"""SELECT reference_id, submitted_at FROM messages
+                    WHERE state = '{State.ACCEPTED}' AND reference_id IS NOT NULL
+                      AND (delivery_status_code IS NULL OR delivery_status_code IN (SELECT value FROM json_each(?)))
+                    ORDER BY rowid""",
+                (json.dumps(sorted(codes.INTERMEDIATE)),),
+            ).fetchall()
+        )
 
     def save(self, rows: Iterable[MergedDelivery], next_arrival: int) -> int:
         # (in rowid order, the writes walk the table once)
@@ -104,19 +119,20 @@ class SqliteDeliveries:
                     """UPDATE messages SET reference_id = COALESCE(reference_id, ?),
                          delivery_status_code = ?, delivery_status_description = ?, last_channel = ?,
                          viber_status_code = ?, viber_status_description = ?, sms_status_code = ?,
-                         sms_status_description = ?, status_updated_on = ?, callbacks = ?, updated_at = ?
+                         sms_status_description = ?, status_updated_on = ?, callbacks = ?, price = ?, currency = ?,
+                         sms_parts = ?, updated_at = ?
                        WHERE rowid = ?""",
                     [
                         (
                             r.reference_id, r.code, r.description, r.last_channel, r.viber.code, r.viber.description,
-                            r.sms.code, r.sms.description, r.updated_on, r.callbacks, stamp, r.message,
+                            r.sms.code, r.sms.description, r.updated_on, r.callbacks, *r.cost, stamp, r.message,
                         )
                         for r in chunk
                     ],
                 )  # fmt: skip
                 db.executemany(
                     """INSERT OR REPLACE INTO deliveries VALUES
-                         ((SELECT key FROM messages WHERE rowid = ?), ?, ?, ?, ?, ?, ?, ?, ?)""",
+                         ((SELECT key FROM messages WHERE rowid = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     [(r.message, *r.merge) for r in chunk],
                 )
                 settled += db.execute(

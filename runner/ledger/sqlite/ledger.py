@@ -111,6 +111,15 @@ class SqliteLedger:
         )
         return [(str(at), int(n)) for at, n in rows]
 
+    def cost_rows(self) -> Iterator[tuple[str, str | None, str, str | None]]:
+        return iter(
+            self.db.execute(
+                f"""SELECT phone, last_channel, price, currency FROM messages
+                    WHERE seen_run = ? AND state = '{State.ACCEPTED}' AND price IS NOT NULL""",
+                (self.audience.last_run(),),
+            )
+        )
+
     def report_rows(self) -> Iterator[tuple[Any, ...]]:
         run_id = self.audience.last_run()
         if run_id is None:
@@ -119,14 +128,15 @@ class SqliteLedger:
             """SELECT position, reference_id, external_id, recipient_id, phone, state, http_status, status_code,
                       status_description, attempts, submitted_at, delivery_status_code, delivery_status_description,
                       last_channel, viber_status_code, viber_status_description, sms_status_code,
-                      sms_status_description, status_updated_on, callbacks, timezone, not_before, campaign_commit
+                      sms_status_description, status_updated_on, callbacks, timezone, not_before, price, currency,
+                      campaign_commit
                FROM messages WHERE seen_run = ? ORDER BY position""",
             (run_id,),
         )
         # A skipped row's commit is its run's: the campaign file that decided to skip it.
         skipped = self.db.cursor().execute(
             """SELECT position, NULL, NULL, recipient_id, phone, state, NULL, NULL, reason, NULL, NULL,
-                      NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                      NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                       (SELECT campaign_commit FROM runs WHERE id = ?)
                FROM skipped ORDER BY position""",
             (run_id,),

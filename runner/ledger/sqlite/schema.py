@@ -111,6 +111,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE runs ADD COLUMN plan_fingerprint TEXT",
         "ALTER TABLE messages ADD COLUMN campaign_commit TEXT",
     ),
+    # 5: what each message cost, as Telesign's callbacks and status answers report it
+    # (additional_info price, currency, message_parts_count), and the order of the report it came
+    # from, so that a later enrichment goes on merging it (docs/report.md: price, currency).
+    (
+        "ALTER TABLE messages ADD COLUMN price TEXT",
+        "ALTER TABLE messages ADD COLUMN currency TEXT",
+        "ALTER TABLE messages ADD COLUMN sms_parts INTEGER",
+        "ALTER TABLE deliveries ADD COLUMN price_order INTEGER",
+        "ALTER TABLE deliveries ADD COLUMN price_arrival INTEGER",
+    ),
 )
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
 
