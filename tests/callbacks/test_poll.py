@@ -200,3 +200,38 @@ def test_cron_run_does_not_poll_unless_asked(tmp_path: Path, served: BackgroundS
     result = campaign("run", str(folder), "--outputs", str(tmp_path / "out"), env=telesign_env(served.url))
     assert result.exit_code == 0 and "asked" not in result.output
     assert served.app.outcomes()["status"] == 0
+
+
+def test_message_level_final_codes_are_named_in_the_report(tmp_path: Path) -> None:
+    """3033, 3036 and 3071 come from the simulator's outcome table (numbers ending 033, 036, 071);
+    the report names them, and `status` counts them as failed."""
+    folder = tmp_path / "c"
+    file = write_campaign(folder, digits=[1, 1, 1])
+    audience = folder / "audience.csv"
+    lines = audience.read_text().splitlines()
+    endings = ["033", "036", "071"]
+    lines[1:] = [f"r-{i:04d},+1 202 555 0{ending},Name{i},{50000 + i}" for i, ending in enumerate(endings)]
+    audience.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    assert campaign("send", "--sandbox", str(file), "--outputs", str(out)).exit_code == 0
+    named = [(row["delivery_status_code"], row["delivery_status_description"]) for row in report(out / "sandbox")]
+    assert named == [
+        ("3033", "Message expired"),
+        ("3036", "Message price exceeds the price threshold"),
+        ("3071", "Destination not allowed for a trial account"),
+    ]
+    status = campaign("status", str(file), "--outputs", str(out / "sandbox"))
+    assert "3 failed" in status.output
+
+
+def test_a_status_told_without_a_description_is_named_from_the_codes_table(
+    tmp_path: Path, served: BackgroundServer[Simulator]
+) -> None:
+    file = write_campaign(tmp_path / "c", digits=[1])
+    out = tmp_path / "out"
+    assert campaign("send", str(file), "--outputs", str(out), env=telesign_env(served.url)).exit_code == 0
+    (accepted,) = served.app.accepted()
+    log = _callback_log(tmp_path, [{"reference_id": accepted.reference_id, "status": {"code": 3071}}])
+    assert campaign("enrich", str(file), "--callbacks", str(log), "--outputs", str(out)).exit_code == 0
+    (row,) = report(out)
+    assert row["delivery_status_description"] == "Destination not allowed for a trial account"
