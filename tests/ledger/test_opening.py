@@ -54,7 +54,7 @@ def test_a_ledger_of_the_first_version_is_migrated_and_enriched(tmp_path: Path) 
     assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(schema.SCHEMA_VERSION),)
 
 
-def test_a_ledger_of_version_2_gains_the_cost_columns_and_goes_on_merging(
+def test_a_ledger_from_before_the_cost_columns_gains_them_and_goes_on_merging(
     tmp_path: Path, make_simulator: MakeSimulator
 ) -> None:
     sim = make_simulator()
@@ -74,12 +74,12 @@ def test_a_ledger_of_version_2_gains_the_cost_columns_and_goes_on_merging(
         logs.append(tmp_path / f"cb{index}.jsonl")
         logs[-1].write_bytes(receiver_line("2026-12-01T10:00:00Z", payload))
     assert campaign("enrich", str(file), "--callbacks", str(logs[0]), "--outputs", str(out)).exit_code == 0
-    # Make it a ledger as version 2 wrote it: no cost columns.
+    # Make it a ledger as the version before the cost migration wrote it: no cost columns.
     db = sqlite3.connect(out / "test-campaign" / schema.LEDGER_FILE)
     for table, column in (("messages", "price"), ("messages", "currency"), ("messages", "sms_parts"),
                           ("deliveries", "price_order"), ("deliveries", "price_arrival")):  # fmt: skip
         db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-    db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(schema.SCHEMA_VERSION - 1),))
     db.commit()
     db.close()
     assert campaign("enrich", str(file), "--callbacks", str(logs[1]), "--outputs", str(out)).exit_code == 0
