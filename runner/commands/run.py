@@ -22,7 +22,7 @@ from runner.ledger.backend import open_existing
 from runner.ledger.states import claimable
 from runner.plan import git
 from runner.plan.inputs import plans_required
-from runner.plan.model import read_plan
+from runner.plan.model import plan_beside, read_plan
 from runner.plan.stale import PlanStale
 from runner.policy.schema import policy_for
 from runner.sending.run import SendOptions, campaign_folder, send_campaign, source_fingerprint
@@ -107,15 +107,10 @@ def sent_since(outputs: Path, campaign: Campaign, since: datetime) -> bool:
     return (started if started.tzinfo else started.replace(tzinfo=UTC)) >= since
 
 
-def plan_beside(campaign: Campaign) -> Path:
-    """Where cron looks for a campaign's reviewed plan: `<campaign>.plan.json` beside its file."""
-    return campaign.path.with_name(campaign.path.stem + ".plan.json")
-
-
 def with_committed_plan(campaign: Campaign, options: SendOptions) -> SendOptions:
     """`[sending] require_plan = true`: the plan beside the campaign, committed as it is, else the
     campaign is not sent (docs/plan.md, "Cron"); its freshness is the send's to check."""
-    path = plan_beside(campaign)
+    path = plan_beside(campaign.path)
     how = f"make one with `campaign plan {campaign.path} -o {path}`, review it and commit it"
     if not path.is_file():
         raise CannotProceed(f"{campaign.id}: skipped: the policy requires a reviewed plan and {path} is missing; {how}")

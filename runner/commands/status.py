@@ -8,9 +8,10 @@ from pathlib import Path
 from runner import terminal
 from runner.campaign.schema import load
 from runner.commands.outputs_hint import sandbox_hint
-from runner.errors import ExitCode
+from runner.errors import ExitCode, InvalidInput
 from runner.ledger.backend import open_existing
 from runner.ledger.records import RunInfo
+from runner.plan.model import plan_beside, read_plan
 from runner.policy.store import STORE_FILE, open_store
 from runner.report.cost import describe_totals, summarize
 from runner.sending.run import campaign_folder
@@ -29,6 +30,25 @@ def describe_run(info: RunInfo) -> str:
     if info.plan_fingerprint:
         line += f", plan {info.plan_fingerprint[:16]}"
     return line
+
+
+def plan_estimate(file: Path, fingerprint: str | None) -> str:
+    """The cost the reviewed plan the last send applied expected, when that plan is the one beside
+    the campaign (`<campaign>.plan.json`), to read beside what Telesign billed (docs/plan.md)."""
+    path = plan_beside(file)
+    if fingerprint is None or not path.is_file():
+        return ""
+    try:
+        plan = read_plan(path)
+    except InvalidInput:
+        return ""
+    cost = plan.cost
+    if plan.fingerprint != fingerprint or cost.best is None or cost.worst is None:
+        return ""
+    return (
+        f"plan estimate ({path.name}): {cost.best:.4f} to {cost.worst:.4f} {cost.currency or ''}".rstrip()
+        + " (best: every Viber message delivered; worst: every one also sent by SMS)"
+    )
 
 
 def run(file: Path, outputs: Path) -> int:
@@ -92,6 +112,9 @@ def run(file: Path, outputs: Path) -> int:
             terminal.out(f"    {describe_run(info)}")
         if all(info.tree_dirty is None for info in send_runs):
             terminal.out("  (not in a git repository when sent: no campaign commits recorded)")
+        estimate = plan_estimate(file, send_runs[0].plan_fingerprint)
+        if estimate:
+            terminal.out(f"  {estimate}")
     if enrich_run is not None:
         terminal.out(f"  last enrich: {enrich_run.finished_at or enrich_run.started_at}")
     if poll_run is not None:

@@ -134,6 +134,11 @@ class Plan(_Model):
         return json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
 
 
+def plan_beside(campaign_file: Path) -> Path:
+    """Where cron looks for a campaign's reviewed plan: `<campaign>.plan.json` beside its file."""
+    return campaign_file.with_name(campaign_file.stem + ".plan.json")
+
+
 def read_plan(path: Path) -> Plan:
     try:
         text = path.read_text(encoding="utf-8")

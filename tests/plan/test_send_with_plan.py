@@ -152,3 +152,16 @@ def test_new_opt_outs_make_the_plan_stale(tmp_path: Path, make_simulator: MakeSi
     code, lines = send_with_plan(file, plan, out, sim)
     assert (code, lines[1:-1]) == (1, ["  opt-outs: 3 new since the plan"])
     assert requests_answered(sim) == 0
+
+
+def test_status_shows_the_applied_plans_cost_estimate(tmp_path: Path, make_simulator: MakeSimulator) -> None:
+    sim = make_simulator()
+    folder = tmp_path / "c"
+    file = mixed_campaign(folder)
+    (folder / "prices.csv").write_text("country,channel,price,currency\n*,viber,0.01,EUR\n*,sms,0.05,EUR\n")
+    out, plan = tmp_path / "out", folder / "campaign.plan.json"
+    cost = save_plan(file, out, plan)["cost"]
+    assert (cost["best"], cost["worst"]) == (0.08, 0.48)  # 8 messages: 8 x 0.01, then + 8 segments x 0.05
+    send_with_plan(file, plan, out, sim)
+    status = campaign("status", str(file), "--outputs", str(out)).stdout
+    assert "plan estimate (campaign.plan.json): 0.0800 to 0.4800 EUR" in status
