@@ -53,11 +53,18 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-def check(paths: tuple[Path, ...]) -> None:
+@click.option(
+    "--outputs",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("outputs"),
+    show_default=True,
+    help="Folder whose .cache/ remembers what was checked (safe to delete).",
+)
+def check(paths: tuple[Path, ...], outputs: Path) -> None:
     """Validate campaign files (default: campaigns/) and render every recipient."""
     from runner.commands import check as command
 
-    dispatch(command.run, paths=list(paths) or [Path("campaigns")])
+    dispatch(command.run, paths=list(paths) or [Path("campaigns")], outputs=outputs)
 
 
 @cli.command()

@@ -164,41 +164,44 @@ class Expansion:
         self.audience = AudienceReader(campaign)
         self.summary = Summary()
         spec = campaign.spec
-        self._skip_invalid = spec.audience.on_invalid == "skip"
-        self._max_segments = spec.sms.max_segments if spec.sms else None
+        self.skip_invalid = spec.audience.on_invalid == "skip"
+        self.max_segments = spec.sms.max_segments if spec.sms else None
         if self.renderer.broken and not count_affected:
             summary = Summary()
-            summary.finish(self.renderer, self._skip_invalid)
+            summary.finish(self.renderer, self.skip_invalid)
             summary.raise_if_problems()
 
     def __iter__(self) -> Iterator[Message | Skipped]:
-        summary = self.summary
         for item in self.audience:
-            summary.recipients += 1
-            if isinstance(item, Skipped):
-                if item.state == "invalid":
-                    summary.add_row_problem(item.problem, item.kind or item.reason)
-                summary.by_state[item.state] += 1
-                yield item
-                continue
-            summary.rendered += 1
-            result = self.build(item)
-            if isinstance(result, RenderProblem):
-                summary.add_row_problem(
-                    Problem(item.source, item.line, result.detail), result.kind, result.hint, result.key or None
-                )
-                summary.by_state["invalid"] += 1
-                yield Skipped(
-                    item.position, item.source, item.line, item.recipient_id, item.phone, "invalid", result.detail
-                )
-                continue
-            summary.messages += 1
-            summary.zone_sources[result.zones.source] += 1
-            if result.sms is not None:
-                summary.sms_encodings[result.sms.encoding] += 1
-                summary.max_segments = max(summary.max_segments, result.sms.segments)
-            yield result
-        summary.finish(self.renderer, self._skip_invalid)
+            yield self.account(item)
+        self.summary.finish(self.renderer, self.skip_invalid)
+
+    def account(self, item: Recipient | Skipped) -> Message | Skipped:
+        """One audience row counted in the summary: a Skipped row as it is, a recipient built into
+        its Message or, where it cannot be, a Skipped `invalid` row."""
+        summary = self.summary
+        summary.recipients += 1
+        if isinstance(item, Skipped):
+            if item.state == "invalid":
+                summary.add_row_problem(item.problem, item.kind or item.reason)
+            summary.by_state[item.state] += 1
+            return item
+        summary.rendered += 1
+        result = self.build(item)
+        if isinstance(result, RenderProblem):
+            summary.add_row_problem(
+                Problem(item.source, item.line, result.detail), result.kind, result.hint, result.key or None
+            )
+            summary.by_state["invalid"] += 1
+            return Skipped(
+                item.position, item.source, item.line, item.recipient_id, item.phone, "invalid", result.detail
+            )
+        summary.messages += 1
+        summary.zone_sources[result.zones.source] += 1
+        if result.sms is not None:
+            summary.sms_encodings[result.sms.encoding] += 1
+            summary.max_segments = max(summary.max_segments, result.sms.segments)
+        return result
 
     def message(
         self, recipient: Recipient, phone: str | None = None, external_id: str | None = None
@@ -219,12 +222,12 @@ class Expansion:
             return texts
         spec = self.campaign.spec
         shape = measure(texts.sms_text) if texts.sms_text is not None else None
-        if shape is not None and self._max_segments is not None and shape.segments > self._max_segments:
+        if shape is not None and self.max_segments is not None and shape.segments > self.max_segments:
             return RenderProblem(
                 ("sms", "text"),
-                f"the SMS is over [sms] max_segments = {self._max_segments}",
+                f"the SMS is over [sms] max_segments = {self.max_segments}",
                 f"the SMS is {shape.segments} {shape.encoding} segments ({shape.characters} characters),"
-                f" over [sms] max_segments = {self._max_segments}",
+                f" over [sms] max_segments = {self.max_segments}",
             )
         try:
             zones = self.rules.zones(recipient.phone, recipient.variables)

@@ -39,9 +39,16 @@ class FingerprintSet:
             slot = (slot + 1) & mask
         return slot
 
+    fingerprint = _fingerprint  # the public name: processes that check rows hand these to the one that dedups
+
     def add(self, value: str) -> bool:
         """Add `value`; True if it was new, False if it was already there."""
-        fp = self._fingerprint(value)
+        return self.add_fingerprint(self._fingerprint(value))
+
+    def contains_fingerprint(self, fp: int) -> bool:
+        return self._table[self._slot(fp)] == fp
+
+    def add_fingerprint(self, fp: int) -> bool:
         slot = self._slot(fp)
         if self._table[slot] == fp:
             return False

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from runner import terminal
 from runner.atomic import atomic_write
+from runner.campaign import parallel
 from runner.campaign.audience import Recipient, Skipped
+from runner.campaign.cache import Cache, folder_for
 from runner.campaign.expansion import Expansion, Message
 from runner.campaign.schema import Campaign, load
 from runner.commands.check import describe
@@ -195,10 +197,19 @@ def dry_run_one(campaign: Campaign, outputs: Path, limit: int | None) -> int:
     target = campaign_folder(outputs, campaign.id) / "dry-run.jsonl"
     written = 0
     with atomic_write(target) as handle:
-        for item in expansion:
-            if isinstance(item, Message) and (limit is None or written < limit):
-                handle.write(item.body + b"\n")
+
+        def write(body: bytes) -> None:
+            nonlocal written
+            if limit is None or written < limit:
+                handle.write(body + b"\n")
                 written += 1
+
+        # A large audience on every core, its verdicts remembered as `check` does (docs/commands.md).
+        cache = Cache(folder_for(outputs))
+        if parallel.wanted(expansion) is None or not parallel.expand(expansion, cache, write):
+            for item in expansion:
+                if isinstance(item, Message):
+                    write(item.body)
         expansion.summary.raise_if_problems()  # before the rename: a failed dry run leaves no file
     first = f" (the first {written} of them written, --limit {limit})" if limit is not None else ""
     terminal.out(f"{campaign.path}: dry run: {describe(expansion.summary)}{first}; bodies in {target}")

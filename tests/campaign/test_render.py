@@ -4,9 +4,12 @@ variables docs/campaign-file.md lists, and every rendered message checked before
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from runner.campaign.expansion import Expansion, Message
 from runner.campaign.render import url_problem
@@ -246,6 +249,7 @@ def test_template_file_problems_name_where_to_look(tmp_path: Path) -> None:
         ("ftp://viatushop.com/orders", "absolute http(s) URL with a host"),
         ("https:///orders", "absolute http(s) URL with a host"),
         ("javascript:alert(1)", "absolute http(s) URL with a host"),
+        ("http://[shop/x", "absolute http(s) URL with a host"),
     ],
 )
 def test_link_button_urls_telesign_would_refuse(url: str, refused: str | None) -> None:
@@ -384,3 +388,38 @@ def test_remembered_renders_are_the_renders_themselves(tmp_path: Path) -> None:
     expected = [m.body for m in fresh if isinstance(m, Message)]
     assert [m.body for m in expand(path).messages] == expected
     assert expand(path).messages[4].texts.viber_text == "B/2 x-5 05"
+
+
+@given(
+    st.one_of(
+        st.text(),
+        st.builds(
+            lambda scheme, host, rest: f"{scheme}://{host}{rest}",
+            st.sampled_from(["http", "https", "HTTP", "ftp", "https:"]),
+            st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789.-:@[]LINE", max_size=20)
+            | st.sampled_from(["t.me", "line.me", "LIN.EE.", "web.telegram.org", "shop.example", "x.t.me.example"]),
+            st.text(max_size=12) | st.sampled_from(["/a?b=c", ":8080/x", "", "#f", "/my orders", "?q"]),
+        ),
+    )
+)
+def test_the_quick_url_check_refuses_what_the_full_one_refuses(url: str) -> None:
+    # url_refusal reads the usual https://host/... with one pattern: it must agree with urlsplit.
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url) if not any(c.isspace() for c in url) else None
+        host = parts.hostname if parts is not None else None
+    except ValueError:
+        parts, host = None, None
+    expected_ok = (
+        bool(url)
+        and parts is not None
+        and parts.scheme in ("http", "https")
+        and bool(host)
+        and not re.search(
+            r"(?:^|\.)(?:line\.me|lin\.ee|line\.naver\.jp|signal\.me|signal\.org|signal\.group|t\.me|telegram\.me"
+            r"|telegram\.org|telegram\.dog|telegra\.ph)$",
+            (host or "").lower().rstrip("."),
+        )
+    )
+    assert (url_problem(url) is None) == expected_ok, url

@@ -1,0 +1,245 @@
+"""`campaign check` and `send --dry-run` over a large audience CSV: slices on every core, each
+slice's verdicts remembered (docs/commands.md, "campaign check").
+
+The parent reads the campaign, the suppression lists and the templates once, cuts the CSV into
+slices of whole records (runner.campaign.chunks) and forks workers, which inherit all of that.
+Each worker does for its slice what the one-process expansion does for each row (the same
+`AudienceReader.classify`, `Renderer`, request limits), except the duplicate test, which depends
+on every row before: it hands back each recipient's phone and id fingerprints and the parent,
+reading slices in file order, decides duplicates and counts. Problems therefore come out at their
+exact lines, in file order, grouped by cause as always.
+
+What a worker finds is cached (runner.campaign.cache) in two layers, each keyed by the slice's
+bytes and what its meaning depends on:
+
+- the audience verdict: each row's line, phone in E.164 (or why not), suppression, time zones;
+  keyed by the slice, the header, region, phone_check, the suppression lists and the policy's
+  fallback zone. Phone numbers are the dearest part of a check.
+- one verdict per text field: for each recipient, the JSON size of the field's rendered value
+  (and the SMS segments), or its problem; keyed by the audience verdict and the field's template,
+  the templates folder and [vars]. A body's size is the sum of its fields' sizes plus a fixed
+  envelope, so a changed SMS text re-renders the SMS alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from runner.campaign import request
+from runner.campaign.audience import (
+    check_header_names,
+)
+from runner.campaign.cache import Cache, file_digest, key
+from runner.campaign.chunks import Layout, Slice, layout
+from runner.campaign.expansion import Expansion, Message
+from runner.campaign.render import Texts
+from runner.campaign.seen import FingerprintSet
+from runner.campaign.verdicts import (
+    CANDIDATE_PROBLEM,
+    INVALID,
+    SUPPRESSED,
+    UCS2,
+    SliceContext,
+    SliceResult,
+    check_slice,
+)
+from runner.errors import InvalidInput, Problem
+
+MIN_PARALLEL_BYTES = 4 << 20  # below this one process is faster than starting workers
+IN_FLIGHT = 2  # slices queued per worker: enough to keep it busy, few enough to keep memory flat
+_STATE: SliceContext | None = None  # set by the parent before it forks; each worker reads its copy
+
+
+def workers() -> int:
+    """Processes to check with: one per core (at most 8), or CAMPAIGN_CHECK_PROCESSES."""
+    wanted = os.environ.get("CAMPAIGN_CHECK_PROCESSES", "")
+    if wanted.isdigit() and int(wanted) >= 1:
+        return int(wanted)
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def wanted(expansion: Expansion) -> Path | None:
+    """The audience CSV, where it is big enough to be worth slicing."""
+    spec = expansion.campaign.spec.audience
+    if spec.file is None or workers() < 2:
+        return None
+    path = expansion.campaign.resolve_inside(("audience", "file"), spec.file)
+    try:
+        return path if path.stat().st_size >= MIN_PARALLEL_BYTES else None
+    except OSError:
+        return None
+
+
+def expand(
+    expansion: Expansion,
+    cache: Cache,
+    bodies: Callable[[bytes], None] | None = None,
+    processes: int | None = None,
+    slice_bytes: int | None = None,
+) -> bool:
+    """Fill `expansion.summary` as iterating it would, on every core; `bodies` receives each
+    message's body in audience order (dry run). False (nothing done) where the file cannot be
+    sliced: the caller iterates the expansion itself, which reports why."""
+    audience = expansion.audience
+    campaign = expansion.campaign
+    assert campaign.spec.audience.file is not None
+    path = campaign.resolve_inside(("audience", "file"), campaign.spec.audience.file)
+    shape = layout(path, slice_bytes) if slice_bytes else layout(path)
+    if shape is None:
+        return False
+    shown = audience.display(path)
+    check_header_names(shown, shape.header_line, shape.header)
+    audience.check_header(shown, shape.header_line, shape.header)
+    summary = expansion.summary
+    phones = FingerprintSet(capacity=max(1024, shape.size // 40))
+    ids = FingerprintSet(capacity=max(1024, shape.size // 40))
+    for item in audience.inline_items(ids, phones):
+        built = expansion.account(item)
+        if bodies is not None and isinstance(built, Message):
+            bodies(built.body)
+    global _STATE
+    _STATE = SliceContext(
+        expansion,
+        path,
+        shown,
+        shape.header,
+        cache,
+        _audience_salt(expansion, shape),
+        _field_salts(expansion),
+        _envelope(expansion),
+        bodies is not None,
+    )
+    try:
+        for result in _results(shape, processes or workers()):
+            _merge(expansion, shown, result, ids, phones, bodies)
+    finally:
+        _STATE = None
+    summary.finish(expansion.renderer, expansion.skip_invalid)
+    return True
+
+
+def _results(shape: Layout, processes: int) -> Iterator[SliceResult]:
+    """Each slice's result, in file order, with at most IN_FLIGHT slices per worker queued."""
+    context = multiprocessing.get_context("fork")
+    with context.Pool(processes) as pool:
+        pending = []
+        queue = iter(shape.slices)
+        for piece in queue:
+            pending.append(pool.apply_async(_check_slice, (piece,)))
+            if len(pending) >= processes * IN_FLIGHT:
+                break
+        while pending:
+            result = pending.pop(0).get()
+            piece_next = next(queue, None)
+            if piece_next is not None:
+                pending.append(pool.apply_async(_check_slice, (piece_next,)))
+            yield result
+
+
+def _merge(
+    expansion: Expansion,
+    shown: str,
+    result: SliceResult,
+    ids: FingerprintSet,
+    phones: FingerprintSet,
+    bodies: Callable[[bytes], None] | None,
+) -> None:
+    if result.failure is not None:
+        raise InvalidInput(result.failure)
+    summary = expansion.summary
+    by_state = summary.by_state
+    candidate = -1
+    for row, code in enumerate(result.codes):
+        summary.recipients += 1
+        if code == SUPPRESSED:
+            by_state["suppressed"] += 1
+            continue
+        if code == INVALID:
+            _add_cause(summary, shown, result, row)
+            by_state["invalid"] += 1
+            continue
+        candidate += 1
+        id_fp = result.id_fps[candidate]
+        # As audience.dedup: the same id, or else the same phone, as an earlier row.
+        if (id_fp and ids.contains_fingerprint(id_fp)) or not phones.add_fingerprint(result.phone_fps[candidate]):
+            by_state["duplicate"] += 1
+            continue
+        if id_fp:
+            ids.add_fingerprint(id_fp)
+        summary.rendered += 1
+        if code == CANDIDATE_PROBLEM:
+            _add_cause(summary, shown, result, row)
+            by_state["invalid"] += 1
+            continue
+        summary.messages += 1
+        summary.zone_sources[result.zones[candidate]] += 1
+        sms = result.sms[candidate]
+        if sms >= 0:
+            summary.sms_encodings["UCS-2" if sms & UCS2 else "GSM-7"] += 1
+            summary.max_segments = max(summary.max_segments, (sms >> 1) & 255)
+        if bodies is not None and result.bodies is not None:
+            bodies(result.bodies[candidate])
+
+
+def _add_cause(summary: Any, shown: str, result: SliceResult, row: int) -> None:
+    cause_key, kind, hint, detail = result.causes[result.row_cause[row]]
+    summary.add_row_problem(Problem(shown, result.lines[row], detail), kind, hint, cause_key)
+
+
+# ---------------------------------------------------------------------------------------------
+# The keys
+
+
+def _audience_salt(expansion: Expansion, shape: Layout) -> str:
+    campaign = expansion.campaign
+    spec = campaign.spec.audience
+    suppress = [
+        file_digest(campaign.resolve_inside(("audience", "suppress", i), name)) for i, name in enumerate(spec.suppress)
+    ]
+    return key(
+        "audience", shape.header_bytes, spec.default_region, spec.phone_check, *suppress, expansion.rules.fallback_zone
+    )
+
+
+def _field_salts(expansion: Expansion) -> list[str]:
+    renderer = expansion.renderer
+    spec = expansion.campaign.spec
+    folder = renderer.templates_folder
+    templates: list[bytes] = []
+    if folder is not None:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            templates += [str(path.relative_to(folder)).encode(), hashlib.sha256(path.read_bytes()).digest()]
+    base = repr(sorted((k, repr(v)) for k, v in spec.vars.items())) + repr((spec.id, spec.name))
+    salts = []
+    for f in renderer.fields:
+        source = getattr(spec, f.shown[0]).model_dump()
+        salts.append(key("field", repr(f.shown), repr(source), base, *templates))
+    return salts
+
+
+def _envelope(expansion: Expansion) -> int:
+    spec = expansion.campaign.spec
+    empty = Texts("", "", "", "", "" if spec.sms is not None else None)
+    ext = "x" * len(request.external_id(spec.id, "x"))
+    body = request.build(
+        phone_e164="+",
+        texts=empty,
+        fallback_time=spec.viber.fallback_time,
+        message_type=spec.message_type,
+        external_id=ext,
+    )
+    return len(request.encode(body))
+
+
+# ---------------------------------------------------------------------------------------------
+# In a worker
+
+
+def _check_slice(piece: Slice) -> SliceResult:
+    assert _STATE is not None
+    return check_slice(_STATE, piece)
