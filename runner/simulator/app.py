@@ -84,6 +84,9 @@ class Simulator:
     def most_accepted_in_one_second(self) -> int:
         return self.journal.most_accepted_in_one_second()
 
+    def most_status_asked_in_one_second(self) -> int:
+        return self.journal.most_status_asked_in_one_second()
+
     def outcomes(self) -> Counter[str]:
         return self.journal.outcomes()
 
@@ -268,7 +271,7 @@ class Simulator:
             await self._answer(send, s.reference_expired())
             return
         payload = self.status_of(reference_id)
-        self.journal.count("status")
+        self.journal.status_asked(time.monotonic())  # (real time: the pace a client keeps)
         await self._respond(send, 200, json.dumps(payload).encode())
 
     async def _refuse(self, send: Send, refusal: Refusal, extra: list[tuple[bytes, bytes]] | None = None) -> None:

@@ -126,11 +126,13 @@ class Journal:
     _by_reference: dict[str, AcceptedRequest] = field(default_factory=dict, repr=False)
     _outcomes: Counter[str] = field(default_factory=Counter, repr=False)
     _callbacks: deque[CallbackAttempt] = field(init=False, repr=False)
+    _status_asked: deque[float] = field(init=False, repr=False)  # time.monotonic() of each GET status
     _file: IO[str] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._accepted = deque(maxlen=self.limit)
         self._callbacks = deque(maxlen=None if self.limit is None else 4 * self.limit)
+        self._status_asked = deque(maxlen=self.limit)
 
     # --- written by the server ---------------------------------------------------------------
     def open(self) -> None:
@@ -163,6 +165,11 @@ class Journal:
                 self._file.write(line)
                 self._file.flush()
 
+    def status_asked(self, moment: float) -> None:
+        with self._lock:
+            self._outcomes["status"] += 1
+            self._status_asked.append(moment)
+
     def callback_attempted(self, attempt: CallbackAttempt) -> None:
         with self._lock:
             self._callbacks.append(attempt)
@@ -188,8 +195,15 @@ class Journal:
         """The most acceptances in any one-second span (sliding, stricter than whole seconds)."""
         return busiest_second(r.accepted_monotonic for r in self.accepted())
 
+    def most_status_asked_in_one_second(self) -> int:
+        """The most GET status questions answered 200 in any one-second span (sliding)."""
+        with self._lock:
+            moments = list(self._status_asked)
+        return busiest_second(moments)
+
     def outcomes(self) -> Counter[str]:
-        """Answers by outcome: "200", "400", "401", "404", "413", "429", "503", "dropped"."""
+        """Answers by outcome: "200", "400", "401", "404", "413", "429", "503", "dropped", and
+        "status" for GET status questions answered 200."""
         with self._lock:
             return Counter(self._outcomes)
 

@@ -235,3 +235,16 @@ def test_a_status_told_without_a_description_is_named_from_the_codes_table(
     assert campaign("enrich", str(file), "--callbacks", str(log), "--outputs", str(out)).exit_code == 0
     (row,) = report(out)
     assert row["delivery_status_description"] == "Destination not allowed for a trial account"
+
+
+def test_polling_keeps_under_the_campaigns_rate(
+    tmp_path: Path, served: BackgroundServer[Simulator], clock: FakeClock
+) -> None:
+    file = write_campaign(tmp_path / "c", digits=[1] * 10, sending="rate = 4\nconcurrency = 8\nmax_attempts = 3")
+    out = tmp_path / "out"
+    env = telesign_env(served.url)
+    assert campaign("send", str(file), "--outputs", str(out), env=env).exit_code == 0
+    clock.now += 3600
+    assert "asked 10, 10 answered" in campaign("poll", str(file), "--outputs", str(out), env=env).output
+    # counted on the simulator's side, over any one-second span
+    assert 1 <= served.app.most_status_asked_in_one_second() <= 4
