@@ -246,5 +246,7 @@ def test_polling_keeps_under_the_campaigns_rate(
     assert campaign("send", str(file), "--outputs", str(out), env=env).exit_code == 0
     clock.now += 3600
     assert "asked 10, 10 answered" in campaign("poll", str(file), "--outputs", str(out), env=env).output
-    # counted on the simulator's side, over any one-second span
-    assert 1 <= served.app.most_status_asked_in_one_second() <= 4
+    # Counted on the simulator's side, over any one-second span: within the rate + 1 the pacing
+    # contract allows (runner.sending.pacing; arrivals can bunch by a few ms under load). Unpaced,
+    # all 10 would come within a fraction of a second.
+    assert 1 <= served.app.most_status_asked_in_one_second() <= 4 + 1
