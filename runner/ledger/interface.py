@@ -56,7 +56,9 @@ class Audience(Protocol):
         new recipients become pending (state_after_sync); recipients not yet sent take the current
         body, phone and campaign commit;
         sent ones keep the body they were sent with; recipients removed from the file are left
-        alone and not sent."""
+        alone and not sent. A row whose phone this campaign already messaged (MESSAGED) under
+        another key is a `duplicate` naming both keys, never a new message; an audience duplicate
+        whose own key was messaged keeps that message in the audience instead."""
         ...
 
     def expire(self, run_id: int) -> int:

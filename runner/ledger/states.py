@@ -28,6 +28,9 @@ class State(StrEnum):
 SENDABLE: tuple[State, ...] = (State.PENDING, State.FAILED)
 # May have reached Telesign without an answer: resent only with --resend-unknown.
 UNSETTLED: tuple[State, ...] = (State.SENDING, State.UNKNOWN)
+# A phone in a message in one of these has (or may have) received this campaign's message: it is
+# never messaged again under another key (docs/reliability.md, "The phone is the identity").
+MESSAGED: tuple[State, ...] = (State.ACCEPTED, *UNSETTLED)
 # Audience rows that never become messages.
 SKIPPED: tuple[State, ...] = (State.SUPPRESSED, State.INVALID, State.DUPLICATE)
 # Not sent yet: an edited campaign file's body and phone still apply to them.

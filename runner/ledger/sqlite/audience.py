@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable
-from typing import Any
 
 from runner.ledger.records import Planned, SkippedRow, now
 from runner.ledger.sqlite.schema import get_meta, set_meta, transaction
-from runner.ledger.states import EDITABLE, POLICY_DECIDED, REPLANNED, SENDABLE, State
+from runner.ledger.states import EDITABLE, MESSAGED, POLICY_DECIDED, REPLANNED, SENDABLE, State
 
 BATCH = 2000  # rows written at a time
 
@@ -16,6 +16,16 @@ _EDITABLE = ", ".join(f"'{state}'" for state in EDITABLE)
 _SENDABLE = ", ".join(f"'{state}'" for state in SENDABLE)
 _REPLANNED = ", ".join(f"'{state}'" for state in REPLANNED)
 _POLICY = ", ".join(f"'{state}'" for state in POLICY_DECIDED)
+_MESSAGED = ", ".join(f"'{state}'" for state in MESSAGED)
+
+
+def already_messaged(item: Planned, key: str, state: str, reference_id: str | None) -> str:
+    """Why a row is a duplicate of a message sent in an earlier run, with both keys."""
+    earlier = state + (f", reference_id {reference_id}" if reference_id else "")
+    return (
+        f"duplicate: {item.phone} was already messaged by this campaign as {key!r} ({earlier}); "
+        f"this row's key is {item.key!r}: not sent again"
+    )
 
 
 class SqliteAudience:
@@ -31,36 +41,52 @@ class SqliteAudience:
     ) -> None:
         with transaction(self.db):
             self.db.execute("DELETE FROM skipped")
-            planned: list[tuple[Any, ...]] = []
-            skipped: list[tuple[Any, ...]] = []
+            planned: list[Planned] = []
+            skipped: list[SkippedRow] = []
             for item in items:
                 if isinstance(item, Planned):
-                    planned.append(
-                        (
-                            item.key,
-                            item.position,
-                            run_id,
-                            item.external_id,
-                            item.recipient_id,
-                            item.phone,
-                            item.body.decode("utf-8"),
-                            item.state,
-                            item.reason,
-                            item.not_before,
-                            item.timezone,
-                            campaign_commit,
-                        )
-                    )
+                    planned.append(item)
                 else:
-                    skipped.append((item.position, item.recipient_id, item.phone, item.state, item.reason))
+                    skipped.append(item)
                 if len(planned) >= BATCH or len(skipped) >= BATCH:
-                    self._write(planned, skipped)
+                    self._write(run_id, campaign_commit, planned, skipped)
                     planned, skipped = [], []
-            self._write(planned, skipped)
+            self._write(run_id, campaign_commit, planned, skipped)
             set_meta(self.db, "audience_run", str(run_id))
             set_meta(self.db, "source_fingerprint", fingerprint)
 
-    def _write(self, planned: list[tuple[Any, ...]], skipped: list[tuple[Any, ...]]) -> None:
+    def _write(
+        self, run_id: int, campaign_commit: str | None, planned: list[Planned], skipped: list[SkippedRow]
+    ) -> None:
+        # Identity across runs is the phone as much as the key: a row whose phone this campaign
+        # already messaged under another key (an `id` column added, an id edited, two ids for one
+        # phone) is a duplicate of that message, named with both keys, and is not sent.
+        messaged = self._messaged_under_other_keys(planned)
+        rows = []
+        kept = []
+        for item in planned:
+            earlier = messaged.get(item.phone)
+            if earlier is not None:
+                kept.append(
+                    (item.position, item.recipient_id, item.phone, State.DUPLICATE, already_messaged(item, *earlier))
+                )
+                continue
+            rows.append(
+                (
+                    item.key,
+                    item.position,
+                    run_id,
+                    item.external_id,
+                    item.recipient_id,
+                    item.phone,
+                    item.body.decode("utf-8"),
+                    item.state,
+                    item.reason,
+                    item.not_before,
+                    item.timezone,
+                    campaign_commit,
+                )
+            )
         # The state's CASE is runner.ledger.states.state_after_sync's rule (what `campaign plan` applies).
         self.db.executemany(
             f"""INSERT INTO messages (key, position, seen_run, external_id, recipient_id, phone, body,
@@ -84,9 +110,46 @@ class SqliteAudience:
                    WHEN state IN ({_REPLANNED}) AND excluded.state <> '{State.PENDING}' THEN excluded.state
                    WHEN state IN ({_POLICY}) THEN '{State.PENDING}'
                    ELSE state END""",
-            planned,
+            rows,
         )
-        self.db.executemany("INSERT OR REPLACE INTO skipped VALUES (?, ?, ?, ?, ?)", skipped)
+        for row in skipped:
+            # A row the audience calls a duplicate (its phone appears earlier, say after rows were
+            # reordered) whose own key was already messaged: that message stays in this run's
+            # audience, at this row's place, and the earlier row is the duplicate of it (above).
+            if row.state == State.DUPLICATE and row.phone:
+                moved = self.db.execute(
+                    f"""UPDATE messages SET position = ?, seen_run = ?
+                        WHERE key = ? AND seen_run != ? AND state IN ({_MESSAGED})""",
+                    (row.position, run_id, row.recipient_id or row.phone, run_id),
+                )
+                if moved.rowcount:
+                    continue
+            kept.append((row.position, row.recipient_id, row.phone, row.state, row.reason))
+        self.db.executemany("INSERT OR REPLACE INTO skipped VALUES (?, ?, ?, ?, ?)", kept)
+
+    def _messaged_under_other_keys(self, planned: list[Planned]) -> dict[str, tuple[str, str, str | None]]:
+        """phone -> (key, state, reference_id) of an earlier message to it, for the planned rows
+        whose own message was never sent (a new key, or one not sent yet): a message already sent
+        keeps its identity whatever its row's phone has become."""
+        if not planned:
+            return {}
+        sent_keys = {
+            key
+            for (key,) in self.db.execute(
+                f"""SELECT key FROM messages WHERE key IN (SELECT value FROM json_each(?))
+                    AND state NOT IN ({_REPLANNED})""",
+                (json.dumps([item.key for item in planned]),),
+            )
+        }
+        phones = [item.phone for item in planned if item.key not in sent_keys]
+        found: dict[str, tuple[str, str, str | None]] = {}
+        for phone, key, state, reference_id in self.db.execute(
+            f"""SELECT phone, key, state, reference_id FROM messages
+                WHERE phone IN (SELECT value FROM json_each(?)) AND state IN ({_MESSAGED}) ORDER BY rowid""",
+            (json.dumps(phones),),
+        ):
+            found.setdefault(phone, (key, state, reference_id))
+        return found
 
     def expire(self, run_id: int) -> int:
         stamp = now()

@@ -121,6 +121,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE deliveries ADD COLUMN price_order INTEGER",
         "ALTER TABLE deliveries ADD COLUMN price_arrival INTEGER",
     ),
+    # 6: a phone this campaign already messaged is looked up by number at every sync
+    # (runner.ledger.sqlite.audience; docs/reliability.md, "The phone is the identity").
+    ("CREATE INDEX IF NOT EXISTS messages_by_phone ON messages (phone)",),
 )
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
 
