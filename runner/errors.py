@@ -83,6 +83,10 @@ class EndpointUnreachable(CannotProceed):
     pass
 
 
+class WrongEndpoint(CannotProceed):
+    """TELESIGN_BASE_URL answers, but not as Telesign's omnichannel endpoint does."""
+
+
 class CampaignLocked(CannotProceed):
     """Another process holds the campaign's lock; `holder` names it ("campaign run, pid N ...")."""
 

@@ -14,11 +14,12 @@ from runner.campaign.expansion import Expansion, Message
 from runner.campaign.schema import Campaign, load
 from runner.commands.check import describe
 from runner.commands.recipient_choice import RecipientChoice
-from runner.errors import EndpointUnreachable, ExitCode, InvalidInput, Problem, UsageProblem
+from runner.errors import EndpointUnreachable, ExitCode, InvalidInput, Problem, UsageProblem, WrongEndpoint
 from runner.ledger.backend import open_ledger
 from runner.ledger.records import TestSend
 from runner.plan.model import read_plan
 from runner.sending.run import CampaignRun, SendOptions, campaign_folder, check_every_row, send_campaign
+from runner.sending.stops import wrong_endpoint_line
 from runner.telesign import settings as config
 from runner.telesign.client import Answer, OmnichannelClient
 
@@ -247,6 +248,10 @@ def test_send(
         raise InvalidInput([message])
     body = message.body
     answer = asyncio.run(_post_once(settings, body))
+    if answer.verdict == "wrong_endpoint":
+        raise WrongEndpoint(
+            wrong_endpoint_line(settings.base_url, answer.description, f"to TEST {campaign.id}") + "; nothing was sent"
+        )
     if answer.verdict == "retry" and answer.http_status is None:
         raise EndpointUnreachable(
             f"TEST {campaign.id}: could not reach {settings.base_url} ({answer.description}): "

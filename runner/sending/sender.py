@@ -21,7 +21,7 @@ from runner.policy.windows import format_utc
 from runner.sending.bookkeeping import Bookkeeper
 from runner.sending.pacing import Pacer
 from runner.sending.progress import Progress
-from runner.sending.stops import Interrupted, Stop, Terminated, Unauthorized, Unreachable
+from runner.sending.stops import Interrupted, NotTelesign, Stop, Terminated, Unauthorized, Unreachable
 from runner.telesign.client import Answer, OmnichannelClient, Verdict
 
 PAGE = 500
@@ -208,6 +208,12 @@ class CampaignSender:
             # give the message back and stop the whole run.
             self.book.release(message.key, prior)
             self.stop(Unauthorized(answer.http_status, answer.status_code, answer.description))
+            return
+        if answer.verdict == "wrong_endpoint":
+            # Not Telesign's endpoint (runner.telesign.client._not_telesign): nothing took the
+            # message for Telesign, so it goes back as it was, and the run stops at this first one.
+            self.book.release(message.key, prior)
+            self.stop(NotTelesign(answer.description))
             return
         state = STATE_AFTER[answer.verdict]
         self.book.record(self._outcome(message, answer, state))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from runner.errors import CredentialsRefused, EndpointUnreachable, ExitCode, RunnerError
+from runner.errors import CredentialsRefused, EndpointUnreachable, ExitCode, RunnerError, WrongEndpoint
 
 
 @dataclass(frozen=True)
@@ -65,4 +65,28 @@ class Unreachable(Stop):
             + (f" ({self.description})" if self.description else "")
             + "; check TELESIGN_BASE_URL and the network. Nothing was sent in this run; the next run sends what is "
             f"left. Report: {report}"
+        )
+
+
+def wrong_endpoint_line(base_url: str, answer: str, doing: str) -> str:
+    """What to say when TELESIGN_BASE_URL answers, but not as Telesign's omnichannel endpoint does."""
+    return (
+        f"{base_url} is not Telesign's omnichannel endpoint: it answered POST /v1/omnichannel with {answer} {doing}; "
+        "check TELESIGN_BASE_URL (the scheme and host only, e.g. https://rest-ww.telesign.com)"
+    )
+
+
+@dataclass(frozen=True)
+class NotTelesign(Stop):
+    """An answer that shows the URL is not Telesign's (runner.telesign.client._not_telesign): the
+    message goes back as it was and the run stops at this first one."""
+
+    label = "not Telesign's endpoint"
+    exit_code = ExitCode.CANNOT_PROCEED
+    answer: str = ""
+
+    def error(self, campaign_id: str, base_url: str, report: Path) -> RunnerError:
+        return WrongEndpoint(
+            wrong_endpoint_line(base_url, self.answer, f"while sending {campaign_id}")
+            + f"; the messages stay as they were and the next run sends them. Report: {report}"
         )

@@ -23,7 +23,11 @@ from runner.telesign.settings import TelesignSettings
 PATH = "/v1/omnichannel"
 USER_AGENT = "campaign-runner/0.1"
 
-Verdict = Literal["accepted", "rejected", "retry", "unknown", "unauthorized"]
+Verdict = Literal["accepted", "rejected", "retry", "unknown", "unauthorized", "wrong_endpoint"]
+
+# Answers no Telesign omnichannel endpoint gives to POST /v1/omnichannel: the URL points elsewhere
+# (a wrong path: 404; a server that does not take POST there: 405, 501; an HTTP/1.0 toy: 505).
+_NOT_THIS_ENDPOINT = frozenset({404, 405, 501, 505})
 
 # 429 is retryable only for 3204 (rate limit); 3203 (callback URL) and 3206 (product not
 # enabled) are account problems that no retry fixes: runner.telesign.codes marks which is which.
@@ -64,6 +68,7 @@ def classify(response: httpx.Response) -> Answer:
     code: int | None = None
     description = response.reason_phrase or ""
     reference_id: str | None = None
+    telesign_json = False  # Telesign answers every POST with a JSON object carrying status.code
     try:
         data = json.loads(response.content)
         status = data.get("status") or {}
@@ -71,8 +76,14 @@ def classify(response: httpx.Response) -> Answer:
         code = int(raw_code) if raw_code is not None else None
         description = str(status.get("description") or description)
         reference_id = data.get("reference_id") or None
+        telesign_json = code is not None
     except (ValueError, AttributeError, TypeError):
         pass  # error pages from proxies are not JSON; the HTTP status decides below
+    if _not_telesign(http, telesign_json):
+        # Nothing at this URL took the message for Telesign: it stays as it was and the run stops
+        # (docs/sending.md, "Credentials and endpoint").
+        kind = "" if telesign_json or not response.content else f", {_content_kind(response)}"
+        return Answer("wrong_endpoint", http, code, f"{http} {response.reason_phrase}{kind}".strip())
     if 200 <= http < 300 and reference_id:
         return Answer("accepted", http, code, description, str(reference_id))
     if http == 401:
@@ -92,6 +103,24 @@ def classify(response: httpx.Response) -> Answer:
     # 500, 502, 504, a 2xx without a reference_id, 503 without 3500: the request may have been
     # acted on. Recorded as unknown, settled by callbacks, never resent in this run.
     return Answer("unknown", http, code, description)
+
+
+def _not_telesign(http: int, telesign_json: bool) -> bool:
+    """An answer that shows the URL is not Telesign's omnichannel endpoint: a redirect (Telesign's
+    API never redirects, and following one would post the message elsewhere), a status that
+    endpoint never gives, a 2xx without Telesign's JSON, or a client error page that is not
+    Telesign's JSON (401 and 429 keep their own meaning whatever the body). 5xx pages stay
+    ambiguous: a gateway may have passed the request on before failing."""
+    if 300 <= http < 400 or http in _NOT_THIS_ENDPOINT:
+        return True
+    if telesign_json:
+        return False
+    return 200 <= http < 300 or (400 <= http < 500 and http not in (401, 429))
+
+
+def _content_kind(response: httpx.Response) -> str:
+    kind = response.headers.get("content-type", "").split(";")[0].strip()
+    return f"a {kind} page" if kind else "not JSON"
 
 
 class OmnichannelClient:
@@ -126,6 +155,7 @@ class OmnichannelClient:
                 timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout, pool=None),
                 headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
                 verify=tls,
+                follow_redirects=False,  # a redirect means a wrong TELESIGN_BASE_URL: see _not_telesign
             )
             for _ in range(pools)
         ]
