@@ -20,7 +20,7 @@ class Bookkeeper:
     def __init__(self, claims: Claims):
         self.claims = claims
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
-        self._claims: list[tuple[str, Sequence[State], asyncio.Future[bool]]] = []
+        self._claims: list[tuple[str, Sequence[State], State, asyncio.Future[bool]]] = []
         self._outcomes: list[Outcome] = []
         self._releases: list[tuple[str, State]] = []
         self._held: list[SetAside] = []
@@ -31,13 +31,22 @@ class Bookkeeper:
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
 
-    async def claim(self, key: str, states: Sequence[State]) -> bool:
+    async def claim(self, key: str, states: Sequence[State], prior: State) -> bool:
         """Mark the message `sending`, committed, before its request may leave. False if it is no
-        longer in one of `states` (settled meanwhile)."""
+        longer in one of `states` (settled meanwhile). Cancelled (a stop), the claim is withdrawn:
+        never committed if it was still waiting, else given back to `prior` once it commits."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._claims.append((key, states, future))
+        entry = (key, states, prior, future)
+        self._claims.append(entry)
         self._kick()
-        return await future
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if entry in self._claims:
+                self._claims.remove(entry)  # never reached the ledger
+            elif future.done() and not future.cancelled() and future.result():
+                self.release(key, prior)  # committed, but its claimer was stopped before it knew
+            raise
 
     def record(self, outcome: Outcome) -> None:
         """Queue an outcome; it is committed with the next batch (call `drain` to wait for it)."""
@@ -73,15 +82,17 @@ class Bookkeeper:
                 releases, self._releases = self._releases, []
                 held, self._held = self._held, []
                 try:
-                    taken = await self.call(self._commit, [(k, s) for k, s, _ in claims], outcomes, releases, held)
+                    taken = await self.call(self._commit, [(k, s) for k, s, _, _ in claims], outcomes, releases, held)
                 except BaseException as error:
-                    for _, _, future in claims:
+                    for _, _, _, future in claims:
                         if not future.done():
                             future.set_exception(error)
                     raise
-                for (_, _, future), ok in zip(claims, taken, strict=False):
+                for (key, _, prior, future), ok in zip(claims, taken, strict=False):
                     if not future.done():
                         future.set_result(ok)
+                    elif ok:
+                        self._releases.append((key, prior))  # its claimer stopped while it committed
         finally:
             self._flushing = None
 

@@ -56,6 +56,25 @@ class SendResult:
     held: dict[str, int] = field(default_factory=dict)  # held back by the policy at claim time
 
 
+@dataclass
+class Lane:
+    """What one worker's message is doing, so that a stop knows what to give back: nothing while it
+    waits for its pace turn, a backoff or a 429 pause (no claim is held then), its claim while the
+    claim commits or its request waits for a connection, and only a request whose writing has
+    started is left to the grace period (and `unknown` if that runs out)."""
+
+    key: str = ""
+    prior: State = State.PENDING
+    claimed: bool = False
+    written: bool = False
+
+    def wrote(self) -> None:
+        self.written = True
+
+    def clear(self) -> None:
+        self.key, self.prior, self.claimed, self.written = "", State.PENDING, False, False
+
+
 class CampaignSender:
     def __init__(
         self, claims: Claims, client: OmnichannelClient, plan: SendPlan, progress: Progress, gate: Gate | None = None
@@ -75,6 +94,7 @@ class CampaignSender:
         self.result = SendResult()
         self._stop = asyncio.Event()
         self._rng = random.Random()
+        self._lanes = [Lane() for _ in range(plan.concurrency)]
         self._reached = False  # any answer (or a request written) from the endpoint in this run
 
     def stop(self, reason: Stop) -> None:
@@ -122,10 +142,15 @@ class CampaignSender:
                     queue.get_nowait()
                 for _ in workers:
                     queue.put_nowait(None)
+                # A worker whose request is not being written yet stops now and gives its message
+                # back (see Lane); requests on the wire get the grace period to be answered.
+                for task, lane in zip(workers, self._lanes, strict=True):
+                    if not lane.written:
+                        task.cancel()
                 _, pending = await asyncio.wait(workers, timeout=self.plan.grace)
                 for task in pending:
-                    task.cancel()  # their messages stay `sending`: reported, never resent blindly
-                await asyncio.gather(*pending, return_exceptions=True)
+                    task.cancel()  # their messages become `unknown`: reported, never resent blindly
+                await asyncio.gather(*workers, return_exceptions=True)
             else:
                 await asyncio.gather(*workers)
                 stopper.cancel()
@@ -166,24 +191,46 @@ class CampaignSender:
             await self._deliver(message, lane)
 
     async def _deliver(self, message: Sendable, lane: int) -> None:
+        flight = self._lanes[lane]
+        try:
+            await self._attempts(message, lane, flight)
+        except asyncio.CancelledError:
+            # A stop (see _run): give back what never left; what may have is `unknown`.
+            if flight.claimed and flight.written:
+                self.book.record(
+                    Outcome(
+                        flight.key, State.UNKNOWN, status_description="stopped before Telesign answered; it may have"
+                    )
+                )
+            elif flight.claimed:
+                self.book.release(flight.key, flight.prior)
+            raise
+        finally:
+            flight.clear()
+
+    async def _attempts(self, message: Sendable, lane: int, flight: Lane) -> None:
         states, prior = self.states, message.state
         for attempt in range(1, self.plan.max_attempts + 1):
-            if self._stop.is_set() or self._held_back(message, claimed=False):
-                return
-            if not await self.book.claim(message.key, states):
-                return
-            if attempt == 1:
-                self.result.claimed += 1
+            # The pace turn (and any 429 pause) is waited for before the claim: a message is
+            # `sending` only from the moment its request may be written (docs/reliability.md).
             await self.pacer.wait_turn()
             if self._stop.is_set():
-                # Claimed but not sent: give it back as it was.
-                self.book.release(message.key, prior)
                 return
-            # Again, right before the request is written: a STOP may have arrived, or the window
-            # closed, while it waited for its turn (20:59:59.9 must not leave at 21:00:00.1).
-            if self._held_back(message, claimed=True):
+            # Right before the claim, so right before the request is written: a STOP may have
+            # arrived, or the window closed, while it waited for its turn (20:59:59.9 must not
+            # leave at 21:00:00.1).
+            if self._held_back(message, claimed=False):
                 return
-            answer = await self.client.send(message.body, lane)
+            flight.key, flight.prior = message.key, prior
+            if not await self.book.claim(message.key, states, prior):
+                return
+            flight.claimed = True
+            if attempt == 1:
+                self.result.claimed += 1
+            if self._stop.is_set():
+                return self._give_back(flight)
+            answer = await self.client.send(message.body, lane, flight.wrote)
+            flight.clear()  # settled below, before the next await
             self._reached |= not _never_connected(answer)
             self.result.answers[answer.verdict] = self.result.answers.get(answer.verdict, 0) + 1
             if answer.verdict == "retry" and attempt < self.plan.max_attempts:
@@ -198,9 +245,15 @@ class CampaignSender:
                     self.progress.note(State.FAILED)  # as the ledger now says, should the run stop here
                 states, prior = (State.FAILED,), State.FAILED
                 await self._backoff(attempt, answer)
+                if self._stop.is_set():
+                    return
                 continue
             self._settle(message, answer, prior, retried=attempt > 1)
             return
+
+    def _give_back(self, flight: Lane) -> None:
+        self.book.release(flight.key, flight.prior)
+        flight.clear()
 
     def _settle(self, message: Sendable, answer: Answer, prior: State, retried: bool = False) -> None:
         if answer.verdict == "unauthorized":

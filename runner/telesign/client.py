@@ -9,10 +9,11 @@ from __future__ import annotations
 import importlib
 import json
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 
@@ -171,11 +172,14 @@ class OmnichannelClient:
             return digest_headers(self.settings.credentials, "POST", PATH, body)
         return {"Authorization": basic_authorization(self.settings.credentials), "Content-Type": "application/json"}
 
-    async def send(self, body: bytes, lane: int = 0) -> Answer:
-        """POST one body; `lane` (the worker's number) picks the connection pool."""
+    async def send(self, body: bytes, lane: int = 0, on_write: Callable[[], None] | None = None) -> Answer:
+        """POST one body; `lane` (the worker's number) picks the connection pool. `on_write` is
+        called when the request starts to be written: before that (waiting for a connection or a
+        pool slot), a cancelled send certainly reached no one."""
         pool = self.pools[(lane // self.per_pool) % len(self.pools)]
+        extensions = {} if on_write is None else {"trace": _on_request_write(on_write)}
         try:
-            response = await pool.post(self.url, content=body, headers=self._headers(body))
+            response = await pool.post(self.url, content=body, headers=self._headers(body), extensions=extensions)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
             # The connection failed before the request was written: nothing reached Telesign.
             return Answer("retry", None, None, f"connection failed: {type(error).__name__}")
@@ -184,6 +188,16 @@ class OmnichannelClient:
             # request may have been acted on.
             return Answer("unknown", None, None, f"no answer: {type(error).__name__}")
         return classify(response)
+
+
+def _on_request_write(callback: Callable[[], None]) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
+    """An httpcore trace hook calling `callback` as the request's headers start to be written."""
+
+    async def trace(event: str, info: dict[str, Any]) -> None:
+        if event.endswith("send_request_headers.started"):
+            callback()
+
+    return trace
 
 
 def _load_network_backend() -> None:

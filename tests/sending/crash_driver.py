@@ -12,6 +12,7 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from runner.ledger.sqlite.claims import SqliteClaims
@@ -44,10 +45,12 @@ def install(point: str, nth: int) -> None:
 
     send = OmnichannelClient.send
 
-    async def send_and_maybe_die(self: OmnichannelClient, body: bytes, lane: int = 0) -> Answer:
+    async def send_and_maybe_die(
+        self: OmnichannelClient, body: bytes, lane: int = 0, on_write: Callable[[], None] | None = None
+    ) -> Answer:
         if point == "during_request" and reached():
             asyncio.get_running_loop().call_later(0.05, die)  # the simulator holds it for latency_ms
-        answer = await send(self, body, lane)
+        answer = await send(self, body, lane, on_write)
         if point == "after_response" and reached():
             die()
         return answer

@@ -160,10 +160,11 @@ PROXY_PAGE = b"<html><head><title>502 Bad Gateway</title></head><body><center>ng
         (504, "unknown"),
         (503, "unknown"),
         (500, "unknown"),
-        (200, "unknown"),
         (429, "retry"),
-        (400, "rejected"),
         (401, "unauthorized"),
+        # not Telesign's: a 2xx or a client error without its JSON (tests/sending/test_wrong_endpoint.py)
+        (200, "wrong_endpoint"),
+        (400, "wrong_endpoint"),
     ],
 )
 async def test_non_json_pages_from_proxies_are_judged_by_the_http_status(
@@ -179,7 +180,7 @@ async def test_non_json_pages_from_proxies_are_judged_by_the_http_status(
 )
 async def test_odd_json_never_raises(answer_of: Any, body: bytes) -> None:
     assert (await answer_of(502, body)).verdict == "unknown"
-    assert (await answer_of(400, body)).verdict == "rejected"
+    assert (await answer_of(400, body)).verdict == "wrong_endpoint"  # not Telesign's JSON
 
 
 def test_retry_after_forms() -> None:
