@@ -21,10 +21,14 @@ from runner.policy.windows import format_utc
 from runner.sending.bookkeeping import Bookkeeper
 from runner.sending.pacing import Pacer
 from runner.sending.progress import Progress
-from runner.sending.stops import Interrupted, NotTelesign, Stop, Terminated, Unauthorized, Unreachable
+from runner.sending.stops import Interrupted, NotTelesign, Stop, Terminated, Throttled, Unauthorized, Unreachable
 from runner.telesign.client import Answer, OmnichannelClient, Verdict
 
 PAGE = 500
+# The longest Retry-After a run waits for (docs/sending.md). Telesign's 429/3204 asks for seconds;
+# a longer wait (an account throttled for hours) would hold the campaign's lock and a cron slot
+# for as long: the message is `failed` instead, the run stops claiming, the next run sends it.
+MAX_RETRY_AFTER = 60.0
 
 # The state a message is left in by its last answer (an `unauthorized` one gives the claim back).
 STATE_AFTER: dict[Verdict, State] = {
@@ -233,6 +237,8 @@ class CampaignSender:
             flight.clear()  # settled below, before the next await
             self._reached |= not _never_connected(answer)
             self.result.answers[answer.verdict] = self.result.answers.get(answer.verdict, 0) + 1
+            if answer.verdict == "retry" and (answer.retry_after or 0.0) > MAX_RETRY_AFTER:
+                return self._too_long_to_wait(message, answer)
             if answer.verdict == "retry" and attempt < self.plan.max_attempts:
                 if answer.retry_after is not None and answer.http_status == 429:
                     self.pacer.pause(answer.retry_after)
@@ -250,6 +256,19 @@ class CampaignSender:
                 continue
             self._settle(message, answer, prior, retried=attempt > 1)
             return
+
+    def _too_long_to_wait(self, message: Sendable, answer: Answer) -> None:
+        assert answer.retry_after is not None
+        why = (
+            f"Telesign asked to wait {answer.retry_after:.0f}s (Retry-After on {answer.http_status}/"
+            f"{answer.status_code}), more than the {MAX_RETRY_AFTER:.0f}s a run waits: failed, the next run sends it"
+        )
+        self.book.record(
+            Outcome(message.key, State.FAILED, answer.http_status, answer.status_code, why, answer.reference_id)
+        )
+        self.progress.note(State.FAILED)
+        self.progress.event(f"a message {why}; no new messages in this run")
+        self.stop(Throttled())
 
     def _give_back(self, flight: Lane) -> None:
         self.book.release(flight.key, flight.prior)

@@ -90,3 +90,12 @@ class NotTelesign(Stop):
             wrong_endpoint_line(base_url, self.answer, f"while sending {campaign_id}")
             + f"; the messages stay as they were and the next run sends them. Report: {report}"
         )
+
+
+@dataclass(frozen=True)
+class Throttled(Stop):
+    """Telesign asked to wait longer than a run waits (runner.sending.sender.MAX_RETRY_AFTER): the
+    message is `failed`, nothing more is claimed, and the run ends as incomplete (exit 3)."""
+
+    label = "Telesign asked to wait too long"
+    exit_code = ExitCode.INCOMPLETE

@@ -8,16 +8,16 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures.simulator import MakeSimulator, SimulatorServer
+from tests.sending import loopback
 from tests.sending.helpers import campaign, ledger_states, start_send, telesign_env, wait_for_accepted, write_campaign
+from tests.sending.loopback import RateLimited
 
 RECIPIENTS = 12
 SLOW = "rate = 0.5\nconcurrency = 8\nmax_attempts = 3"
@@ -60,56 +60,33 @@ def test_a_stop_while_messages_wait_for_their_pace_turn_leaves_them_pending(
     rerun_sends_everyone_once(file, out, sim)
 
 
-class RateLimited(BaseHTTPRequestHandler):
-    """Telesign's 429/3204 with a long (but allowed) Retry-After, to every request."""
-
-    posts = 0
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        type(self).posts += 1
-        self.rfile.read(int(self.headers.get("content-length") or 0))
-        body = b'{"status": {"code": 3204, "description": "Rate limit exceeded"}}'
-        self.send_response(429)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Retry-After", "50")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
 @pytest.fixture
-def rate_limited() -> Iterator[str]:
-    RateLimited.posts = 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), RateLimited)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+def rate_limited() -> Iterator[tuple[str, type[RateLimited]]]:
+    handler = loopback.rate_limited("50")
+    with loopback.serving(handler) as url:
+        yield url, handler
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_stop_during_a_429_pause_gives_every_message_back(
-    signum: int, code: int, tmp_path: Path, make_simulator: MakeSimulator, rate_limited: str
+    signum: int, code: int, tmp_path: Path, make_simulator: MakeSimulator, rate_limited: tuple[str, type[RateLimited]]
 ) -> None:
+    url, handler = rate_limited
     sim = make_simulator()
     file = write_campaign(
         tmp_path / "c", digits=[i % 9 for i in range(RECIPIENTS)], sending="rate = 1000\nconcurrency = 8"
     )
     out = tmp_path / "out"
-    proc = start_send(file, out, rate_limited)
+    proc = start_send(file, out, url)
     deadline = time.monotonic() + 20
-    while RateLimited.posts < 1 and time.monotonic() < deadline:
+    while handler.posts < 1 and time.monotonic() < deadline:
         time.sleep(0.02)
     time.sleep(0.5)  # every worker now waits out the 50 s pause (or its backoff)
     returncode, stderr = stop(proc, signum)  # well before the pause would end
     assert returncode == code, stderr
     assert "pausing everyone 50.0s" in stderr
     states = assert_given_back(out, {"pending", "failed"})
-    assert states.count("failed") == RateLimited.posts  # each answered 429 once: failed, sent next run
+    assert states.count("failed") == handler.posts  # each answered 429 once: failed, sent next run
     rerun_sends_everyone_once(file, out, sim)
 
 
