@@ -79,6 +79,10 @@ class CredentialsRefused(CannotProceed):
     pass
 
 
+class InvalidCredentials(CannotProceed):
+    """TELESIGN_CUSTOMER_ID or TELESIGN_API_KEY could not make a valid request (checked before sending)."""
+
+
 class EndpointUnreachable(CannotProceed):
     pass
 

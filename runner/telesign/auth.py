@@ -45,11 +45,28 @@ def mask(value: str) -> str:
 
 
 def key_bytes(api_key: str) -> bytes:
-    """The HMAC key: Telesign API keys are base64; a key that is not is used as its raw bytes."""
+    """The HMAC key, decoded as Telesign's own SDK decodes it (`b64decode(api_key)` in telesign's
+    RestClient): lenient base64, characters outside the alphabet (spaces, line breaks, `-`, `_`)
+    dropped, so that a key pasted with them signs exactly as the SDK signs. A key that does not
+    decode even so (wrong padding, not ASCII) is used as its raw bytes here; settings refuse such
+    a key for digest sends (key_problem)."""
     try:
-        return base64.b64decode(api_key, validate=True)
+        return base64.b64decode(api_key)
     except (binascii.Error, ValueError):
         return api_key.encode("utf-8")
+
+
+def key_problem(api_key: str) -> str | None:
+    """Why Telesign's SDK could not sign with this API key (digest auth), or None."""
+    if not api_key.isascii():
+        return "has characters that are not ASCII: a Telesign API key is base64"
+    try:
+        decoded = base64.b64decode(api_key)
+    except (binascii.Error, ValueError):
+        return "is not base64 (its length or padding is wrong): copy the key again from Telesign's portal"
+    if not decoded:
+        return "has no base64 characters"
+    return None
 
 
 def basic_authorization(creds: Credentials) -> str:

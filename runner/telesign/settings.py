@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from runner.errors import MissingCredentials, UsageProblem
-from runner.telesign.auth import Credentials
+from runner.errors import InvalidCredentials, MissingCredentials, UsageProblem
+from runner.telesign.auth import Credentials, key_problem
 
 DEFAULT_BASE_URL = "https://rest-ww.telesign.com"  # omnichannel is served there
 AuthMode = Literal["basic", "digest"]
@@ -36,4 +36,30 @@ def from_environment(env: Mapping[str, str] | None = None) -> TelesignSettings:
     if not base_url.startswith(("http://", "https://")):
         raise UsageProblem(f"TELESIGN_BASE_URL must start with https:// (got {base_url!r})")
     creds = Credentials(env["TELESIGN_CUSTOMER_ID"].strip(), env["TELESIGN_API_KEY"].strip())
-    return TelesignSettings(creds, base_url.rstrip("/"), "digest" if auth == "digest" else "basic")
+    mode: AuthMode = "digest" if auth == "digest" else "basic"
+    check_credentials(creds, mode)
+    return TelesignSettings(creds, base_url.rstrip("/"), mode)
+
+
+def check_credentials(creds: Credentials, auth: AuthMode) -> None:
+    """Refuse, before anything is claimed, credentials that could not make a request Telesign
+    accepts: a line break would end the Authorization header (or be sent inside it), a digest's
+    customer id travels as header text (ASCII only), and a digest key must decode as Telesign's
+    SDK decodes it. The values themselves are never shown (docs/sending.md)."""
+    problems = []
+    for name, value in (("TELESIGN_CUSTOMER_ID", creds.customer_id), ("TELESIGN_API_KEY", creds.api_key)):
+        if "\r" in value or "\n" in value:
+            problems.append(f"{name} contains a line break (CR or LF): set it on one line")
+        elif any(ord(c) < 32 or ord(c) == 127 for c in value):
+            problems.append(f"{name} contains a control character (a tab or the like): remove it")
+    if auth == "digest" and not problems:
+        if not creds.customer_id.isascii():
+            problems.append(
+                "TELESIGN_CUSTOMER_ID has characters that are not ASCII, which TELESIGN_AUTH=digest cannot send "
+                "in its Authorization header: use the customer id exactly as Telesign's portal shows it"
+            )
+        why = key_problem(creds.api_key)
+        if why is not None:
+            problems.append(f"TELESIGN_API_KEY {why}")
+    if problems:
+        raise InvalidCredentials("; ".join(problems) + "; nothing was sent")
