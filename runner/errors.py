@@ -103,3 +103,7 @@ class LedgerUnusable(CannotProceed):
     """The campaign's ledger cannot be read (damaged, a folder in its place, another campaign's,
     written by a newer version of the runner):
     nothing is sent, since without it the runner cannot know what was sent already."""
+
+
+class TerminationRequested(BaseException):
+    """SIGTERM, raised where Ctrl-C raises KeyboardInterrupt (runner.sending.signals): exit 143."""

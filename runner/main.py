@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from runner import terminal
-from runner.errors import ExitCode, RunnerError
+from runner.errors import ExitCode, RunnerError, TerminationRequested
 
 
 def dispatch(command: Callable[..., int], **kwargs: Any) -> None:
@@ -26,6 +26,9 @@ def dispatch(command: Callable[..., int], **kwargs: Any) -> None:
     except KeyboardInterrupt:
         terminal.err("interrupted", "error", "error", exit_code=int(ExitCode.INTERRUPTED))
         code = int(ExitCode.INTERRUPTED)
+    except TerminationRequested:
+        terminal.err("terminated")
+        code = int(ExitCode.TERMINATED)
     sys.exit(code)
 
 

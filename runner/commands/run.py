@@ -74,7 +74,10 @@ def run(directory: Path, outputs: Path, log_format: str, now: datetime | None = 
             terminal.error(error)
             worst = max(worst, ExitCode.INVALID)
             continue
-        worst = max(worst, show(result, said), poll_if_asked(campaign, settings, outputs, now))
+        worst = max(worst, show(result, said))
+        if result.exit_code in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
+            break  # a stop stops every campaign (and their polls), not just the one being sent
+        worst = max(worst, poll_if_asked(campaign, settings, outputs, now))
     return worst
 
 

@@ -70,6 +70,8 @@ def run(
     said: set[str] = set()
     for campaign in campaigns:
         worst = max(worst, show(send_campaign(campaign, settings, options), said))
+        if worst in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
+            break  # a stop stops every campaign, not just the one being sent
     return worst
 
 

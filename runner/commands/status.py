@@ -17,10 +17,13 @@ from runner.report.cost import describe_totals, summarize
 from runner.sending.run import campaign_folder
 
 RUNS_SHOWN = 10
+# A run stopped by Ctrl-C or SIGTERM still finishes (runner.sending.signals): say how it ended.
+STOPPED = {int(ExitCode.INTERRUPTED): " (interrupted)", int(ExitCode.TERMINATED): " (terminated)"}
 
 
 def describe_run(info: RunInfo) -> str:
-    finished = info.finished_at or "not finished (interrupted or running)"
+    stopped = STOPPED.get(info.exit_code or 0, "")
+    finished = f"{info.finished_at}{stopped}" if info.finished_at else "not finished (killed, or still running)"
     code = info.exit_code if info.exit_code is not None else "-"
     line = f"#{info.id} started {info.started_at}, finished {finished}, exit {code}"
     if info.tree_dirty is not None:

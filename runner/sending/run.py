@@ -17,7 +17,7 @@ from runner.campaign.audience import Skipped
 from runner.campaign.expansion import Expansion, Message
 from runner.campaign.render import find_templates_folder
 from runner.campaign.schema import Campaign
-from runner.errors import ExitCode, InvalidInput
+from runner.errors import ExitCode, InvalidInput, RunnerError, TerminationRequested
 from runner.ledger.backend import ledger_exists, open_ledger
 from runner.ledger.interface import Claims, Ledger
 from runner.ledger.lock import CampaignLock
@@ -34,7 +34,8 @@ from runner.report import csv as report
 from runner.sending.decisions import plan_message, run_cap, schedule_at
 from runner.sending.progress import Progress
 from runner.sending.sender import CampaignSender, SendPlan, SendResult
-from runner.sending.stops import Stop
+from runner.sending.signals import stops_held, stops_raise
+from runner.sending.stops import Interrupted, Stop, Terminated
 from runner.telesign.client import OmnichannelClient
 from runner.telesign.settings import TelesignSettings
 
@@ -187,38 +188,71 @@ def _send_locked(
         options.plan.fingerprint if options.plan else None,
     )
     run_id = ledger.runs.start("send", provenance)
-    try:
-        ledger.audience.sync(
-            run_id,
-            planned_rows(expansion, gate),
-            fingerprint=source_fingerprint(campaign),
-            campaign_commit=provenance.campaign_commit,
-        )
-    except InvalidInput:
-        ledger.runs.finish(run_id, ExitCode.INVALID, {})
-        raise
-    note = ""
-    stopped: Stop | None = None
-    if expired:
-        n = ledger.audience.expire(run_id)
-        note = f"past its schedule's end: {n} unsent message(s) marked expired"
-    else:
-        stopped = _send_passes(campaign, ledger, settings, options, gate, run_id)
-        end = spec.schedule.end
-        if options.wait and stopped is None and end is not None and gate.clock() >= end:
-            n = ledger.audience.expire(run_id)
-            note = f"waited until its schedule's end: {n} unsent message(s) marked expired"
-    counts = ledger.counts(run_id)
-    deferred = ledger.deferred(run_id)
-    later = f"{sum(n for _, n in deferred)} deferred until {deferred[0][0]}" if deferred else ""
     path = folder / "report.csv"
-    report.write(ledger, path, gate.store.replies_to(spec.id) if gate.store is not None else None)
-    code = exit_code(counts, stopped)
-    ledger.runs.finish(run_id, code, counts)
+    outcome = _Outcome()
+    counts: dict[str, int] = {}
+    code: int = ExitCode.OK
+    later = ""
+    try:
+        with stops_raise():
+            try:
+                ledger.audience.sync(
+                    run_id,
+                    planned_rows(expansion, gate),
+                    fingerprint=source_fingerprint(campaign),
+                    campaign_commit=provenance.campaign_commit,
+                )
+            except InvalidInput:
+                outcome.invalid = True
+                raise
+            if expired:
+                n = ledger.audience.expire(run_id)
+                outcome.note = f"past its schedule's end: {n} unsent message(s) marked expired"
+            else:
+                outcome.stopped = _send_passes(campaign, ledger, settings, options, gate, run_id)
+                end = spec.schedule.end
+                if options.wait and outcome.stopped is None and end is not None and gate.clock() >= end:
+                    n = ledger.audience.expire(run_id)
+                    outcome.note = f"waited until its schedule's end: {n} unsent message(s) marked expired"
+    except KeyboardInterrupt:
+        outcome.stopped = Interrupted()  # a Ctrl-C outside the send loop (or asyncio's own)
+    except TerminationRequested:
+        outcome.stopped = Terminated()
+    except BaseException as failure:
+        outcome.error = failure
+        raise
+    finally:
+        # Whatever ended the run, the report and the run's end are written (unless the file was
+        # invalid: then nothing of it was recorded), and a second Ctrl-C waits for them.
+        with stops_held():
+            if outcome.invalid:
+                ledger.runs.finish(run_id, ExitCode.INVALID, {})
+            else:
+                counts = ledger.counts(run_id)
+                deferred = ledger.deferred(run_id)
+                later = f"{sum(n for _, n in deferred)} deferred until {deferred[0][0]}" if deferred else ""
+                report.write(ledger, path, gate.store.replies_to(spec.id) if gate.store is not None else None)
+                code = exit_code(counts, outcome.stopped) if outcome.error is None else _error_code(outcome.error)
+                ledger.runs.finish(run_id, code, counts)
+    stopped = outcome.stopped
     error = stopped.error(spec.id, settings.base_url, path) if stopped is not None else None
     if error is not None:
         raise error
-    return CampaignRun(spec.id, code, counts, path, note, later, in_git=where is not None)
+    return CampaignRun(spec.id, code, counts, path, outcome.note, later, in_git=where is not None)
+
+
+@dataclass
+class _Outcome:
+    """How a campaign's run ended, gathered as it goes so that the report is written whatever ends it."""
+
+    stopped: Stop | None = None
+    note: str = ""
+    invalid: bool = False
+    error: BaseException | None = None
+
+
+def _error_code(error: BaseException) -> int:
+    return int(error.exit_code) if isinstance(error, RunnerError) else int(ExitCode.INVALID)
 
 
 def _send_passes(

@@ -21,6 +21,7 @@ from runner.policy.windows import format_utc
 from runner.sending.bookkeeping import Bookkeeper
 from runner.sending.pacing import Pacer
 from runner.sending.progress import Progress
+from runner.sending.signals import restore_after_loop
 from runner.sending.stops import Interrupted, NotTelesign, Stop, Terminated, Throttled, Unauthorized, Unreachable
 from runner.telesign.client import Answer, OmnichannelClient, Verdict
 
@@ -128,6 +129,7 @@ class CampaignSender:
             (signal.SIGINT, Interrupted()),
             (signal.SIGTERM, Terminated()),
         )
+        previous = {signum: signal.getsignal(signum) for signum, _ in reasons}
         for signum, reason in reasons:
             try:
                 loop.add_signal_handler(signum, functools.partial(self.stop, reason))
@@ -163,6 +165,7 @@ class CampaignSender:
         finally:
             for signum in handled:
                 loop.remove_signal_handler(signum)
+            restore_after_loop(handled, previous)
             self.book.close()
         return self.result
 
