@@ -31,19 +31,21 @@ def _main_thread() -> bool:
 
 @contextmanager
 def stops_raise() -> Iterator[None]:
-    """For the length of a campaign's send: SIGTERM raises TerminationRequested, Ctrl-C KeyboardInterrupt.
-    (Only the main thread can handle signals: elsewhere, in tests and the sandbox, this does nothing.)"""
+    """For the length of a campaign's send: SIGTERM raises TerminationRequested, as Ctrl-C raises
+    KeyboardInterrupt (Python's own handler, left as it is). Only the main thread can handle
+    signals: elsewhere this does nothing."""
     if not _main_thread():
         yield
         return
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous == signal.SIG_IGN:  # started with SIGTERM ignored (nohup and the like): keep it so
+        yield
+        return
     signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager
@@ -54,6 +56,7 @@ def stops_held() -> Iterator[None]:
         return
     held: list[int] = []
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: handler for sig, handler in previous.items() if handler != signal.SIG_IGN}
     for sig in previous:
         signal.signal(sig, lambda signum, frame: held.append(signum))
     try:
