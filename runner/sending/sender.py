@@ -241,7 +241,7 @@ class CampaignSender:
             self._reached |= not _never_connected(answer)
             self.result.answers[answer.verdict] = self.result.answers.get(answer.verdict, 0) + 1
             if answer.verdict == "retry" and (answer.retry_after or 0.0) > MAX_RETRY_AFTER:
-                return self._too_long_to_wait(message, answer)
+                return self._too_long_to_wait(message, answer, counted=attempt > 1)
             if answer.verdict == "retry" and attempt < self.plan.max_attempts:
                 if answer.retry_after is not None and answer.http_status == 429:
                     self.pacer.pause(answer.retry_after)
@@ -260,7 +260,7 @@ class CampaignSender:
             self._settle(message, answer, prior, retried=attempt > 1)
             return
 
-    def _too_long_to_wait(self, message: Sendable, answer: Answer) -> None:
+    def _too_long_to_wait(self, message: Sendable, answer: Answer, counted: bool) -> None:
         assert answer.retry_after is not None
         why = (
             f"Telesign asked to wait {answer.retry_after:.0f}s (Retry-After on {answer.http_status}/"
@@ -269,7 +269,8 @@ class CampaignSender:
         self.book.record(
             Outcome(message.key, State.FAILED, answer.http_status, answer.status_code, why, answer.reference_id)
         )
-        self.progress.note(State.FAILED)
+        if not counted:  # a retried message was counted failed at its first attempt
+            self.progress.note(State.FAILED)
         self.progress.event(f"a message {why}; no new messages in this run")
         self.stop(Throttled())
 

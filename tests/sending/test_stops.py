@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -35,6 +36,23 @@ def rerun_sends_everyone_once(file: Path, out: Path, sim: SimulatorServer) -> No
     assert result.exit_code == 0, result.output
     counts = sim.app.accepted_by_phone()
     assert len(counts) == RECIPIENTS and set(counts.values()) == {1}
+
+
+def wait_for_claims(ledger: Path, timeout: float = 20) -> None:
+    """Until some message is `sending` in the ledger (a bound, not a speed requirement)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ledger.exists():
+            db = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
+            try:
+                if db.execute("SELECT COUNT(*) FROM messages WHERE state = 'sending'").fetchone()[0]:
+                    return
+            except sqlite3.OperationalError:
+                pass  # the ledger is being made
+            finally:
+                db.close()
+        time.sleep(0.02)
+    raise AssertionError(f"nothing was claimed in {ledger} within {timeout}s")
 
 
 def assert_given_back(out: Path, allowed: set[str]) -> list[str]:
@@ -133,7 +151,8 @@ def test_a_stop_while_requests_wait_for_a_connection_gives_them_back(
     out = tmp_path / "out"
     try:
         proc = start_send(file, out, f"http://127.0.0.1:{port}")
-        time.sleep(1.5)  # the claims are committed and the connections are being made
+        wait_for_claims(out / "test-campaign" / "ledger.sqlite")  # the workers now wait for connections
+        time.sleep(0.2)
         returncode, stderr = stop(proc, signal.SIGINT)
         assert returncode == 130, stderr
         assert_given_back(out, {"pending", "failed"})
