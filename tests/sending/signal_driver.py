@@ -59,9 +59,9 @@ def install(plan: str) -> None:
 
     write = report.write
 
-    def write_and_signal(ledger: Ledger, path: Any) -> Any:
+    def write_and_signal(ledger: Ledger, path: Any, *more: Any) -> Any:
         at("report")
-        return write(ledger, path)
+        return write(ledger, path, *more)
 
     def restore_and_signal(signums: Any, previous: Any) -> None:
         restore_after_loop(signums, previous)
