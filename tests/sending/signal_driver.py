@@ -36,14 +36,14 @@ def install(plan: str) -> None:
 
     sync = SqliteAudience.sync
 
-    def sync_and_signal(self: SqliteAudience, run_id: int, items: Any, fingerprint: str = "") -> None:
+    def sync_and_signal(self: SqliteAudience, run_id: int, items: Any, *more: Any, **named: Any) -> None:
         def rows() -> Any:
             for n, item in enumerate(items):
                 if n == 3:
                     at("sync")
                 yield item
 
-        sync(self, run_id, rows(), fingerprint)
+        sync(self, run_id, rows(), *more, **named)
 
     send = OmnichannelClient.send
 
