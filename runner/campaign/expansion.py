@@ -24,7 +24,7 @@ from runner.campaign.sms import SmsShape, measure
 from runner.errors import InvalidInput, Problem
 from runner.policy.rules import Rules, rules_for
 from runner.policy.windows import BadWindow
-from runner.policy.zones import RecipientZones
+from runner.policy.zones import NO_ZONES, RecipientZones
 
 MAX_CAUSES_LISTED = 200
 FIRST_LOCATIONS = 5  # rows named on a shared cause's line
@@ -230,7 +230,8 @@ class Expansion:
                 f" over [sms] max_segments = {self.max_segments}",
             )
         try:
-            zones = self.rules.zones(recipient.phone, recipient.variables)
+            # (only where a window applies: no campaign without one pays for the lookup)
+            zones = self.rules.zones(recipient.phone, recipient.variables) if self.rules.window else NO_ZONES
         except BadWindow as error:
             return RenderProblem((), "`timezone` column: not a time zone", f"`timezone` column: {error}")
         ext = external_id or request.external_id(spec.id, recipient.key)
