@@ -56,8 +56,14 @@ def _ledger_change(saved: Plan, fresh: Plan) -> str:
     return "the ledger changed since the plan" + (f": {shown}" if shown else " (messages changed state)")
 
 
-def changes_since(saved: Plan, fresh: Plan, now: datetime) -> list[str]:
-    """Every reason the saved plan no longer holds, one line each; empty when it holds."""
+def changes_since(saved: Plan, fresh: Plan, now: datetime, own_progress: bool = False) -> list[str]:
+    """Every reason the saved plan no longer holds, one line each; empty when it holds.
+
+    `own_progress`: every run that changed the ledger since the plan was made applied this very
+    plan (or only settled answers: enrich, poll). Then the ledger and the messages left may have
+    moved, but only along the plan: with the same inputs, what is left is part of what it counted,
+    so a plan whose deferred messages wait for their window (or whose run was interrupted) goes on
+    being applied by later runs (docs/plan.md)."""
     if saved.campaign_id != fresh.campaign_id:
         return [f"the plan is for campaign {saved.campaign_id!r}, not {fresh.campaign_id!r}"]
     changes: list[str] = []
@@ -84,6 +90,11 @@ def changes_since(saved: Plan, fresh: Plan, now: datetime) -> list[str]:
             if new > 0
             else f"opt-outs changed since the plan: {saved.opt_outs:,} -> {fresh.opt_outs:,} phones opted out"
         )
+    if own_progress:
+        planned, left = saved.counts.to_send + saved.counts.deferred, fresh.counts.to_send + fresh.counts.deferred
+        if left > planned:
+            changes.append(f"the messages to send differ from the plan: {planned:,} -> {left:,}")
+        return changes
     if saved.ledger_digest != fresh.ledger_digest:
         changes.append(_ledger_change(saved, fresh))
     if not changes and saved.to_send_digest != fresh.to_send_digest:

@@ -162,10 +162,25 @@ def _hold_to_plan(campaign: Campaign, ledger: Ledger, gate: Gate, options: SendO
     saved = options.plan
     assert saved is not None
     fresh = make_plan(campaign, ledger, PlanOptions(limit=saved.limit, now=now, outputs=options.outputs), gate)
-    changes = changes_since(saved, fresh, now)
+    changes = changes_since(saved, fresh, now, own_progress=_only_this_plan_since(ledger, saved))
     if changes:
         raise PlanStale(campaign.id, options.plan_path, changes)
-    return replace(options, limit=saved.counts.to_send + saved.counts.deferred, resend_unknown=False)
+    return replace(options, limit=fresh.counts.to_send + fresh.counts.deferred, resend_unknown=False)
+
+
+SETTLING_COMMANDS = ("enrich", "poll")  # change a ledger only by settling answers: never more to send
+
+
+def _only_this_plan_since(ledger: Ledger, saved: Plan) -> bool:
+    """Whether every run that may have changed the ledger since the plan was made (finished after
+    it, or never finished) applied this plan or only settled answers, and one at least applied it."""
+    since = [
+        run
+        for run in ledger.runs.latest(None, 1000)
+        if run.finished_at is None or datetime.fromisoformat(run.finished_at) >= saved.created_at
+    ]
+    applied = [run for run in since if run.plan_fingerprint == saved.fingerprint]
+    return bool(applied) and all(run in applied or run.command in SETTLING_COMMANDS for run in since)
 
 
 def _send_locked(

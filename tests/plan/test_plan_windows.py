@@ -56,3 +56,22 @@ def test_a_saved_plan_sends_what_its_window_lets_through_at_send_time(
     assert result.exit_code == 0, result
     at_send = make_plan(load(file), None, PlanOptions(now=later, outputs=tmp_path / "fresh"))
     assert len(sim.app.accepted()) == at_send.counts.to_send != saved.counts.to_send
+
+
+def test_a_plan_goes_on_being_applied_as_windows_open_and_nothing_twice(
+    tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
+    """Cron with require_plan applies the same reviewed plan run after run: the ledger moves only
+    by that plan's runs, so it holds; each run sends what its window lets through, none twice."""
+    sim = make_simulator()
+    file = write_campaign(tmp_path / "campaigns", AT - timedelta(hours=1))
+    out = tmp_path / "out"
+    saved = make_plan(load(file), None, PlanOptions(now=AT, outputs=out))
+    for hours in (0, 8, 12):
+        options = SendOptions(
+            outputs=out, now=AT + timedelta(hours=hours), log_format="plain", plan=saved, plan_path="plan.json"
+        )
+        assert send_campaign(load(file), settings(sim), options).exit_code == 0
+    phones = [r.phone_number for r in sim.app.accepted()]
+    assert len(phones) == len(set(phones)) > saved.counts.to_send
+    assert len(phones) <= saved.counts.to_send + saved.counts.deferred
