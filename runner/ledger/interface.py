@@ -183,6 +183,11 @@ class Ledger(Protocol):
         what `campaign plan` applies the send's rules to."""
         ...
 
+    def phones_messaged(self, phones: Collection[str]) -> dict[str, str]:
+        """phone -> key of a message this campaign sent, or may have sent, to it (MESSAGED): the
+        sync makes a row with that phone and another key a duplicate; `campaign plan` says so too."""
+        ...
+
     def state_digest(self) -> tuple[str, dict[str, int]]:
         """A digest of every message's state and attempts ("" for a ledger without messages), and
         the messages by state: a plan compares it to tell a run changed the ledger since."""

@@ -22,7 +22,7 @@ from runner.campaign.audience import SUPPRESSED_BY, Skipped
 from runner.campaign.expansion import Expansion, Message
 from runner.campaign.schema import Campaign
 from runner.ledger.interface import Ledger
-from runner.ledger.states import State, claimable, state_after_sync
+from runner.ledger.states import REPLANNED, State, claimable, state_after_sync
 from runner.plan import git
 from runner.plan.inputs import describe, opt_outs, runner_version, sources
 from runner.plan.messages import MessageStats
@@ -67,6 +67,7 @@ class _Tally:
         self.take = take
         self.chunk: list[Message] = []
         self.already: Counter[str] = Counter()
+        self.messaged_elsewhere = 0  # rows whose phone an earlier message under another key reached
         self.deferred: Counter[str] = Counter()  # not_before (UTC) -> messages
         self.opted_out: Counter[str] = Counter()  # the policy's suppressions, by reason
         self.sendable = 0
@@ -81,9 +82,18 @@ class _Tally:
     def flush(self) -> None:
         chunk, self.chunk = self.chunk, []
         prior = self.ledger.states_of([m.recipient.key for m in chunk]) if self.ledger and chunk else {}
+        messaged = self.ledger.phones_messaged([m.recipient.phone for m in chunk]) if self.ledger and chunk else {}
         for message in chunk:
             planned = plan_message(message, self.gate)
             state = state_after_sync(prior.get(message.recipient.key), planned.state)
+            if (
+                state in REPLANNED
+                and messaged.get(message.recipient.phone, message.recipient.key) != message.recipient.key
+            ):
+                # Its phone was messaged under another key: the sync makes it a duplicate, never
+                # a message (docs/reliability.md, "The phone is the identity").
+                self.messaged_elsewhere += 1
+                continue
             if state == State.DEFERRED:
                 # Time-dependent: which messages are inside their window is decided when the send
                 # runs, so the digest holds every message that would go now or later alike; the
@@ -205,7 +215,7 @@ def _make_plan(
             deferred_until=dict(sorted(tally.deferred.items())),
             already=dict(sorted(tally.already.items())),
             suppressed=dict(suppressed) | dict(tally.opted_out),
-            duplicates=summary.by_state["duplicate"],
+            duplicates=summary.by_state["duplicate"] + tally.messaged_elsewhere,
             invalid=summary.by_state["invalid"],
             invalid_examples=[
                 str(replace(p, path=git.shown(Path(p.path)))) for p in summary.skipped[:INVALID_EXAMPLES]

@@ -6,6 +6,7 @@ Counted on the simulator's side, including after a kill -9 in the middle of the 
 from __future__ import annotations
 
 import csv
+import json
 import signal
 import subprocess
 import sys
@@ -111,3 +112,23 @@ def test_an_edited_id_or_a_second_id_for_a_phone_is_a_duplicate_of_the_message_s
     assert by_id["newcomer"]["state"] == "duplicate" and "'cust-2'" in by_id["newcomer"]["status_description"]
     # cust-2's own row is its message, accepted, not "a duplicate of newcomer"
     assert by_id["cust-2"]["state"] == "accepted" and by_id["cust-2"]["reference_id"]
+
+
+def test_the_plan_counts_a_phone_sent_under_another_key_as_a_duplicate(
+    tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
+    sim = make_simulator()
+    folder = tmp_path / "c"
+    file = write_campaign(folder, sending="rate = 1000\nconcurrency = 2\nmax_attempts = 3")
+    numbers = [phone(i, i % 9) for i in range(8)]
+    write_rows(folder, [(None, n) for n in numbers])
+    out = tmp_path / "out"
+    assert send(file, out, sim, "--limit", "3") == 0
+    write_rows(folder, [(f"cust-{i}", n) for i, n in enumerate(numbers)])
+
+    shown = campaign("plan", str(file), "--format", "json", "--outputs", str(out))
+    assert shown.exit_code == 0, shown.output
+    counts = json.loads(shown.stdout)["counts"]
+    assert (counts["to_send"], counts["duplicates"]) == (5, 3)  # what the send then does
+    assert send(file, out, sim) == 0
+    assert len(sim.app.accepted()) == 8 and set(sim.app.accepted_by_phone().values()) == {1}

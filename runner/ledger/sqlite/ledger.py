@@ -22,7 +22,7 @@ from runner.ledger.sqlite.claims import SqliteClaims
 from runner.ledger.sqlite.deliveries import SqliteDeliveries
 from runner.ledger.sqlite.runs import SqliteRuns
 from runner.ledger.sqlite.schema import LEDGER_FILE, connect, connect_read_only, create, get_meta, migrate
-from runner.ledger.states import State
+from runner.ledger.states import MESSAGED, State
 from runner.ledger.tally import delivery_tally, empty_counts
 
 
@@ -149,6 +149,15 @@ class SqliteLedger:
             "SELECT key, state FROM messages WHERE key IN (SELECT value FROM json_each(?))", (json.dumps(list(keys)),)
         )
         return {key: State(state) for key, state in rows}
+
+    def phones_messaged(self, phones: Collection[str]) -> dict[str, str]:
+        marks = ", ".join(f"'{state}'" for state in MESSAGED)
+        rows = self.db.execute(
+            f"""SELECT phone, key FROM messages WHERE phone IN (SELECT value FROM json_each(?))
+                AND state IN ({marks}) ORDER BY rowid DESC""",
+            (json.dumps(list(phones)),),
+        )
+        return {phone: key for phone, key in rows}  # the earliest message wins (rows newest first)
 
     def state_digest(self) -> tuple[str, dict[str, int]]:
         digest = hashlib.sha256()
