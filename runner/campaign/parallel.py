@@ -96,8 +96,9 @@ def expand(
     check_header_names(shown, shape.header_line, shape.header)
     audience.check_header(shown, shape.header_line, shape.header)
     summary = expansion.summary
-    phones = FingerprintSet(capacity=max(1024, shape.size // 40))
-    ids = FingerprintSet(capacity=max(1024, shape.size // 40))
+    # Grown as rows come, not sized from the file: an estimate too high doubles the table (16 MB
+    # a set at a million rows), and the ids set stays empty for an audience without ids.
+    phones, ids = FingerprintSet(), FingerprintSet()
     for item in audience.inline_items(ids, phones):
         built = expansion.account(item)
         if bodies is not None and isinstance(built, Message):
