@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-SLICE_BYTES = 1 << 20  # about 25,000 rows of a typical audience
+SLICE_BYTES = 1 << 19  # about 10,000 rows of a typical audience: a worker holds one slice's rows at a time
 
 
 @dataclass(frozen=True)

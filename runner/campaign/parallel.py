@@ -27,6 +27,7 @@ import hashlib
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
+from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import Any
 
@@ -96,13 +97,6 @@ def expand(
     check_header_names(shown, shape.header_line, shape.header)
     audience.check_header(shown, shape.header_line, shape.header)
     summary = expansion.summary
-    # Grown as rows come, not sized from the file: an estimate too high doubles the table (16 MB
-    # a set at a million rows), and the ids set stays empty for an audience without ids.
-    phones, ids = FingerprintSet(), FingerprintSet()
-    for item in audience.inline_items(ids, phones):
-        built = expansion.account(item)
-        if bodies is not None and isinstance(built, Message):
-            bodies(built.body)
     global _STATE
     _STATE = SliceContext(
         expansion,
@@ -115,31 +109,40 @@ def expand(
         _envelope(expansion),
         bodies is not None,
     )
+    processes = processes or workers()
     try:
-        for result in _results(shape, processes or workers()):
-            _merge(expansion, shown, result, ids, phones, bodies)
+        # The workers are forked first: what the parent allocates after (its duplicate sets, 32 MB
+        # at a million rows) is not in their memory.
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            # Grown as rows come, not sized from the file: an estimate too high doubles a table,
+            # and the ids set stays empty for an audience without ids.
+            phones, ids = FingerprintSet(), FingerprintSet()
+            for item in audience.inline_items(ids, phones):
+                built = expansion.account(item)
+                if bodies is not None and isinstance(built, Message):
+                    bodies(built.body)
+            for result in _results(pool, shape, processes):
+                _merge(expansion, shown, result, ids, phones, bodies)
     finally:
         _STATE = None
     summary.finish(expansion.renderer, expansion.skip_invalid)
     return True
 
 
-def _results(shape: Layout, processes: int) -> Iterator[SliceResult]:
+def _results(pool: Pool, shape: Layout, processes: int) -> Iterator[SliceResult]:
     """Each slice's result, in file order, with at most IN_FLIGHT slices per worker queued."""
-    context = multiprocessing.get_context("fork")
-    with context.Pool(processes) as pool:
-        pending = []
-        queue = iter(shape.slices)
-        for piece in queue:
-            pending.append(pool.apply_async(_check_slice, (piece,)))
-            if len(pending) >= processes * IN_FLIGHT:
-                break
-        while pending:
-            result = pending.pop(0).get()
-            piece_next = next(queue, None)
-            if piece_next is not None:
-                pending.append(pool.apply_async(_check_slice, (piece_next,)))
-            yield result
+    pending = []
+    queue = iter(shape.slices)
+    for piece in queue:
+        pending.append(pool.apply_async(_check_slice, (piece,)))
+        if len(pending) >= processes * IN_FLIGHT:
+            break
+    while pending:
+        result = pending.pop(0).get()
+        piece_next = next(queue, None)
+        if piece_next is not None:
+            pending.append(pool.apply_async(_check_slice, (piece_next,)))
+        yield result
 
 
 def _merge(
