@@ -25,6 +25,7 @@ from runner.campaign.seen import FingerprintSet
 from runner.campaign.sms import measure
 from runner.errors import InvalidInput, Problem
 from runner.policy.windows import BadWindow
+from runner.policy.zones import NO_ZONES
 
 CANDIDATE, CANDIDATE_PROBLEM, INVALID, SUPPRESSED = 0, 1, 2, 3
 # An SMS as one int: characters * 512 + segments * 2 + (1 for UCS-2); -1 for none.
@@ -148,7 +149,8 @@ def _audience_verdict(state: SliceContext, rows: list[Row]) -> tuple[tuple[Any, 
         phone_fps.append(fingerprint(item.phone))
         id_fps.append(fingerprint(item.recipient_id) if item.recipient_id else 0)
         try:
-            zones.append(rules.zones(item.phone, item.variables).source)
+            # As Expansion.build: looked up only where a send window applies.
+            zones.append((rules.zones(item.phone, item.variables) if rules.window else NO_ZONES).source)
         except BadWindow as error:
             zones.append(("bad", str(error)))
     return (lines, codes, invalid, phones, phone_fps, id_fps, zones), recipients

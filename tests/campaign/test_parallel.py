@@ -95,9 +95,10 @@ def sliced(path: Path, cache: Cache, with_bodies: bool = False) -> tuple[dict[st
     return what(expansion.summary), bodies
 
 
-@pytest.mark.parametrize("on_invalid", ["fail", "skip"])
-def test_slices_on_two_processes_say_what_one_process_says(tmp_path: Path, on_invalid: str) -> None:
+@pytest.mark.parametrize(("on_invalid", "message_type"), [("fail", "MKT"), ("skip", "MKT"), ("fail", "ARN")])
+def test_slices_on_two_processes_say_what_one_process_says(tmp_path: Path, on_invalid: str, message_type: str) -> None:
     path = folder(tmp_path, on_invalid=on_invalid)
+    path.write_text(edit(path.read_text(), 'message_type = "MKT"', f'message_type = "{message_type}"'))
     expected, bodies = one_process(path)
     assert expected["by_state"]["duplicate"] and expected["by_state"]["invalid"] and expected["by_state"]["suppressed"]
     assert len(expected["problems"] + expected["skipped"]) >= 4
