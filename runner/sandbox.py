@@ -28,6 +28,7 @@ from runner.policy.replies import ReplyRecorder
 from runner.policy.rules import rules_for
 from runner.policy.store import STORE_FILE, open_store
 from runner.report.cost import CostLine, describe_totals, summarize
+from runner.report import files as report_files
 from runner.sending.run import SANDBOX_FOLDER, SendOptions, campaign_folder, send_campaign
 from runner.serving import BackgroundServer
 from runner.simulator import SimulatorConfig, create_app
@@ -91,7 +92,7 @@ def rehearse(
     ledger = open_ledger(folder, campaign.id)
     try:
         enriched = enrich(ledger, [log], folder / "report.csv", lambda: replies_store.replies_to(campaign.id))
-        counts, delivery = ledger.counts(), ledger.delivery_counts()
+        counts, delivery, attempted = ledger.counts(), ledger.delivery_counts(), ledger.attempted()
         deferred = ledger.deferred()
         opted_out = sum(1 for row in ledger.report_rows() if str(row[7] or "").startswith("opted out"))
         cost = summarize(ledger.cost_rows())
@@ -101,10 +102,13 @@ def rehearse(
     refused = counts["rejected"] + counts["failed"] + counts["unknown"]
     skipped = {state: counts[state] for state in ("suppressed", "duplicate", "invalid") if counts[state]}
     split = ", ".join(f"{n} {state}" for state, n in skipped.items())
+    delivered = delivery["delivered_viber"] + delivery["delivered_sms"]
     lines = [
-        f"sandbox {campaign.id}: {counts['accepted']} sent, {refused} refused or not sent"
+        f"sandbox {campaign.id}: {counts['accepted']} accepted, {refused} refused or not sent"
         + (f", {sum(skipped.values())} skipped ({split})" if skipped else ""),
         *delivery_lines(delivery, cost, "" if settled else f" (stopped waiting after {waited:.0f}s)"),
+        f"  funnel: {sum(counts.values())} recipients -> {attempted} sent -> {counts['accepted']} accepted"
+        f" -> {delivered} delivered -> {delivery['read']} read",
         f"  {enriched.callbacks} callbacks received; report {folder / 'report.csv'}",
         f"  its outputs are under {outputs}: campaign status {campaign.path} --outputs {outputs}",
     ]
@@ -120,6 +124,8 @@ def rehearse(
         lines.insert(
             1, f"  deferred to their send window: {sum(n for _, n in deferred)} (the first at {deferred[0][0]})"
         )
+    # Last, so that a terminal or a script finds the page to open on the final line.
+    lines.append(f"  open the summary page: {report_files.html_path(folder / 'report.csv')}")
     for line in lines:
         terminal.out(line)
     return result.exit_code

@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.fixtures.simulator",
     "tests.fixtures.receiver",
+    "tests.fixtures.browser",
 ]

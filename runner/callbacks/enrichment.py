@@ -31,7 +31,7 @@ from runner.callbacks.timeparse import format_micros
 from runner.ledger.interface import Deliveries, Ledger
 from runner.ledger.records import ChannelStatus, Cost, MergedDelivery, MergeState, StoredDelivery
 from runner.policy.replies import INBOUND_CODE as INBOUND
-from runner.report import csv as report
+from runner.report import files as report
 
 BATCH = 2_000  # callbacks of messages not seen yet, joined to them at a time
 MAX_MESSAGES = 250_000  # messages merged in memory (~330 bytes each) before being written out

@@ -188,7 +188,14 @@ def show(result: CampaignRun, said: set[str] | None = None) -> int:
             f"{campaign}: {result.deferred} (their send window; see docs/policy.md)", "deferred", campaign=campaign
         )
     if result.report_path is not None:
-        terminal.out(f"{campaign}: report {result.report_path}", "report", campaign=campaign, report=result.report_path)
+        page = result.report_path.with_name("report.html")
+        terminal.out(
+            f"{campaign}: report {result.report_path} (summary page {page})",
+            "report",
+            campaign=campaign,
+            report=result.report_path,
+            page=page,
+        )
     return result.exit_code
 
 

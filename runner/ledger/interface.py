@@ -39,6 +39,10 @@ class Runs(Protocol):
         """The latest runs (of `command`, or of any), newest first."""
         ...
 
+    def history(self, most: int) -> tuple[list[RunInfo], int]:
+        """The latest `most` runs, newest first, and how many runs there were in all."""
+        ...
+
     def record_test_send(self, send: TestSend) -> None: ...
 
 
@@ -158,6 +162,10 @@ class Ledger(Protocol):
     def counts(self, run_id: int | None = None) -> dict[str, int]:
         """Messages by state in the run's audience (default: the last synced one), plus its
         skipped rows; every state is present."""
+        ...
+
+    def attempted(self) -> int:
+        """Messages of the last synced audience for which at least one request was made."""
         ...
 
     def delivery_counts(self) -> dict[str, int]:

@@ -30,7 +30,7 @@ from runner.plan.stale import PlanStale, changes_since
 from runner.policy.gate import Clock, Gate, system_clock
 from runner.policy.store import RecipientStore, open_store
 from runner.policy.windows import parse_utc
-from runner.report import csv as report
+from runner.report import files as report
 from runner.sending.decisions import plan_message, run_cap, schedule_at
 from runner.sending.progress import Progress
 from runner.sending.sender import CampaignSender, SendPlan, SendResult
@@ -246,9 +246,11 @@ def _send_locked(
                 counts = ledger.counts(run_id)
                 deferred = ledger.deferred(run_id)
                 later = f"{sum(n for _, n in deferred)} deferred until {deferred[0][0]}" if deferred else ""
-                report.write(ledger, path, gate.store.replies_to(spec.id) if gate.store is not None else None)
                 code = exit_code(counts, outcome.stopped) if outcome.error is None else _error_code(outcome.error)
+                # Finished before the report is written, so that report.html's run history shows
+                # this run's exit code (the code depends on the ledger's counts only, not the report).
                 ledger.runs.finish(run_id, code, counts)
+                report.write(ledger, path, gate.store.replies_to(spec.id) if gate.store is not None else None)
     stopped = outcome.stopped
     error = stopped.error(spec.id, settings.base_url, path) if stopped is not None else None
     if error is not None:

@@ -195,7 +195,7 @@ def test_the_sandbox_runs_a_campaign_end_to_end(tmp_path: Path, monkeypatch: Any
     result = campaign("send", "--sandbox", str(file), "--outputs", str(out))
     assert result.exit_code == 3, result.output  # digit 9 is refused
     assert "ignoring TELESIGN_* settings" in result.output
-    assert "5 sent, 1 refused" in result.output
+    assert "5 accepted, 1 refused" in result.output
     assert "delivered on Viber:          2" in result.output
     assert "fell back to SMS, delivered: 2" in result.output
     assert "failed on every channel:     1" in result.output

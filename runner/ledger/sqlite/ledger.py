@@ -94,6 +94,12 @@ class SqliteLedger:
             counts[state] = counts.get(state, 0) + n
         return counts
 
+    def attempted(self) -> int:
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM messages WHERE seen_run = ? AND attempts > 0", (self.audience.last_run(),)
+        ).fetchone()
+        return int(row[0])
+
     def delivery_counts(self) -> dict[str, int]:
         rows = self.db.execute(
             f"""SELECT delivery_status_code, last_channel, COUNT(*) FROM messages
