@@ -29,6 +29,7 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("receiver_rps.py", [], []),
     ("enrich_speed.py", [], ["--messages", "25000", "--lines", "100000"]),
     ("plan_speed.py", [], ["--rows", "20000", "--small", "5000"]),
+    ("report_html.py", [], ["--rows", "100000"]),
 ]
 
 

@@ -8,16 +8,16 @@ exact values so that a test (or a script) can read them off the rendered page.""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from runner.atomic import atomic_write
 from runner.ledger.records import RunInfo
 from runner.report import charts
 from runner.report.charts import FAILED, NEUTRAL, PENDING, SMS, VIBER, Bar, Series, esc
 from runner.report.style import CSS
 from runner.report.summary import Reason, ReasonGroup, Summary, bucket_for, buckets, per_bucket
+from runner.telesign import codes
 
 EXIT_MEANINGS = {
     0: "all done",
@@ -166,6 +166,18 @@ def _reason_rows(groups: dict[Reason, ReasonGroup], key: str, state_label: str) 
     return _table([state_label, "status code", "description", "messages"], rows, key)
 
 
+def _description(code: str, group: ReasonGroup) -> str:
+    """Telesign's description of the code (runner.telesign.codes), and the report's own text where it
+    says more (a rejected request's description names the parameter; a skipped row's is the reason)."""
+    known = codes.description(int(code)) if code.lstrip("-").isdigit() else None
+    seen = group.description
+    parts = [esc(known)] if known else []
+    if seen and seen != known:
+        label = "e.g. " if group.varies else ""
+        parts.append(f'<span class="example">{label}{esc(seen)}</span>')
+    return "<br>".join(parts)
+
+
 def _reasons(s: Summary) -> str:
     return _section(
         "reasons",
@@ -174,7 +186,8 @@ def _reasons(s: Summary) -> str:
         + _reason_rows(s.not_sent, "not-sent", "state")
         + "<h3>Accepted, not delivered</h3>"
         + _reason_rows(s.not_delivered, "not-delivered", "last channel"),
-        "Largest first. Codes and descriptions are Telesign's (for skipped rows, the runner's reason).",
+        "Largest first. Codes and their descriptions are Telesign's; below them, the report's own text "
+        "(the parameter Telesign refused; for a skipped row, the runner's reason).",
     )
 
 
@@ -299,13 +312,7 @@ def _runs(runs: list[RunInfo], total: int, s: Summary) -> str:
 
 
 def write(summary: Summary, campaign_id: str, runs: list[RunInfo], total_runs: int, path: Path) -> None:
-    """Write the page atomically (temporary file, then rename), like report.csv."""
+    """Write the page atomically (runner.atomic), like report.csv: a reader never sees half a page."""
     page = render(summary, campaign_id, runs, total_runs, datetime.now(UTC))
-    fd, temp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(page)
-        os.replace(temp, path)
-    except BaseException:
-        os.unlink(temp)
-        raise
+    with atomic_write(path, "w", encoding="utf-8") as handle:
+        handle.write(page)

@@ -28,7 +28,8 @@ td.sub { padding-left: 22px; color: var(--muted); }
 .chart .axis { stroke: #9aa0a8; } .chart .grid { stroke: var(--line); }
 .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; }
 .legend .key { margin-right: 14px; color: var(--muted); }
-.none, .varies { color: var(--muted); }
+.none, .example { color: var(--muted); }
+.example { font-size: 12px; }
 details summary { cursor: pointer; color: var(--muted); margin-top: 6px; }
 code { font-size: 12px; }
 """

@@ -19,13 +19,14 @@ from pathlib import Path
 
 from runner.callbacks.timeparse import format_utc, parse_updated_on
 from runner.report.countries import region_of
+from runner.telesign import codes
 
-# Telesign's final delivery codes (docs/callbacks.md): 3000 delivered, 3005 read (delivered, then read).
-DELIVERED = frozenset({"3000", "3005"})
-READ = "3005"
-# Intermediate: 3001 in progress, 3002 delivered to the gateway, 3056 failed within fallback time (the
-# next channel is being tried). Any other code is final and not delivered.
-INTERMEDIATE = frozenset({"3001", "3002", "3056"})
+# Delivered: 3000, and 3005 (read, so delivered first). Intermediate codes (3001 in progress, 3056
+# failed within fallback time so the next channel is tried...) come from the one table of Telesign's
+# codes; any other code is final and not delivered (docs/callbacks.md, "Status codes").
+DELIVERED = frozenset({str(codes.DELIVERED), str(codes.READ)})
+READ = str(codes.READ)
+INTERMEDIATE = frozenset(str(code) for code in codes.INTERMEDIATE)
 
 # Groups of reasons are keyed by texts that can be per row (an invalid row's reason names its value):
 # past this many distinct keys, new ones are counted together so that memory stays flat.
