@@ -75,11 +75,25 @@ def check(paths: tuple[Path, ...], outputs: Path) -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Show the first N recipients.")
 @click.option("--recipient", "recipient_id", default=None, help="Show only this recipient (id or phone).")
 @click.option("--json", "as_json", is_flag=True, help="Print the exact request bodies, one per line.")
-def preview(file: Path, limit: int | None, recipient_id: str | None, as_json: bool) -> None:
+@click.option(
+    "--html", is_flag=True, help="Write a page of phone-sized mocks (default outputs/<campaign-id>/preview.html)."
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the --html page (implies --html).",
+)
+def preview(
+    file: Path, limit: int | None, recipient_id: str | None, as_json: bool, html: bool, output: Path | None
+) -> None:
     """Show what each recipient would receive."""
     from runner.commands import preview as command
 
-    dispatch(command.run, file=file, limit=limit, recipient_id=recipient_id, as_json=as_json)
+    if as_json and (html or output is not None):
+        raise click.UsageError("--json and --html show different things: choose one")
+    dispatch(command.run, file=file, limit=limit, recipient_id=recipient_id, as_json=as_json, html=html, output=output)
 
 
 @cli.command()
