@@ -176,3 +176,10 @@ def test_a_template_that_transforms_a_value_is_shown_right_but_unmarked(tmp_path
 def test_html_and_json_together_is_a_usage_error(tmp_path: Path) -> None:
     done = campaign("preview", "campaigns/order-tracking.toml", "--json", "--html")
     assert done.returncode == 2 and "choose one" in done.stderr
+
+
+def test_the_readme_shows_both_pages_from_pictures_in_docs() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in ("preview.png", "report.png"):
+        assert f"(docs/{name})" in readme
+        assert (ROOT / "docs" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
