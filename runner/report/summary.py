@@ -35,7 +35,9 @@ OTHER = "(other reasons)"
 MAX_COMMITS = 50
 MAX_TIMEZONES = 100
 
-_YES = frozenset({"1", "true", "yes", "y"})
+# replied / opted_out hold a flag or a time, as the features that add them choose: any value but an
+# empty cell, 0, false or no counts as yes.
+_NO = frozenset({"", "0", "false", "no", "n"})
 
 
 @dataclass(frozen=True)
@@ -198,9 +200,9 @@ def summarise_rows(header: tuple[str, ...], rows: Iterable[list[str]]) -> Summar
                 _count_reason(s.not_delivered, Reason(row[channel_at] or "-", code), row[delivery_description])
         else:
             _count_reason(s.not_sent, Reason(state, row[code_at]), row[description_at])
-        if replied is not None and row[replied].strip().lower() in _YES:
+        if replied is not None and row[replied].strip().lower() not in _NO:
             s.replied = (s.replied or 0) + 1
-        if opted_out is not None and row[opted_out].strip().lower() in _YES:
+        if opted_out is not None and row[opted_out].strip().lower() not in _NO:
             s.opted_out = (s.opted_out or 0) + 1
         if not_before is not None and state == "deferred":
             s.deferred_until[row[not_before][:10] or "-"] += 1

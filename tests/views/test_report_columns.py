@@ -59,7 +59,14 @@ def test_replies_opt_outs_deferrals_prices_and_commits_are_shown_when_the_report
         delivered(1, "2026-12-01T09:00", replied="1", price="0.0123", currency="EUR", campaign_commit="abc1234"),
         delivered(2, "2026-12-01T09:00", opted_out="true", price="0.0100", currency="EUR", campaign_commit="abc1234"),
         delivered(
-            3, "2026-12-01T10:30", timezone="Europe/London", price="0.05", currency="USD", campaign_commit="def5678"
+            3,
+            "2026-12-01T10:30",
+            timezone="Europe/London",
+            price="0.05",
+            currency="USD",
+            campaign_commit="def5678",
+            opted_out="2026-12-01T10:31:00Z",  # a time counts as yes; 0 does not
+            replied="0",
         ),
         row(
             phone_number="+447400123404", state="deferred", not_before="2026-12-02T08:00:00Z", timezone="Europe/London"
@@ -76,7 +83,7 @@ def test_replies_opt_outs_deferrals_prices_and_commits_are_shown_when_the_report
     browser.screenshot("report-columns.png")
     assert browser.outside(csv_path.with_name("report.html")) == []
     n = page_numbers(browser)
-    assert (n["replied"], n["opted_out"], n["deferred"], n["deferred.2026-12-02"]) == ("1", "1", "2", "2")
+    assert (n["replied"], n["opted_out"], n["deferred"], n["deferred.2026-12-02"]) == ("1", "2", "2", "2")
     assert n["timezone.Europe/London"] == "2"
     assert (n["price.EUR"], n["priced.EUR"], n["price.USD"], n["priced.USD"]) == ("0.0223", "2", "0.05", "1")
     assert (n["commits.abc1234"], n["commits.def5678"]) == ("2", "1")
