@@ -91,4 +91,6 @@ def test_sandbox_with_limit_sends_at_most_n(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = campaign("send", str(file), "--sandbox", "--limit", "2", "--outputs", str(out))
     assert result.exit_code == 0, result.output
-    assert "sandbox test-campaign: 2 sent" in result.stdout
+    assert (
+        "sandbox test-campaign: 2 accepted" in result.stdout
+    )  # "sent" in the sandbox summary is the funnel's requests made
