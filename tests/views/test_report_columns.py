@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from runner.ledger.store import RunInfo
+from runner.ledger.records import RunInfo
 from runner.report import html as report_html
 from runner.report.csv import COLUMNS
 from runner.report.summary import summarise
