@@ -32,7 +32,7 @@ from pathlib import Path
 
 from bench.common import figure
 from runner.report import html as report_html
-from runner.report.csv import COLUMNS, safe_row
+from runner.report.csv import COLUMNS, report_row
 from runner.report.summary import summarise
 
 # (prefix, digits after it): numbers of the US, Canada, the UK, Germany, France, Spain, Italy, Brazil.
@@ -103,7 +103,7 @@ def child(mode: str, path: Path, n: int) -> None:
             writer = csv.writer(handle)
             writer.writerow(COLUMNS)
             for row in generated:
-                writer.writerow(safe_row(row))
+                writer.writerow(report_row(row))
         seconds = time.perf_counter() - started
     else:
         started = time.perf_counter()

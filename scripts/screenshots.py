@@ -37,7 +37,7 @@ def main() -> None:
         preview = folder / "preview.html"
         campaign("preview", "campaigns/winter-sale.toml", "--limit", "2", "--html", "-o", str(preview))
         out = campaign("send", "--sandbox", "campaigns/winter-sale.toml", "--outputs", str(folder / "outputs"))
-        report = Path(out.strip().splitlines()[-1].split(": ", 1)[1])
+        report = Path(out.strip().splitlines()[-1].split("open the summary page: ", 1)[1])
         with sync_playwright() as playwright:
             context = playwright.chromium.launch_persistent_context(
                 str(folder / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS

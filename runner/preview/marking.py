@@ -109,23 +109,29 @@ def plain(parts: Pieces) -> str:
 
 def mark(renderer: Renderer, recipient: Recipient, texts: Texts) -> MarkedTexts:
     """The recipient's texts with their variables marked, each field checked against `texts`."""
+    compiled = {field.shown: field.template for field in renderer.fields}
     fields: list[tuple[jinja2.Template | None, str | None, Callable[[str], str]]] = [
-        (renderer.viber_text, texts.viber_text, str),
-        (renderer.url, texts.url, str.strip),
-        (renderer.url_text, texts.url_text, str),
-        (renderer.sms_text, texts.sms_text, str),
+        (compiled.get(("viber", "text")), texts.viber_text, str),
+        (compiled.get(("viber", "url")), texts.url, str.strip),
+        (compiled.get(("viber", "url_text")), texts.url_text, str),
+        (compiled.get(("sms", "text")), texts.sms_text, str),
     ]
     contexts = [_context(renderer, recipient, numbers=True), _context(renderer, recipient, numbers=False)]
     result: list[Pieces | None] = []
     for template, real, finish in fields:
-        result.append(None if template is None or real is None else _marked(template, real, finish, contexts))
+        result.append(None if template is None or real is None else _marked(renderer, template, real, finish, contexts))
     return MarkedTexts(*result)
 
 
 def _marked(
-    template: jinja2.Template, real: str, finish: Callable[[str], str], contexts: list[dict[str, Any]]
+    renderer: Renderer,
+    template: jinja2.Template,
+    real: str,
+    finish: Callable[[str], str],
+    contexts: list[dict[str, Any]],
 ) -> Pieces | None:
     for context in contexts:  # numbers marked too; if that changes the text, strings only
+        renderer.env.budget.reset()  # the sandbox's bounds apply to this render as to the real one
         try:
             rendered = template.render(context)
         except Exception:  # any failure only means "not marked": the real render succeeded

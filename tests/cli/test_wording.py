@@ -67,7 +67,8 @@ def test_the_sandbox_summary_splits_what_it_skipped(tmp_path: Path) -> None:
     result = campaign("send", str(file), "--sandbox", "--outputs", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
     assert (
-        "sandbox test-campaign: 2 sent, 0 refused or not sent, 2 skipped (1 suppressed, 1 duplicate)" in result.stdout
+        "sandbox test-campaign: 2 accepted, 0 refused or not sent, 2 skipped (1 suppressed, 1 duplicate)"
+        in result.stdout
     )
 
 

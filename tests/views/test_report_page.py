@@ -130,7 +130,8 @@ def expected_from(csv_path: Path) -> dict[str, int]:
 
 def test_the_sandbox_page_shows_the_reports_numbers_and_the_terminals_funnel(tmp_path: Path, browser: Browser) -> None:
     csv_path, lines = sandbox(tmp_path)
-    assert lines[-1].strip() == f"open the summary page: {csv_path.with_name('report.html')}"
+    # the last line names the page (after the time stamp plain output starts with when not on a terminal)
+    assert lines[-1].endswith(f"  open the summary page: {csv_path.with_name('report.html')}")
     page = browser.open(csv_path.with_name("report.html"))
     browser.screenshot("report.png")
     assert browser.outside(csv_path.with_name("report.html")) == []
@@ -150,7 +151,7 @@ def test_the_sandbox_page_shows_the_reports_numbers_and_the_terminals_funnel(tmp
     reasons = page.inner_text("#not-sent-table")
     assert "rejected" in reasons and "suppressed" in reasons and "duplicate" in reasons and "invalid" in reasons
     # the terminal's funnel line is the page's funnel
-    funnel = next(line for line in lines if line.strip().startswith("funnel:"))
+    funnel = next(line for line in lines if "  funnel: " in line)
     said = [int(n) for n in re.findall(r"(\d+) (?:recipients|sent|accepted|delivered|read)", funnel)]
     assert said == [shown[f"funnel.{k}"] for k in ("recipients", "sent", "accepted", "delivered", "read")]
     assert shown["funnel.sent"] > shown["funnel.accepted"] > shown["funnel.delivered"] > shown["funnel.read"] > 0
