@@ -279,11 +279,11 @@ def _runs(runs: list[RunInfo], total: int, s: Summary) -> str:
         else:  # the newest unfinished run is the one writing this page; an older one never finished
             code = "this run" if i == 0 else "did not finish (stopped hard)"
         accepted = run.counts.get("accepted")
-        commit = getattr(run, "commit", None) or ""
+        commit = (run.campaign_commit or "")[:12] + (" (edited)" if run.campaign_commit and run.tree_dirty else "")
         rows.append(
             f'<tr data-run="{run.id}"><td>{run.id}</td><td>{esc(run.command)}</td><td>{esc(run.started_at)}</td>'
             f"<td>{esc(run.finished_at or '')}</td><td>{esc(code)}</td>"
-            f'<td class="n">{"" if accepted is None else f"{accepted:,}"}</td><td>{esc(str(commit)[:12])}</td></tr>'
+            f'<td class="n">{"" if accepted is None else f"{accepted:,}"}</td><td><code>{esc(commit)}</code></td></tr>'
         )
     if total > len(runs):
         rows.append(f'<tr><td colspan="7">{total - len(runs):,} earlier runs not shown</td></tr>')

@@ -78,7 +78,16 @@ def test_replies_opt_outs_deferrals_prices_and_commits_are_shown_when_the_report
     csv_path = write_report(tmp_path / "out" / "report.csv", rows)
     runs = [
         RunInfo(2, "send", "2026-12-01T10:30:00Z", None, None, {}),
-        RunInfo(1, "send", "2026-12-01T09:00:00Z", "2026-12-01T09:01:00Z", 0, {"accepted": 2}),
+        RunInfo(
+            1,
+            "send",
+            "2026-12-01T09:00:00Z",
+            "2026-12-01T09:01:00Z",
+            0,
+            {"accepted": 2},
+            campaign_commit="abc1234def5678aa",
+            tree_dirty=True,
+        ),
     ]
     report_html.write(summarise(csv_path), "columns-test", runs, 7, csv_path.with_name("report.html"))
     page = browser.open(csv_path.with_name("report.html"))
@@ -91,6 +100,7 @@ def test_replies_opt_outs_deferrals_prices_and_commits_are_shown_when_the_report
     assert (n["commits.abc1234"], n["commits.def5678"]) == ("2", "1")
     runs_text = page.inner_text("#runs-table")
     assert "this run" in runs_text and "0 (all done)" in runs_text and "5 earlier runs not shown" in runs_text
+    assert "abc1234def56 (edited)" in runs_text  # the run's recorded commit, the file changed since
     # 09:00 to 10:30 is 90 minutes, under three hours: drawn per minute, the empty minutes between included
     assert "per minute" in page.inner_text("#timeline h2")
     assert n["timeline.accepted.2026-12-01T09:00"] == "2" and n["timeline.delivered.2026-12-01T10:30"] == "1"

@@ -64,10 +64,7 @@ class SqliteRuns:
 
     def history(self, most: int) -> tuple[list[RunInfo], int]:
         total = int(self.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
-        rows = self.db.execute(
-            "SELECT id, command, started_at, finished_at, exit_code, counts FROM runs ORDER BY id DESC LIMIT ?", (most,)
-        ).fetchall()
-        return [RunInfo(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]) if r[5] else {}) for r in rows], total
+        return self.latest(None, most), total
 
     def record_test_send(self, send: TestSend) -> None:
         self.db.execute(
