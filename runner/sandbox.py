@@ -27,8 +27,8 @@ from runner.ledger.backend import open_ledger
 from runner.policy.replies import ReplyRecorder
 from runner.policy.rules import rules_for
 from runner.policy.store import STORE_FILE, open_store
-from runner.report.cost import CostLine, describe_totals, summarize
 from runner.report import files as report_files
+from runner.report.cost import CostLine, describe_totals, summarize
 from runner.sending.run import SANDBOX_FOLDER, SendOptions, campaign_folder, send_campaign
 from runner.serving import BackgroundServer
 from runner.simulator import SimulatorConfig, create_app

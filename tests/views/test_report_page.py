@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 
 import phonenumbers
@@ -85,7 +86,14 @@ def sandbox(tmp_path: Path) -> tuple[Path, list[str]]:
 def numbers_on(browser: Browser) -> dict[str, int]:
     assert browser.page is not None
     pairs = browser.page.eval_on_selector_all("[data-n]", "els => els.map(e => [e.dataset.n, e.textContent])")
-    return {name: int(text.replace(",", "")) for name, text in pairs}
+    # counts only: prices (price.EUR) are decimals, compared on their own
+    return {name: int(text.replace(",", "")) for name, text in pairs if not name.startswith("price.")}
+
+
+def prices_on(browser: Browser) -> dict[str, Decimal]:
+    assert browser.page is not None
+    pairs = browser.page.eval_on_selector_all("[data-n^='price.']", "els => els.map(e => [e.dataset.n, e.textContent])")
+    return {name.removeprefix("price."): Decimal(text) for name, text in pairs}
 
 
 def region(phone: str) -> str:
@@ -150,6 +158,16 @@ def test_the_sandbox_page_shows_the_reports_numbers_and_the_terminals_funnel(tmp
     assert sum(v for k, v in shown.items() if k.startswith("not-delivered.")) == want["channels.failed"]
     reasons = page.inner_text("#not-sent-table")
     assert "rejected" in reasons and "suppressed" in reasons and "duplicate" in reasons and "invalid" in reasons
+    # the cost per currency is the sum of the report's prices (where the report has them)
+    with csv_path.open(encoding="utf-8", newline="") as handle:
+        priced = [r for r in csv.DictReader(handle) if r.get("price")]
+    totals: dict[str, Decimal] = {}
+    for r in priced:
+        totals[r["currency"]] = totals.get(r["currency"], Decimal(0)) + Decimal(r["price"])
+    assert prices_on(browser) == totals
+    assert {k: v for k, v in shown.items() if k.startswith("priced.")} == {
+        f"priced.{c}": n for c, n in Counter(r["currency"] for r in priced).items()
+    }
     # the terminal's funnel line is the page's funnel
     funnel = next(line for line in lines if "  funnel: " in line)
     said = [int(n) for n in re.findall(r"(\d+) (?:recipients|sent|accepted|delivered|read)", funnel)]
