@@ -26,10 +26,10 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-class Schedule(Strict):
-    start: datetime | None = None
-    end: datetime | None = None
-    # In each recipient's local time; narrow the repository policy's (docs/policy.md).
+class WindowKeys(Strict):
+    """The send-window keys, in each recipient's local time, shared by a campaign's [schedule] and the
+    repository policy's (docs/policy.md); a campaign narrows the policy's."""
+
     window: str | None = None
     days: list[str] | None = None
     timezone: str | None = None
@@ -48,6 +48,11 @@ class Schedule(Strict):
     @classmethod
     def _timezone(cls, value: str | None) -> str | None:
         return None if value is None else check_timezone(value)
+
+
+class Schedule(WindowKeys):
+    start: datetime | None = None
+    end: datetime | None = None
 
     @field_validator("start", "end")
     @classmethod

@@ -10,42 +10,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
+from pydantic import Field, StrictBool, ValidationError, field_validator
 
-from runner.campaign.schema import POLICY_FILE, read_toml, validation_problems
+from runner.campaign.schema import POLICY_FILE, Strict, WindowKeys, read_toml, validation_problems
 from runner.campaign.tomlpos import KeyLines
 from runner.errors import InvalidInput, Problem
-from runner.policy.checks import check_cap, check_days, check_timezone, check_window
+from runner.policy.checks import check_cap
 from runner.policy.keywords import DEFAULT_OPT_IN, DEFAULT_OPT_OUT, normalise
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PolicySchedule(_Strict):
-    window: str | None = None  # None: the built-in default (08:00-21:00 for MKT)
-    days: list[str] | None = None
-    timezone: str | None = None  # for recipients whose zone is not known otherwise
+class PolicySchedule(WindowKeys):
+    # window None: the built-in default (08:00-21:00 for MKT); timezone: for recipients whose zone
+    # is not known otherwise.
     campaigns_may_widen: StrictBool = False
 
-    @field_validator("window")
-    @classmethod
-    def _window(cls, value: str | None) -> str | None:
-        return None if value is None else check_window(value)
 
-    @field_validator("days")
-    @classmethod
-    def _days(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else check_days(value)
-
-    @field_validator("timezone")
-    @classmethod
-    def _timezone(cls, value: str | None) -> str | None:
-        return None if value is None else check_timezone(value)
-
-
-class PolicyOptOut(_Strict):
+class PolicyOptOut(Strict):
     keywords: list[str] = list(DEFAULT_OPT_OUT)
     opt_in: list[str] = list(DEFAULT_OPT_IN)
 
@@ -58,7 +38,7 @@ class PolicyOptOut(_Strict):
         return value
 
 
-class PolicySending(_Strict):
+class PolicySending(Strict):
     max_per_phone: str | None = None  # "2/7d", marketing messages, across the repository
     # Read by other parts of the runner (docs/policy.md says which):
     account_rate: float | None = Field(default=None, gt=0, le=10_000, description="messages per second, all senders")
@@ -71,11 +51,11 @@ class PolicySending(_Strict):
         return None if value is None else check_cap(value)
 
 
-class PolicyPricing(_Strict):
+class PolicyPricing(Strict):
     file: str | None = None  # a CSV of prices per country code and channel, relative to policy.toml
 
 
-class PolicyFile(_Strict):
+class PolicyFile(Strict):
     schedule: PolicySchedule = PolicySchedule()
     opt_out: PolicyOptOut = PolicyOptOut()
     sending: PolicySending = PolicySending()

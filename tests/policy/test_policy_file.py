@@ -33,6 +33,8 @@ BAD_VALUES = {
     "cap of zero": ('[sending]\nmax_per_phone = "0/7d"\n', "max_per_phone", "at least 1"),
     "cap over a year": ('[sending]\nmax_per_phone = "1/400d"\n', "max_per_phone", "at most a year"),
     "account_rate zero": ("[sending]\naccount_rate = 0\n", "account_rate", "greater than 0"),
+    # types are strict, as in campaign files: a number in quotes is a mistake, not a number
+    "account_rate in quotes": ('[sending]\naccount_rate = "50"\n', "account_rate", "valid number"),
     "require_plan not a boolean": ('[sending]\nrequire_plan = "no"\n', "require_plan", "valid boolean"),
     "poll not a boolean": ("[sending]\npoll = 1.5\n", "poll", "valid boolean"),
     "pricing file not text": ("[pricing]\nfile = 3\n", "file", "valid string"),
