@@ -104,6 +104,8 @@ def write_campaign(
     path = folder / "campaign.toml"
     path.write_text(
         f'''id = "{campaign_id}"
+# an order-status notification: no send window (docs/policy.md), so the benchmarks send at any hour
+message_type = "ARN"
 [sending]
 rate = {rate}
 concurrency = {concurrency}

@@ -8,7 +8,9 @@ repeats included, shuffled across messages). Then times `campaign enrich` as its
 (lines/s, its CPU time and peak RSS, from wait4), beside baselines in the same run: a bare loop
 doing only the unavoidable work on the same file (read each line, json.loads it), and the part
 of every enrichment that does not depend on the log (report.write of the N-row report, timed
-alone). Targets: 100,000 lines/s or more; peak RSS under 150 MB.
+alone). Targets (issue 16): 150,000 lines/s or more at 1,000,000 lines into 250,000 messages; peak
+RSS under 150 MB. On a shared machine wall-clock rates swing with the load: the ratio of lines per
+CPU second (enrich's whole process against the bare loop's) is the steadier figure.
 """
 
 from __future__ import annotations
@@ -105,14 +107,15 @@ def build(folder: Path, messages: int, lines: int) -> tuple[Path, Path, Path]:
     return folder / "campaign.toml", outputs, log
 
 
-def bare_loop(log: Path) -> float:
-    started = time.perf_counter()
+def bare_loop(log: Path) -> tuple[float, float]:
+    """Lines per second and lines per CPU second of reading the log and json.loads-ing each line."""
+    started, cpu = time.perf_counter(), time.process_time()
     count = 0
     with log.open("rb") as handle:
         for line in handle:
             json.loads(line)
             count += 1
-    return count / (time.perf_counter() - started)
+    return count / (time.perf_counter() - started), count / (time.process_time() - cpu)
 
 
 def report_alone(outputs: Path) -> float:
@@ -155,21 +158,33 @@ def main() -> None:
             f"built {args.messages:,} accepted messages and {args.lines:,} callback lines "
             f"in {time.perf_counter() - t0:.1f}s"
         )
-        baseline = bare_loop(log)
+        baseline, baseline_cpu = bare_loop(log)
         elapsed, rss_mb, cpu = enrich(file, outputs, log)
-        rate = args.lines / elapsed
+        rate, cpu_rate = args.lines / elapsed, args.lines / cpu
         print(
-            f"enrich:   {rate:,.0f} lines/s ({elapsed:.1f}s, {cpu:.1f}s CPU), peak RSS {rss_mb:.0f} MB   "
-            "target >= 100,000 lines/s, < 150 MB"
+            f"enrich:   {rate:,.0f} lines/s ({elapsed:.1f}s, {cpu:.1f}s CPU: {cpu_rate:,.0f} lines per CPU s), "
+            f"peak RSS {rss_mb:.0f} MB   target >= 150,000 lines/s, < 150 MB"
         )
-        print(f"baseline: {baseline:,.0f} lines/s (read + json.loads only, same file)   ratio {rate / baseline:.2f}x")
+        print(
+            f"baseline: {baseline:,.0f} lines/s, {baseline_cpu:,.0f} lines per CPU s (read + json.loads only, same "
+            f"file)   ratio {rate / baseline:.2f}x wall, {cpu_rate / baseline_cpu:.2f}x CPU"
+        )
         figure(
             f"enrich lines/s ({args.lines:,} lines, {args.messages:,} msgs)",
             round(rate),
             "lines/s",
             round(baseline),
-            ">= 100,000",
-            rate >= 100_000,
+            ">= 150,000",
+            rate >= 150_000,
+        )
+        figure(
+            "enrich lines per CPU second (whole process)",
+            round(cpu_rate),
+            "lines/CPU s",
+            round(baseline_cpu),
+            "-",
+            True,
+            "the bare loop's: read + json.loads",
         )
         figure("enrich peak RSS", round(rss_mb, 1), "MB", None, "< 150 MB", rss_mb < 150)
         print(f"of which report.write alone: {report_alone(outputs):.1f}s ({args.messages:,} rows)")

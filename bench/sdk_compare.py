@@ -1,6 +1,8 @@
 """`campaign send` against what a user would write instead: a loop over Telesign's own Python SDK
 (telesignenterprise MessagingClient.omniMessage, Basic auth), the same 600 messages to the same
-simulator answering with 25 ms of latency. Target: 10x faster or more.
+simulator answering with 25 ms of latency. Target (issue 16): 15x faster or more. Both are timed
+by the wall clock: on a loaded machine `campaign send` (CPU-bound at start-up) suffers more than the
+SDK loop (which mostly waits), so read the figure with the load average it prints.
 
     pip install -e '.[bench]' && python -m bench.sdk_compare [--messages 600] [--latency-ms 25]
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -74,14 +77,14 @@ def main() -> None:
         f"campaign send (concurrency {args.concurrency}, whole process incl. start-up): {run.seconds:.2f}s "
         f"= {args.messages / run.seconds:.0f}/s"
     )
-    print(f"campaign send is {ratio:.1f}x faster (target >= 10x)")
+    print(f"campaign send is {ratio:.1f}x faster (target >= 15x); load average {os.getloadavg()[0]:.1f}")
     figure(
         f"send vs Telesign SDK loop ({args.messages} msgs, {args.latency_ms:g} ms latency)",
         round(args.messages / run.seconds, 1),
         "msgs/s",
         round(args.messages / sdk_seconds, 1),
-        ">= 10x",
-        ratio >= 10,
+        ">= 15x",
+        ratio >= 15,
     )
 
 

@@ -1,9 +1,9 @@
 """Enrichment: callback logs merged into each message's delivery columns, then the report rewritten.
 
-Logs are streamed (runner.callbacks.log.read_entries). Callbacks are joined to their messages (by
+Logs are streamed (runner.callbacks.log.read_callbacks). Callbacks are joined to their messages (by
 reference_id, or by external_id where the send's answer was lost; those of messages not seen yet
 a batch at a time, in one query) and merged in memory by runner.callbacks.rules's rules: a message's
-status, and each channel's, is the greatest by (delivery.order_head: rank, timed, updated_on),
+status, and each channel's, is the greatest by (rules.order_head: rank, timed, updated_on),
 then arrival; a repeat (the same content digest) takes part once, as first read. The merge keeps
 a few numbers per message in arrays rather than Python objects, so that a campaign of 250,000
 messages merges in tens of MB; past MAX_MESSAGES what is merged is written out and merging goes
@@ -25,8 +25,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner.callbacks.log import Entry, Malformed, read_entries
-from runner.callbacks.rules import order_head, order_micros
+from runner.callbacks.log import read_callbacks
+from runner.callbacks.payload import Callback, Malformed
+from runner.callbacks.rules import ORDER_OF_CODE, ORDER_OF_FINAL, ORDER_TIMED, order_micros
 from runner.callbacks.timeparse import format_micros
 from runner.ledger.interface import Deliveries, Ledger
 from runner.ledger.records import ChannelStatus, Cost, MergedDelivery, MergeState, StoredDelivery
@@ -71,7 +72,7 @@ def enrich(
     result = EnrichResult()
     with ledger.deliveries.enriching():
         run = _Run(ledger.deliveries, result)
-        for record in read_entries(logs, run.next_arrival):
+        for record in read_callbacks(logs, run.next_arrival):
             result.lines += 1
             if isinstance(record, Malformed):
                 result.malformed += 1
@@ -98,14 +99,14 @@ class _Run:
         self.deliveries, self.result = deliveries, result
         self.merged = Merged(stored=deliveries.any_stored())
         self.next_arrival = deliveries.next_arrival()
-        self.waiting: list[Entry] = []
+        self.waiting: list[Callback] = []
 
-    def take(self, entry: Entry) -> None:
+    def take(self, entry: Callback) -> None:
         merged = self.merged
         if entry.reference_id is not None:
             slot = merged.by_reference.get(entry.reference_id)
         else:
-            slot = merged.by_external_id.get(entry.external_id or "")  # (an Entry has one id at least)
+            slot = merged.by_external_id.get(entry.external_id or "")  # (a Callback has one id at least)
         if slot is not None:
             merged.add(slot, entry)
             return
@@ -140,13 +141,14 @@ class _Run:
 
 # What is merged for each message (a "slot"), laid out for a million merges over 250,000 messages:
 # plain Python objects would take ~550 bytes a message, and scattered arrays a cache miss each.
-# In `numbers` (int64), _WIDTH numbers side by side: the order (delivery.order_head; _NONE when
+# In `numbers` (int64), _WIDTH numbers side by side: the order (rules.order_head; _NONE when
 # no status yet), arrival and code of the message's status, then of Viber's, then of SMS's (the
 # channels the report has columns for). In `texts`, _TEXTS side by side: the status's description
 # and last_channel, Viber's description, SMS's description.
 _STATUS, _VIBER, _SMS, _WIDTH = 0, 3, 6, 9
 _DESCRIPTION, _LAST_CHANNEL, _VIBER_DESCRIPTION, _SMS_DESCRIPTION, _TEXTS = 0, 1, 2, 3, 4
-_COLUMNS = {"viber": (_VIBER, _VIBER_DESCRIPTION), "sms": (_SMS, _SMS_DESCRIPTION)}
+# rules.order_head, written out in `add`
+_RANKED, _FINAL, _TIMED = ORDER_OF_CODE.get, ORDER_OF_FINAL, ORDER_TIMED
 _EMPTY = array("q", [_NONE, 0, 0] * 3)
 _NO_COST = Cost()
 _NO_TEXTS = [None] * _TEXTS
@@ -179,7 +181,7 @@ class Merged:
 
     # -- joining -------------------------------------------------------------------------------
 
-    def join(self, deliveries: Deliveries, batch: list[Entry]) -> None:
+    def join(self, deliveries: Deliveries, batch: list[Callback]) -> None:
         """Find the messages of a batch's callbacks that have no slot yet, and give them one: by
         reference_id, else by external_id (the messages as the ledger has them now)."""
         by_reference, by_external_id = self.by_reference, self.by_external_id
@@ -212,7 +214,7 @@ class Merged:
             for stored in deliveries.stored(list(slot_of)):
                 self._load(slot_of[stored.message], stored)
 
-    def slot_of(self, entry: Entry) -> int | None:
+    def slot_of(self, entry: Callback) -> int | None:
         if entry.reference_id is not None:
             slot = self.by_reference.get(entry.reference_id)
             if slot is not None:
@@ -256,25 +258,28 @@ class Merged:
 
     # -- merging -------------------------------------------------------------------------------
 
-    def add(self, slot: int, entry: Entry) -> None:
-        """Merge one callback into its message's slot (the hot path: a million calls a run)."""
+    def add(self, slot: int, entry: Callback) -> None:
+        """Merge one callback into its message's slot (the hot path: a million calls a run; hence
+        rules.order_head written out, and every name looked up once)."""
         digest = entry.digest[:_DIGEST]
         seen = self.seen[slot]
-        if seen and seen.find(digest) >= 0 and _holds(seen, digest):
+        if seen and digest in seen and _holds(seen, digest):
             return  # a repeat: the copy read first took part
         self.seen[slot] = seen + digest
         self.changed[slot] = 1
         numbers, texts = self.numbers, self.texts
         at, text_at = slot * _WIDTH, slot * _TEXTS
-        micros, arrival = entry.updated_on, entry.arrival
-        order = order_head(entry.code, micros)
+        micros, arrival, code = entry.updated_on, entry.arrival, entry.code
+        order = _RANKED(code, _FINAL) if micros is None else _RANKED(code, _FINAL) | _TIMED | micros
         if entry.price is not None:  # rule 6: the greatest priced report's cost
             priced = self.priced.get(slot)
             if priced is None or (order, arrival) > priced[:2]:
                 self.priced[slot] = (order, arrival, entry.price, entry.currency, entry.parts)
         current = numbers[at]
         if order > current or (order == current and arrival > numbers[at + 1]):
-            numbers[at], numbers[at + 1], numbers[at + 2] = order, arrival, entry.code
+            numbers[at] = order
+            numbers[at + 1] = arrival
+            numbers[at + 2] = code
             description, last_channel = entry.description, entry.last_channel
             texts[text_at] = None if description is None else _intern(description)
             texts[text_at + _LAST_CHANNEL] = None if last_channel is None else _intern(last_channel)
@@ -285,18 +290,26 @@ class Merged:
                 self.reference[slot] = reference  # joined by external_id: the reference to settle it with
             elif self.reference:
                 self.reference.pop(slot, None)
-        for name, code, description, when in entry.channels:
-            # a channel without its own time takes the callback's (delivery.apply does the same)
-            order = order_head(code, micros if when is None else when)
-            column = _COLUMNS.get(name)
-            if column is None:
-                self._add_other(slot, name, order, arrival, code, description)
+        for channel in entry.channels:
+            # a channel without its own time takes the callback's (reference.apply does the same)
+            when, code = channel.updated_on, channel.code
+            if when is None:
+                when = micros
+            order = _RANKED(code, _FINAL) if when is None else _RANKED(code, _FINAL) | _TIMED | when
+            name = channel.channel
+            offset = _VIBER if name == "viber" else _SMS if name == "sms" else -1
+            if offset < 0:
+                self._add_other(slot, name, order, arrival, code, channel.description)
                 continue
-            offset, text_offset = column
             current = numbers[at + offset]
             if order > current or (order == current and arrival > numbers[at + offset + 1]):
-                numbers[at + offset], numbers[at + offset + 1], numbers[at + offset + 2] = order, arrival, code
-                texts[text_at + text_offset] = None if description is None else _intern(description)
+                numbers[at + offset] = order
+                numbers[at + offset + 1] = arrival
+                numbers[at + offset + 2] = code
+                description = channel.description
+                texts[text_at + (_VIBER_DESCRIPTION if offset == _VIBER else _SMS_DESCRIPTION)] = (
+                    None if description is None else _intern(description)
+                )
 
     def _add_other(self, slot: int, name: str, order: int, arrival: int, code: int, description: str | None) -> None:
         channels = self.others.setdefault(slot, {})
@@ -320,26 +333,23 @@ class Merged:
         description, last_channel, viber_description, sms_description = self.texts[text_at : text_at + _TEXTS]
         micros = order_micros(order)
         viber, sms = viber_order != _NONE, sms_order != _NONE
-        others = self.others.get(slot)
-        priced = self.priced.get(slot)
+        others = self.others.get(slot) if self.others else None
+        priced = self.priced.get(slot) if self.priced else None
+        seen = self.seen[slot]
         return MergedDelivery(
-            message=self.message[slot],
-            reference_id=self.reference.get(slot),
-            code=code,
-            description=description,
-            last_channel=last_channel,
-            viber=ChannelStatus(viber_code if viber else None, viber_description),
-            sms=ChannelStatus(sms_code if sms else None, sms_description),
-            updated_on=self.raw_time.get(slot) if micros is None else format_micros(micros),
-            callbacks=len(self.seen[slot]) // _DIGEST,
-            merge=MergeState(
-                self.seen[slot], order, arrival,
+            self.message[slot], self.reference.get(slot) if self.reference else None, code, description, last_channel,
+            ChannelStatus(viber_code if viber else None, viber_description),
+            ChannelStatus(sms_code if sms else None, sms_description),
+            self.raw_time.get(slot) if micros is None else format_micros(micros),
+            len(seen) // _DIGEST,
+            MergeState(
+                seen, order, arrival,
                 viber_order if viber else None, viber_arrival if viber else None,
                 sms_order if sms else None, sms_arrival if sms else None,
                 json.dumps(others, sort_keys=True) if others else None,
                 *((None, None) if priced is None else priced[:2]),
             ),
-            cost=_NO_COST if priced is None else Cost(*priced[2:]),
+            _NO_COST if priced is None else Cost(*priced[2:]),
         )  # fmt: skip
 
 

@@ -178,6 +178,9 @@ def format_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+_NAIVE_ORIGIN = datetime(1, 1, 1)
+
+
 def format_micros(micros: int) -> str:
     """`format_utc` of a time given as `to_micros` gives it."""
-    return (_ORIGIN + timedelta(microseconds=micros)).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    return (_NAIVE_ORIGIN + timedelta(microseconds=micros)).isoformat(timespec="microseconds") + "Z"

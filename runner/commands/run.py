@@ -14,6 +14,7 @@ from pathlib import Path
 
 from runner import terminal
 from runner.callbacks.poll import WINDOW
+from runner.campaign.render import find_templates_folder
 from runner.campaign.schema import Campaign, find_files, load
 from runner.commands.poll import poll_campaign
 from runner.commands.send import show
@@ -144,6 +145,10 @@ def is_settled(outputs: Path, campaign: Campaign) -> bool:
         seen = ledger.audience.fingerprint()
     finally:
         ledger.close()
-    if last is None or last.finished_at is None or seen != source_fingerprint(campaign):
+    if (
+        last is None
+        or last.finished_at is None
+        or seen != source_fingerprint(campaign, find_templates_folder(campaign.folder))
+    ):
         return False
     return not any(counts[state] for state in claimable(resend_unknown=False))

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from runner.callbacks.log import canonical_json
+from runner.callbacks.payload import canonical_json
 from runner.callbacks.timeparse import parse_updated_on
 from runner.policy.keywords import Keywords, Meaning
 from runner.policy.store import OptEvent, RecipientStore, ReplyRecord

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from runner.campaign.audience import Skipped
 from runner.campaign.expansion import Expansion, Message
-from runner.campaign.render import find_templates_folder
 from runner.campaign.schema import Campaign
 from runner.errors import ExitCode, InvalidInput, RunnerError, TerminationRequested
 from runner.ledger.backend import ledger_exists, open_ledger
@@ -103,16 +102,18 @@ def check_every_row(campaign: Campaign) -> None:
     expansion.summary.raise_if_problems()
 
 
-def source_fingerprint(campaign: Campaign) -> str:
+def source_fingerprint(campaign: Campaign, templates_folder: Path | None) -> str:
     """What the campaign's messages are made of: the campaign file's bytes and the size and
-    modification time of its audience, suppression and template files."""
+    modification time of its audience, suppression and template files. `templates_folder`: where
+    its templates are looked up (the Renderer's `templates_folder`, found once)."""
     digest = hashlib.sha256(campaign.path.read_bytes())
     spec = campaign.spec
     names = [n for n in (spec.audience.file, *spec.audience.suppress) if n]
     paths = [campaign.resolve(n) for n in names]
-    templates = find_templates_folder(campaign.folder)
-    if templates is not None:
-        paths += [templates / n for n in (spec.viber.text_template, spec.sms.text_template if spec.sms else None) if n]
+    if templates_folder is not None:
+        paths += [
+            templates_folder / n for n in (spec.viber.text_template, spec.sms.text_template if spec.sms else None) if n
+        ]
     for path in paths:
         try:
             info = path.stat()
@@ -214,7 +215,7 @@ def _send_locked(
                 ledger.audience.sync(
                     run_id,
                     planned_rows(expansion, gate),
-                    fingerprint=source_fingerprint(campaign),
+                    fingerprint=source_fingerprint(campaign, expansion.renderer.templates_folder),
                     campaign_commit=provenance.campaign_commit,
                 )
             except InvalidInput:

@@ -136,7 +136,10 @@ class OmnichannelClient:
         self, settings: TelesignSettings, concurrency: int, connect_timeout: float = 5.0, read_timeout: float = 15.0
     ):
         self.settings = settings
-        self.url = settings.base_url + PATH
+        # Parsed once: httpx parses a URL given as text on every request (a tenth of its CPU here).
+        self.url = httpx.URL(settings.base_url + PATH)
+        # Basic auth's headers are the same for every request: built once (digest's never are).
+        self._basic = {"Authorization": basic_authorization(settings.credentials), "Content-Type": "application/json"}
         pools = max(1, -(-concurrency // self.CONNECTIONS_PER_POOL))
         per_pool = -(-concurrency // pools)
         _load_network_backend()
@@ -170,7 +173,7 @@ class OmnichannelClient:
         if self.settings.auth == "digest":
             # A fresh nonce and date per attempt; the signed bytes are the bytes sent.
             return digest_headers(self.settings.credentials, "POST", PATH, body)
-        return {"Authorization": basic_authorization(self.settings.credentials), "Content-Type": "application/json"}
+        return self._basic
 
     async def send(self, body: bytes, lane: int = 0, on_write: Callable[[], None] | None = None) -> Answer:
         """POST one body; `lane` (the worker's number) picks the connection pool. `on_write` is

@@ -10,15 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from runner.callbacks.log import (
-    MAX_LINE_BYTES,
-    Callback,
-    Malformed,
-    content_hash,
-    read_callbacks,
-    read_log,
-    receiver_line,
-)
+from runner.callbacks.log import MAX_LINE_BYTES, read_callbacks, read_log, receiver_line
+from runner.callbacks.payload import Callback, Malformed, content_hash
+from runner.callbacks.timeparse import to_micros
 from runner.errors import InvalidInput
 from tests.fixtures.receiver import signed_payload
 
@@ -46,14 +40,16 @@ def test_a_receiver_line_reads_back_as_the_callback_it_logged(tmp_path: Path) ->
     [record] = list(read_log(log))
     assert isinstance(record, Callback)
     assert (record.path, record.line, record.arrival) == (str(log), 1, 0)
-    assert record.received_at == datetime(2026, 11, 28, 9, 0, 0, tzinfo=UTC)
     assert (record.reference_id, record.external_id) == (f"{0:032X}", "test-campaign:c-0")
     assert (record.code, record.description, record.last_channel) == (3000, "Delivered", "sms")
-    assert record.updated_on == datetime(2020, 5, 4, 22, 7, 1, 226000, tzinfo=UTC)
+    assert record.updated_on == to_micros(datetime(2020, 5, 4, 22, 7, 1, 226000, tzinfo=UTC))
     assert record.updated_on_raw == "2020-05-04 22:07:01:226"
     viber, sms = record.channel("viber"), record.channel("sms")
-    assert viber is not None and (viber.code, viber.reference_id) == (3056, f"{0:031X}A")
-    assert viber.updated_on == datetime(2020, 5, 4, 22, 5, 0, 325000, tzinfo=UTC)
+    assert viber is not None and (viber.code, viber.description) == (
+        3056,
+        "Message failed to deliver in specified fallback time",
+    )
+    assert viber.updated_on == to_micros(datetime(2020, 5, 4, 22, 5, 0, 325000, tzinfo=UTC))
     assert sms is not None and sms.code == 3000
     assert [c.channel for c in record.channels] == ["viber", "sms"]
 

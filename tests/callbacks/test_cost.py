@@ -6,8 +6,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from runner.callbacks.log import Callback, payload_to_callback
-from runner.callbacks.rules import fold
+from runner.callbacks.payload import Callback, payload_to_callback
+from runner.callbacks.reference import fold
 from tests.callbacks.test_delivery import callback
 
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runner.callbacks.log import Callback, payload_to_callback
-from runner.callbacks.rules import Delivery, apply, fold, is_final
+from runner.callbacks.payload import Callback, payload_to_callback
+from runner.callbacks.reference import Delivery, apply, fold
+from runner.callbacks.rules import is_final
 
 T0 = datetime(2026, 11, 28, 9, 0, 0, tzinfo=UTC)
 
@@ -129,7 +130,7 @@ def test_an_unreadable_time_orders_before_every_readable_one_of_its_rank() -> No
 
 def test_callbacks_count_distinct_callbacks() -> None:
     delivered = callback(3000, 10, 0)
-    resent = dataclasses.replace(delivered, arrival=7, line=8)  # the same payload, logged again
+    resent = msgspec.structs.replace(delivered, arrival=7, line=8)  # the same payload, logged again
     read = callback(3005, 20, 1)
     delivery = fold([delivered, read, resent, delivered])
     assert delivery.callbacks == 2
@@ -195,7 +196,8 @@ def test_fold_agrees_with_walking_the_callbacks_in_time_order(data: st.DataObjec
 def test_repeated_callbacks_change_nothing_but_are_counted_once(data: st.DataObject) -> None:
     callbacks = data.draw(callback_sets())
     repeats = [
-        dataclasses.replace(c, arrival=100 + n) for n, c in enumerate(data.draw(st.lists(st.sampled_from(callbacks))))
+        msgspec.structs.replace(c, arrival=100 + n)
+        for n, c in enumerate(data.draw(st.lists(st.sampled_from(callbacks))))
     ]
     merged = fold(data.draw(st.permutations(callbacks + repeats)))
     alone = fold(callbacks)

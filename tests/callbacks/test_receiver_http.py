@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from runner.callbacks.log import Callback, read_log
+from runner.callbacks.log import read_log
+from runner.callbacks.payload import Callback
 from runner.callbacks.receiver import MAX_BODY_BYTES
 from runner.callbacks.timeparse import parse_updated_on
 from runner.telesign.auth import Credentials, callback_headers, callback_signature

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from runner.callbacks.log import Callback, read_log
+from runner.callbacks.log import read_log
+from runner.callbacks.payload import Callback
 from runner.main import cli
 from tests.fixtures.receiver import TEST_CREDENTIALS, post_over_connections, signed_payload
 

@@ -7,7 +7,8 @@ import json
 import re
 from pathlib import Path
 
-from runner.callbacks.log import Malformed, read_log
+from runner.callbacks.log import read_log
+from runner.callbacks.payload import Malformed
 from tests.callbacks.test_callback_log import receiver_lines, write_lines
 from tests.sending.helpers import campaign, ledger_states, telesign_env, write_campaign
 from tests.sending.test_exit_codes import closed_port_url

@@ -1,6 +1,6 @@
-"""The fast way a receiver line is read for enrichment (runner.callbacks.log.parse_entry: a typed
-decoder for the usual shape) must read every line exactly as the general rules do (parse_line):
-the same Entry, or the same Malformed with the same reason. Hypothesis throws odd payloads at both."""
+"""The fast way a receiver line is read (runner.callbacks.log.parse_line: a typed decoder for the
+usual shape) must read every line exactly as the general rules do (parse_line_carefully):
+the same Callback, or the same Malformed with the same reason. Hypothesis throws odd payloads at both."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runner.callbacks.log import Malformed, entry_of, parse_entry, parse_line, receiver_line
+from runner.callbacks.log import parse_line, parse_line_carefully, receiver_line
 
 TIMES = ["2020-05-04 22:07:01:226", "2020-05-04 22:05:00.325", "2020-05-04T22:05:00Z", "Mon, 04 May 2020 22:07:01 GMT",
          "2020-13-04 22:07:01:226", "2020-05-04 22:07:01:2x6", "soon", "", " 2020-05-04 22:07:01:226"]  # fmt: skip
@@ -80,15 +80,14 @@ def payloads(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def careful(raw: bytes) -> Any:
-    record = parse_line(raw, "log", 7, 3)
-    return record if isinstance(record, Malformed) else entry_of(record)
+    return parse_line_carefully(raw, "log", 7, 3)
 
 
 @settings(max_examples=400, deadline=None)
 @given(payloads())
 def test_a_receiver_line_reads_the_same_fast_or_carefully(payload: dict[str, Any]) -> None:
     raw = receiver_line("2026-11-28T09:00:01.123456Z", payload)
-    assert parse_entry(raw, "log", 7, 3) == careful(raw)
+    assert parse_line(raw, "log", 7, 3) == careful(raw)
 
 
 @settings(max_examples=100, deadline=None)
@@ -103,4 +102,4 @@ def test_other_line_shapes_read_the_same_as_well(payload: dict[str, Any], shape:
         "extra-key": receiver_line(received, payload)[:-2] + b',"x":1}\n',
         "odd-time": receiver_line('a\\"b', payload),
     }[shape]
-    assert parse_entry(raw, "log", 7, 3) == careful(raw)
+    assert parse_line(raw, "log", 7, 3) == careful(raw)

@@ -1,8 +1,8 @@
-"""Enrichment merges callbacks in memory and in the ledger (runner.callbacks.enrichment); runner.callbacks.rules
+"""Enrichment merges callbacks in memory and in the ledger (runner.callbacks.enrichment); runner.callbacks.reference
 states the rules as pure functions. Hypothesis checks that the two never drift apart: callbacks for
 a few messages, with ties, repeats, unreadable times, several time formats, both log shapes, read
 over one or several enrichments (in small batches, writing out after every message or not), leave
-in the ledger what delivery.fold says of the same callbacks."""
+in the ledger what the reference model (runner.callbacks.reference.fold) says of the same callbacks."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 
 from runner.callbacks import enrichment
 from runner.callbacks.enrichment import enrich
-from runner.callbacks.log import Callback, read_callbacks, receiver_line
-from runner.callbacks.rules import Delivery, fold
+from runner.callbacks.log import read_callbacks, receiver_line
+from runner.callbacks.payload import Callback
+from runner.callbacks.reference import Delivery, fold
 from runner.callbacks.timeparse import format_utc
 from runner.ledger.backend import open_ledger
 from runner.ledger.interface import Ledger
@@ -112,7 +113,7 @@ def enrichments(draw: st.DrawFn) -> list[list[bytes]]:
 
 
 def expected(callbacks: list[Callback]) -> dict[int, Delivery]:
-    """delivery.fold of each message's callbacks (message 2's all carry its external_id)."""
+    """reference.fold of each message's callbacks (message 2's all carry its external_id)."""
     by_message: dict[int, list[Callback]] = {}
     for callback in callbacks:
         if callback.external_id == LOST[1]:

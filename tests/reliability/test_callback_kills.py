@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.callbacks.log import Callback, read_log
+from runner.callbacks.log import read_log
+from runner.callbacks.payload import Callback
 from tests.callbacks.test_receiver_process import ReceiverProcess, signed_requests
 from tests.fixtures.receiver import post_over_connections
 

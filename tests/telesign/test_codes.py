@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from runner.callbacks.rules import fold, is_final
+from runner.callbacks.reference import fold
+from runner.callbacks.rules import is_final
 from runner.telesign import codes
 from runner.telesign.client import classify
 from tests.callbacks.test_delivery import callback

@@ -79,7 +79,7 @@ class SqliteAudience:
                     item.external_id,
                     item.recipient_id,
                     item.phone,
-                    item.body.decode("utf-8"),
+                    item.body,  # bytes: SQL makes them TEXT (no decoding in Python)
                     item.state,
                     item.reason,
                     item.not_before,
@@ -91,7 +91,7 @@ class SqliteAudience:
         self.db.executemany(
             f"""INSERT INTO messages (key, position, seen_run, external_id, recipient_id, phone, body,
                                      state, status_description, not_before, timezone, campaign_commit)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               VALUES (?, ?, ?, ?, ?, ?, CAST(? AS TEXT), ?, ?, ?, ?, ?)
                ON CONFLICT(key) DO UPDATE SET
                  position = excluded.position,
                  seen_run = excluded.seen_run,

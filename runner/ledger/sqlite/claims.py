@@ -26,13 +26,14 @@ class SqliteClaims:
         # A deferred message only once its not_before has passed (docs/policy.md).
         deferred = f" OR (state = '{State.DEFERRED}' AND not_before <= ?)" if State.DEFERRED in states else ""
         rows = self.db.execute(
-            f"""SELECT key, position, external_id, body, state, phone, timezone FROM messages
+            # (the body as the bytes to send: SQL reads the UTF-8 TEXT as a BLOB, no encoding in Python)
+            f"""SELECT key, position, external_id, CAST(body AS BLOB), state, phone, timezone FROM messages
                 WHERE seen_run = ? AND position > ? AND (state IN ({marks}){deferred})
                 ORDER BY position LIMIT ?""",
             (run_id, after_position, *plain, *([due or now()] if deferred else []), limit),
         ).fetchall()
         return [
-            Sendable(key, position, external_id, body.encode("utf-8"), State(state), phone, timezone)
+            Sendable(key, position, external_id, body, State(state), phone, timezone)
             for key, position, external_id, body, state, phone, timezone in rows
         ]
 
