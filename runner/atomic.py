@@ -33,7 +33,7 @@ def atomic_path(target: Path, keep_existing: bool = False) -> Iterator[Path]:
                 pass
         else:
             os.replace(temp, target)
-        _fsync_folder(target.parent)
+        fsync_folder(target.parent)
     finally:
         temp.unlink(missing_ok=True)
 
@@ -54,7 +54,8 @@ def _fsync_file(path: Path) -> None:
         os.close(fd)
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
+    """Make a file's creation or rename in FOLDER durable (its entry lives in the folder)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:

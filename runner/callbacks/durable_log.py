@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from runner import terminal
+from runner.atomic import fsync_folder
 
 
 class LogWriteFailed(Exception):
@@ -157,7 +158,7 @@ def _open_for_append(path: Path) -> int:
         return fd
     # A new file: its directory entry must reach the disk too, or a crash could lose the file
     # along with the callbacks that were acknowledged into it.
-    _sync_directory(path.parent)
+    fsync_folder(path.parent if str(path.parent) else Path("."))
     return fd
 
 
@@ -172,19 +173,6 @@ def _end_torn_line(fd: int) -> None:
             os.write(fd, b"\n")
     except OSError:
         pass  # not a regular file (a pipe, a device): nothing to repair
-
-
-def _sync_directory(folder: Path) -> None:
-    try:
-        dir_fd = os.open(folder if str(folder) else Path("."), os.O_RDONLY)
-    except OSError:
-        return  # not possible on every platform; the file's own flush still happens
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
 
 
 # fdatasync: the data and the file size, without the timestamps fsync would also write.
