@@ -30,7 +30,7 @@ from runner.callbacks.log import receiver_line
 from runner.campaign.expansion import Expansion
 from runner.campaign.schema import load
 from runner.ledger.backend import open_ledger
-from runner.ledger.records import Outcome
+from runner.ledger.records import Batch, Outcome
 from runner.ledger.states import State
 from runner.report import csv as report
 from runner.sending.run import campaign_folder, planned_rows
@@ -65,15 +65,11 @@ def build(folder: Path, messages: int, lines: int) -> tuple[Path, Path, Path]:
     keys = [m.key for m in ledger.claims.sendable(run_id, (State.PENDING,), -1, messages)]
     references = [f"{i:032X}" for i in range(messages)]
     for start in range(0, messages, 10000):
-        ledger.claims.commit(
-            [],
-            [
-                Outcome(
-                    keys[i], State.ACCEPTED, 200, 3001, "Message in progress", references[i], "2026-11-27T00:00:00Z"
-                )
-                for i in range(start, min(messages, start + 10000))
-            ],
-        )
+        outcomes = [
+            Outcome(keys[i], State.ACCEPTED, 200, 3001, "Message in progress", references[i], "2026-11-27T00:00:00Z")
+            for i in range(start, min(messages, start + 10000))
+        ]
+        ledger.claims.commit(Batch(run_id, (State.PENDING,), outcomes=outcomes))
     ledger.close()
     log = folder / "callbacks.jsonl"
     rng = random.Random(1)

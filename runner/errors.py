@@ -107,3 +107,7 @@ class LedgerUnusable(CannotProceed):
 
 class TerminationRequested(BaseException):
     """SIGTERM, raised where Ctrl-C raises KeyboardInterrupt (runner.sending.signals): exit 143."""
+
+
+class LedgerUnavailable(CannotProceed):
+    """The ledger database cannot be reached (docs/scaling-out.md): nothing more is sent."""

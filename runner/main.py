@@ -39,6 +39,12 @@ OUTPUTS = click.option(
     show_default=True,
     help="Folder for ledgers and reports: <outputs>/<campaign-id>/.",
 )
+LEDGER = click.option(
+    "--ledger",
+    metavar="URL",
+    default=None,
+    help="A PostgreSQL ledger shared by every sender (default: $CAMPAIGN_LEDGER_URL, else SQLite files in --outputs).",
+)
 LOG_FORMAT = click.option(
     "--log-format",
     type=click.Choice(["auto", "plain", "json"]),
@@ -115,6 +121,7 @@ def preview(
     default=None,
     help="Send exactly what this saved plan says, or nothing if anything changed since (campaign plan -o).",
 )
+@LEDGER
 @OUTPUTS
 @LOG_FORMAT
 def send(
@@ -130,6 +137,7 @@ def send(
     log_format: str,
     wait: bool,
     plan_path: Path | None,
+    ledger: str | None,
 ) -> None:
     """Send campaigns: each message at most once, whatever happens."""
     from runner.commands import send as command
@@ -148,6 +156,7 @@ def send(
         log_format=log_format,
         wait=wait,
         plan_path=plan_path,
+        ledger_option=ledger,
     )
 
 
@@ -176,22 +185,24 @@ def plan(files: tuple[Path, ...], output: Path | None, fmt: str, limit: int | No
 @cli.command()
 @click.argument("directory", required=False, type=click.Path(path_type=Path), default=Path("campaigns"))
 @OUTPUTS
+@LEDGER
 @LOG_FORMAT
-def run(directory: Path, outputs: Path, log_format: str) -> None:
+def run(directory: Path, outputs: Path, ledger: str | None, log_format: str) -> None:
     """For cron: send every campaign under DIRECTORY whose schedule is due."""
     from runner.commands import run as command
 
-    dispatch(command.run, directory=directory, outputs=outputs, log_format=log_format)
+    dispatch(command.run, directory=directory, outputs=outputs, log_format=log_format, ledger_option=ledger)
 
 
 @cli.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @OUTPUTS
-def status(file: Path, outputs: Path) -> None:
+@LEDGER
+def status(file: Path, outputs: Path, ledger: str | None) -> None:
     """Counts by state and delivery, from the campaign's ledger."""
     from runner.commands import status as command
 
-    dispatch(command.run, file=file, outputs=outputs)
+    dispatch(command.run, file=file, outputs=outputs, ledger_option=ledger)
 
 
 @cli.group()
@@ -239,11 +250,12 @@ def poll(file: Path, outputs: Path, sandbox: bool) -> None:
     help="A callback log (.jsonl or .gz); repeat for several.",
 )
 @OUTPUTS
-def enrich(file: Path, logs: tuple[Path, ...], outputs: Path) -> None:
+@LEDGER
+def enrich(file: Path, logs: tuple[Path, ...], outputs: Path, ledger: str | None) -> None:
     """Fill the report's delivery columns from callback logs."""
     from runner.commands import enrich as command
 
-    dispatch(command.run, file=file, logs=list(logs), outputs=outputs)
+    dispatch(command.run, file=file, logs=list(logs), outputs=outputs, ledger_option=ledger)
 
 
 @cli.group()

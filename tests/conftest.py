@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.simulator",
     "tests.fixtures.receiver",
     "tests.fixtures.browser",
+    "tests.fixtures.ledger",
 ]

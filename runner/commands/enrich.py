@@ -10,25 +10,27 @@ from runner.callbacks.enrichment import EnrichResult, enrich
 from runner.campaign.schema import load
 from runner.commands.outputs_hint import sandbox_hint
 from runner.errors import ExitCode
-from runner.ledger.backend import open_existing
-from runner.ledger.lock import CampaignLock
+from runner.ledger.backend import campaign_lock, describe, open_existing, shared_ledger_url
 from runner.policy.replies import apply_reply, replies_in_logs
 from runner.policy.rules import rules_for
 from runner.policy.store import STORE_FILE, open_store
 from runner.sending.run import campaign_folder
 
 
-def run(file: Path, logs: list[Path], outputs: Path) -> int:
+def run(file: Path, logs: list[Path], outputs: Path, ledger_option: str | None = None) -> int:
+    url = shared_ledger_url(ledger_option)
     campaign = load(file)
     folder = campaign_folder(outputs, campaign.id)
-    ledger = open_existing(folder, campaign.id)
+    ledger = open_existing(folder, campaign.id, url)
     if ledger is None:
         hint = sandbox_hint(outputs, campaign.id, "enrich", file) or "send the campaign first"
-        terminal.err(f"{campaign.id}: nothing sent yet (no ledger in {folder}); {hint}", "error", "error")
+        terminal.err(
+            f"{campaign.id}: nothing sent yet (no ledger in {describe(folder, url)}); {hint}", "error", "error"
+        )
         return ExitCode.INVALID
     store = open_store(outputs)
     try:
-        with CampaignLock(folder, campaign.id, "enrich"):
+        with campaign_lock(folder, campaign.id, "enrich", url):
             run_id = ledger.runs.start("enrich")
             # Replies first: STOP and START into the repository's opt-out store (docs/policy.md)
             keywords = rules_for(campaign).keywords

@@ -19,7 +19,7 @@ from runner.campaign.schema import Campaign, find_files, load
 from runner.commands.poll import poll_campaign
 from runner.commands.send import show
 from runner.errors import CampaignLocked, CannotProceed, ExitCode, InvalidInput
-from runner.ledger.backend import open_existing
+from runner.ledger.backend import open_existing, shared_ledger_url
 from runner.ledger.states import claimable
 from runner.plan import git
 from runner.plan.inputs import plans_required
@@ -31,7 +31,14 @@ from runner.telesign import settings as config
 from runner.telesign.settings import TelesignSettings
 
 
-def run(directory: Path, outputs: Path, log_format: str, now: datetime | None = None) -> int:
+def run(
+    directory: Path,
+    outputs: Path,
+    log_format: str,
+    now: datetime | None = None,
+    ledger_option: str | None = None,
+) -> int:
+    url = shared_ledger_url(ledger_option)
     settings = config.from_environment()
     now = now or datetime.now(UTC)
     worst: int = ExitCode.OK
@@ -47,11 +54,11 @@ def run(directory: Path, outputs: Path, log_format: str, now: datetime | None = 
         if schedule.start is not None and now < schedule.start:
             terminal.out(f"{campaign.id}: not due until {schedule.start.isoformat()}")
             continue
-        if is_settled(outputs, campaign):
+        if is_settled(outputs, campaign, url):
             terminal.out(f"{campaign.id}: complete")
             worst = max(worst, poll_if_asked(campaign, settings, outputs, now))
             continue
-        options = SendOptions(outputs=outputs, log_format=log_format, now=now, command="run")
+        options = SendOptions(outputs=outputs, log_format=log_format, now=now, command="run", ledger_url=url)
         if plans_required(campaign):
             try:
                 options = with_committed_plan(campaign, options)
@@ -132,11 +139,11 @@ def with_committed_plan(campaign: Campaign, options: SendOptions) -> SendOptions
     return replace(options, plan=saved, plan_path=str(path))
 
 
-def is_settled(outputs: Path, campaign: Campaign) -> bool:
+def is_settled(outputs: Path, campaign: Campaign, url: str | None = None) -> bool:
     """Nothing left to do: the files are as the last finished send saw them and no message is
     pending or failed. Skipping such a campaign spares cron a pass over a large audience."""
     folder = campaign_folder(outputs, campaign.id)
-    ledger = open_existing(folder, campaign.id)
+    ledger = open_existing(folder, campaign.id, url)
     if ledger is None:
         return False
     try:

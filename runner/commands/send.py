@@ -15,7 +15,7 @@ from runner.campaign.schema import Campaign, load
 from runner.commands.check import describe
 from runner.commands.recipient_choice import RecipientChoice
 from runner.errors import EndpointUnreachable, ExitCode, InvalidInput, Problem, UsageProblem, WrongEndpoint
-from runner.ledger.backend import open_ledger
+from runner.ledger.backend import open_ledger, shared_ledger_url
 from runner.ledger.records import TestSend
 from runner.plan.model import read_plan
 from runner.sending.run import CampaignRun, SendOptions, campaign_folder, check_every_row, send_campaign
@@ -37,14 +37,16 @@ def run(
     wait: bool = False,
     plan_path: Path | None = None,
     no_callbacks: bool = False,
+    ledger_option: str | None = None,
 ) -> int:
+    url = shared_ledger_url(ledger_option)
     if no_callbacks and not sandbox:
         raise UsageProblem(
             "--no-callbacks goes with --sandbox (a real send never runs a receiver: poll with `campaign poll FILE`)"
         )
     if plan_path is not None:
         return send_planned(
-            files, plan_path, dry_run, sandbox, resend_unknown, limit, test_to, outputs, log_format, wait
+            files, plan_path, dry_run, sandbox, resend_unknown, limit, test_to, outputs, log_format, wait, url
         )
     refuse_conflicts(files, dry_run, sandbox, resend_unknown, limit, test_to, recipient_id)
     if wait and (dry_run or sandbox or test_to is not None):
@@ -54,7 +56,7 @@ def run(
         )
     if test_to is not None:
         settings = config.from_environment()  # missing credentials stop everything here (exit 4)
-        return test_send(files[0], test_to, recipient_id, settings, outputs)
+        return test_send(files[0], test_to, recipient_id, settings, outputs, url)
     campaigns = checked(files)  # one invalid file: nothing is sent, whatever the order
     if dry_run:
         return max(dry_run_one(campaign, outputs, limit) for campaign in campaigns)
@@ -64,7 +66,13 @@ def run(
         return run_sandbox(campaigns, outputs, log_format, limit, callbacks=not no_callbacks)
     settings = config.from_environment()
     options = SendOptions(
-        outputs=outputs, resend_unknown=resend_unknown, limit=limit, log_format=log_format, checked=True, wait=wait
+        outputs=outputs,
+        resend_unknown=resend_unknown,
+        limit=limit,
+        log_format=log_format,
+        checked=True,
+        wait=wait,
+        ledger_url=url,
     )
     worst = 0
     said: set[str] = set()
@@ -86,6 +94,7 @@ def send_planned(
     outputs: Path,
     log_format: str,
     wait: bool = False,
+    url: str | None = None,
 ) -> int:
     """`send FILE --plan PLAN.json`: the reviewed plan, or nothing (docs/plan.md); with --wait, its
     deferred messages as their windows open."""
@@ -106,7 +115,9 @@ def send_planned(
         raise UsageProblem(f"--plan sends what the plan says: drop {', '.join(clashing)} (or plan with it)")
     saved = read_plan(plan_path)
     settings = config.from_environment()
-    options = SendOptions(outputs=outputs, log_format=log_format, plan=saved, plan_path=str(plan_path), wait=wait)
+    options = SendOptions(
+        outputs=outputs, log_format=log_format, plan=saved, plan_path=str(plan_path), wait=wait, ledger_url=url
+    )
     return show(send_campaign(load(files[0]), settings, options))
 
 
@@ -227,7 +238,12 @@ def dry_run_one(campaign: Campaign, outputs: Path, limit: int | None) -> int:
 
 
 def test_send(
-    file: Path, phone: str, recipient_id: str | None, settings: config.TelesignSettings, outputs: Path
+    file: Path,
+    phone: str,
+    recipient_id: str | None,
+    settings: config.TelesignSettings,
+    outputs: Path,
+    url: str | None = None,
 ) -> int:
     """One recipient's rendered message to a test phone, marked as a test; the campaign's ledger
     state is untouched (the send is kept apart, in test_sends, for audit)."""
@@ -266,7 +282,7 @@ def test_send(
             f"TEST {campaign.id}: could not reach {settings.base_url} ({answer.description}): "
             "check TELESIGN_BASE_URL and the network; nothing was sent"
         )
-    ledger = open_ledger(campaign_folder(outputs, campaign.id), campaign.id)
+    ledger = open_ledger(campaign_folder(outputs, campaign.id), campaign.id, url)
     try:
         ledger.runs.record_test_send(
             TestSend(chosen.key, destination, answer.http_status, answer.status_code, answer.reference_id, body)

@@ -9,7 +9,7 @@ from runner import terminal
 from runner.campaign.schema import load
 from runner.commands.outputs_hint import sandbox_hint
 from runner.errors import ExitCode, InvalidInput
-from runner.ledger.backend import open_existing
+from runner.ledger.backend import describe, open_existing, shared_ledger_url
 from runner.ledger.records import RunInfo
 from runner.plan.model import plan_beside, read_plan
 from runner.policy.store import STORE_FILE, open_store
@@ -54,13 +54,16 @@ def plan_estimate(file: Path, fingerprint: str | None) -> str:
     )
 
 
-def run(file: Path, outputs: Path) -> int:
+def run(file: Path, outputs: Path, ledger_option: str | None = None) -> int:
+    url = shared_ledger_url(ledger_option)
     campaign = load(file)
     folder = campaign_folder(outputs, campaign.id)
-    ledger = open_existing(folder, campaign.id)
+    ledger = open_existing(folder, campaign.id, url)
     if ledger is None:
         hint = sandbox_hint(outputs, campaign.id, "status", file)
-        terminal.out(f"{campaign.id}: never sent (no ledger in {folder})" + (f"; {hint}" if hint else ""))
+        terminal.out(
+            f"{campaign.id}: never sent (no ledger in {describe(folder, url)})" + (f"; {hint}" if hint else "")
+        )
         return ExitCode.OK
     try:
         counts = ledger.counts()

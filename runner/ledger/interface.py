@@ -12,13 +12,13 @@ from typing import Any, Protocol
 
 from runner.ledger.records import (
     NO_PROVENANCE,
+    Batch,
+    Claimed,
     MergedDelivery,
-    Outcome,
     Planned,
     Provenance,
     RunInfo,
     Sendable,
-    SetAside,
     SkippedRow,
     StoredDelivery,
     TestSend,
@@ -55,14 +55,16 @@ class Audience(Protocol):
         items: Iterable[Planned | SkippedRow],
         fingerprint: str = "",
         campaign_commit: str | None = None,
-    ) -> None:
+    ) -> int:
         """Record this run's audience in one transaction (an exception from `items` rolls it back):
         new recipients become pending (state_after_sync); recipients not yet sent take the current
         body, phone and campaign commit;
         sent ones keep the body they were sent with; recipients removed from the file are left
         alone and not sent. A row whose phone this campaign already messaged (MESSAGED) under
         another key is a `duplicate` naming both keys, never a new message; an audience duplicate
-        whose own key was messaged keeps that message in the audience instead."""
+        whose own key was messaged keeps that message in the audience instead. Returns the run whose
+        audience to send: this one, or, where a backend shares a campaign between senders, the one that
+        synced these very inputs (`fingerprint`) already, `items` then unread."""
         ...
 
     def expire(self, run_id: int) -> int:
@@ -89,17 +91,13 @@ class Claims(Protocol):
         order; a deferred one only if its not_before is at or before `due` (default: now)."""
         ...
 
-    def commit(
-        self,
-        claims: Sequence[tuple[str, Sequence[State]]],
-        outcomes: Sequence[Outcome],
-        releases: Sequence[tuple[str, State]] = (),
-        set_aside: Sequence[SetAside] = (),
-    ) -> list[bool]:
+    def commit(self, batch: Batch) -> Claimed:
         """One transaction: hold back messages the policy stops (deferred or suppressed, undoing
         their claim if they had one); record outcomes; give back claims whose request never left
-        (key, the state it had); then claim messages (state -> sending, attempts + 1) if they are
-        still in one of the given states. Returns, per claim, whether it was taken."""
+        (key, the state it had); re-claim messages by key (state -> sending, attempts + 1) if they are still
+        in one of the given states; then claim up to `batch.take` more, skipping any another sender
+        is claiming at that moment. Nothing is claimed twice: a claim only takes a message in one
+        of `batch.states` of the run's audience, and makes it `sending`."""
         ...
 
 
@@ -144,6 +142,16 @@ class Deliveries(Protocol):
         ...
 
 
+class Slots(Protocol):
+    """Start times shared by every sender of a backend that many senders use at once
+    (runner.sending.sharing)."""
+
+    def reserve(self, name: str, rate: float, count: int, lead: float) -> tuple[float, float]:
+        """`count` consecutive slots of schedule `name`, 1/rate apart, none sooner than `lead`
+        seconds from now: (the first slot's time, the backend's time now), in epoch seconds."""
+        ...
+
+
 class Ledger(Protocol):
     """One campaign's ledger."""
 
@@ -158,6 +166,12 @@ class Ledger(Protocol):
 
     @property
     def deliveries(self) -> Deliveries: ...
+
+    @property
+    def slots(self) -> Slots | None:
+        """Shared start times, where several senders share this ledger (None: one sender per
+        campaign, which paces itself)."""
+        ...
 
     def counts(self, run_id: int | None = None) -> dict[str, int]:
         """Messages by state in the run's audience (default: the last synced one), plus its

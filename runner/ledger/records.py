@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
@@ -75,6 +76,29 @@ class Outcome:
     status_description: str | None = None
     reference_id: str | None = None
     submitted_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    taken: list[Sendable]  # now `sending`, committed
+    retried: list[bool]  # per re-claim: whether it was taken
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one sender commits at a time (runner.sending.bookkeeping), in one transaction: its
+    outcomes, claims given back, re-claims of messages it holds (retries), then up to `take`
+    new messages of the run's audience past `after`, in audience order."""
+
+    run_id: int
+    states: Sequence[State]  # the states a message may be claimed from (runner.ledger.states.claimable)
+    after: int = -1
+    take: int = 0
+    retries: Sequence[tuple[str, Sequence[State]]] = ()
+    outcomes: Sequence[Outcome] = ()
+    releases: Sequence[tuple[str, State]] = ()
+    set_aside: Sequence[SetAside] = ()  # held back by the policy (runner.policy.gate)
+    due: str | None = None  # a deferred message is taken once its not_before is at or before this (default: now)
 
 
 @dataclass(frozen=True)

@@ -7,19 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 from runner.campaign.audience import Skipped
 from runner.campaign.expansion import Expansion, Message
 from runner.campaign.schema import Campaign
 from runner.errors import ExitCode, InvalidInput, RunnerError, TerminationRequested
-from runner.ledger.backend import ledger_exists, open_ledger
-from runner.ledger.interface import Claims, Ledger
-from runner.ledger.lock import CampaignLock
+from runner.ledger.backend import campaign_lock, ledger_exists, open_ledger
+from runner.ledger.interface import Ledger
 from runner.ledger.records import Planned, Provenance, SkippedRow
 from runner.ledger.states import NOT_ACCEPTED, State, claimable
 from runner.plan import git
@@ -27,16 +28,20 @@ from runner.plan.compute import PlanOptions, make_plan
 from runner.plan.model import Plan
 from runner.plan.stale import PlanStale, changes_since
 from runner.policy.gate import Clock, Gate, system_clock
+from runner.policy.schema import policy_for
 from runner.policy.store import RecipientStore, open_store
 from runner.policy.windows import parse_utc
 from runner.report import files as report
 from runner.sending.decisions import plan_message, run_cap, schedule_at
 from runner.sending.progress import Progress
 from runner.sending.sender import CampaignSender, SendPlan, SendResult
+from runner.sending.sharing import SharedSchedule, account_schedule, campaign_schedule
 from runner.sending.signals import stops_held, stops_raise
-from runner.sending.stops import Interrupted, Stop, Terminated
+from runner.sending.stops import Interrupted, LedgerLost, Stop, Terminated
 from runner.telesign.client import OmnichannelClient
 from runner.telesign.settings import TelesignSettings
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -55,6 +60,7 @@ class SendOptions:
     store: RecipientStore | None = None  # opt-outs and contact history; default <outputs>/recipients.sqlite
     plan: Plan | None = None  # `send --plan`: send only what it says, and only while it holds
     plan_path: str = ""
+    ledger_url: str | None = None  # a shared PostgreSQL ledger (runner.ledger.backend), else SQLite files
 
     def the_clock(self) -> Clock:
         if self.clock is not None:
@@ -103,9 +109,11 @@ def check_every_row(campaign: Campaign) -> None:
 
 
 def source_fingerprint(campaign: Campaign, templates_folder: Path | None) -> str:
-    """What the campaign's messages are made of: the campaign file's bytes and the size and
-    modification time of its audience, suppression and template files. `templates_folder`: where
-    its templates are looked up (the Renderer's `templates_folder`, found once)."""
+    """What the campaign's messages are made of: the bytes of the campaign file and of its
+    audience, suppression and template files, each named relative to the campaign's folder.
+    `templates_folder`: where its templates are looked up (the Renderer's, found once). By content,
+    not modification time or absolute path: senders on several hosts sharing one ledger
+    (docs/scaling-out.md) must agree on it, or each would sync the audience again."""
     digest = hashlib.sha256(campaign.path.read_bytes())
     spec = campaign.spec
     names = [n for n in (spec.audience.file, *spec.audience.suppress) if n]
@@ -115,11 +123,12 @@ def source_fingerprint(campaign: Campaign, templates_folder: Path | None) -> str
             templates_folder / n for n in (spec.viber.text_template, spec.sms.text_template if spec.sms else None) if n
         ]
     for path in paths:
+        name = os.path.relpath(path, campaign.folder)
         try:
-            info = path.stat()
-            digest.update(f"{path}:{info.st_size}:{info.st_mtime_ns}".encode())
+            content = hashlib.sha256(path.read_bytes()).hexdigest()  # (a pass at disk speed: no parsing)
         except OSError:
-            digest.update(f"{path}:missing".encode())
+            content = "missing"
+        digest.update(f"{name}:{content}\n".encode())
     return digest.hexdigest()
 
 
@@ -132,12 +141,13 @@ def send_campaign(campaign: Campaign, settings: TelesignSettings, options: SendO
         return CampaignRun(spec.id, ExitCode.CANNOT_PROCEED, note=f"not due: its schedule starts {start}")
     folder = campaign_folder(options.outputs, spec.id)
     expansion = Expansion(campaign)  # template and policy problems surface here, before any lock or ledger
-    if not options.checked and not ledger_exists(folder, spec.id):
+    url = options.ledger_url
+    if not options.checked and not ledger_exists(folder, spec.id, url):
         # A first send of a file with a bad row must leave nothing behind, not even an empty
         # ledger or a lock (docs/reliability.md); later sends roll their sync back instead.
         check_every_row(campaign)
-    with CampaignLock(folder, spec.id, options.command):
-        ledger = open_ledger(folder, spec.id)
+    with campaign_lock(folder, spec.id, options.command, url):
+        ledger = open_ledger(folder, spec.id, url)
         store = options.store or open_store(options.outputs)
         writer = open_store(options.outputs) if options.store is None else None
         gate = Gate(expansion.rules, store, options.the_clock(), writer)
@@ -209,10 +219,12 @@ def _send_locked(
     counts: dict[str, int] = {}
     code: int = ExitCode.OK
     later = ""
+    audience = run_id
     try:
         with stops_raise():
             try:
-                ledger.audience.sync(
+                # (with a shared ledger, maybe the audience another sender synced from these same inputs)
+                audience = ledger.audience.sync(
                     run_id,
                     planned_rows(expansion, gate),
                     fingerprint=source_fingerprint(campaign, expansion.renderer.templates_folder),
@@ -222,13 +234,13 @@ def _send_locked(
                 outcome.invalid = True
                 raise
             if expired:
-                n = ledger.audience.expire(run_id)
+                n = ledger.audience.expire(audience)
                 outcome.note = f"past its schedule's end: {n} unsent message(s) marked expired"
             else:
-                outcome.stopped = _send_passes(campaign, ledger, settings, options, gate, run_id)
+                outcome.stopped = _send_passes(campaign, ledger, settings, options, gate, audience)
                 end = spec.schedule.end
                 if options.wait and outcome.stopped is None and end is not None and gate.clock() >= end:
-                    n = ledger.audience.expire(run_id)
+                    n = ledger.audience.expire(audience)
                     outcome.note = f"waited until its schedule's end: {n} unsent message(s) marked expired"
     except KeyboardInterrupt:
         outcome.stopped = Interrupted()  # a Ctrl-C outside the send loop (or asyncio's own)
@@ -241,11 +253,13 @@ def _send_locked(
         # Whatever ended the run, the report and the run's end are written (unless the file was
         # invalid: then nothing of it was recorded), and a second Ctrl-C waits for them.
         with stops_held():
-            if outcome.invalid:
+            if isinstance(outcome.stopped, LedgerLost):
+                pass  # the ledger's database is gone: nothing to count or report from (the error says so)
+            elif outcome.invalid:
                 ledger.runs.finish(run_id, ExitCode.INVALID, {})
             else:
-                counts = ledger.counts(run_id)
-                deferred = ledger.deferred(run_id)
+                counts = ledger.counts(audience)
+                deferred = ledger.deferred(audience)
                 later = f"{sum(n for _, n in deferred)} deferred until {deferred[0][0]}" if deferred else ""
                 code = exit_code(counts, outcome.stopped) if outcome.error is None else _error_code(outcome.error)
                 # Finished before the report is written, so that report.html's run history shows
@@ -288,17 +302,28 @@ def _send_passes(
         due = sum(n for at, n in ledger.deferred(run_id) if parse_utc(at) <= gate.clock())
         total = min([todo + due, *([limit] if limit is not None else [])])
         progress = Progress(spec.id, total, options.log_format, rate=spec.sending.rate)
+        account_rate = settings.account_tps or policy_for(campaign.folder).spec.sending.account_rate
+        rate = spec.sending.rate
+        if ledger.slots is None and account_rate is not None:
+            rate = min(rate, account_rate) if rate else account_rate  # one sender: the account's TPS is its cap
         plan = SendPlan(
             run_id,
-            spec.sending.rate,
+            rate,
             spec.sending.concurrency,
             spec.sending.max_attempts,
             options.resend_unknown,
             limit,
             options.grace,
+            rate_shared=ledger.slots is not None and rate is not None,
         )
+        schedules: list[tuple[str, float]] = []
+        if ledger.slots is not None:
+            if rate:
+                schedules.append((campaign_schedule(spec.id), rate))
+            if account_rate:
+                schedules.append((account_schedule(settings.credentials.customer_id), account_rate))
         try:
-            result = asyncio.run(_send(ledger.claims, settings, plan, progress, gate))
+            result = asyncio.run(_send(ledger, settings, plan, progress, gate, schedules))
         finally:
             progress.finish()  # a live bar gives the terminal back (its cursor) on every exit
         if result.stopped is not None or not options.wait:
@@ -318,13 +343,24 @@ def _send_passes(
 
 
 async def _send(
-    claims: Claims, settings: TelesignSettings, plan: SendPlan, progress: Progress, gate: Gate | None = None
+    ledger: Ledger,
+    settings: TelesignSettings,
+    plan: SendPlan,
+    progress: Progress,
+    gate: Gate | None = None,
+    schedules: Sequence[tuple[str, float]] = (),
 ) -> SendResult:
     client = OmnichannelClient(settings, plan.concurrency)
     try:
-        return await CampaignSender(claims, client, plan, progress, gate).run()
+        slots = ledger.slots
+        shared = [] if slots is None else [SharedSchedule(slots, name, rate, to_thread) for name, rate in schedules]
+        return await CampaignSender(ledger.claims, client, plan, progress, shared, gate).run()
     finally:
         await client.close()
+
+
+async def to_thread(fn: Callable[..., T], *args: Any) -> T:
+    return await asyncio.to_thread(fn, *args)
 
 
 def exit_code(counts: dict[str, int], stopped: Stop | None) -> int:

@@ -11,8 +11,10 @@ import functools
 import gc
 import random
 import signal
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from runner.errors import LedgerUnavailable
 from runner.ledger.interface import Claims
 from runner.ledger.records import Outcome, Sendable, SetAside, now
 from runner.ledger.states import State, claimable
@@ -21,11 +23,20 @@ from runner.policy.windows import format_utc
 from runner.sending.bookkeeping import Bookkeeper
 from runner.sending.pacing import Pacer
 from runner.sending.progress import Progress
+from runner.sending.sharing import SharedSchedule
 from runner.sending.signals import restore_after_loop
-from runner.sending.stops import Interrupted, NotTelesign, Stop, Terminated, Throttled, Unauthorized, Unreachable
+from runner.sending.stops import (
+    Interrupted,
+    LedgerLost,
+    NotTelesign,
+    Stop,
+    Terminated,
+    Throttled,
+    Unauthorized,
+    Unreachable,
+)
 from runner.telesign.client import Answer, OmnichannelClient, Verdict
 
-PAGE = 500
 # The longest Retry-After a run waits for (docs/sending.md). Telesign's 429/3204 asks for seconds;
 # a longer wait (an account throttled for hours) would hold the campaign's lock and a cron slot
 # for as long: the message is `failed` instead, the run stops claiming, the next run sends it.
@@ -51,6 +62,7 @@ class SendPlan:
     grace: float = 5.0  # seconds requests in flight get to finish after a stop
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
+    rate_shared: bool = False  # the campaign's rate is a schedule shared by its senders (runner.sending.sharing)
 
 
 @dataclass
@@ -82,7 +94,13 @@ class Lane:
 
 class CampaignSender:
     def __init__(
-        self, claims: Claims, client: OmnichannelClient, plan: SendPlan, progress: Progress, gate: Gate | None = None
+        self,
+        claims: Claims,
+        client: OmnichannelClient,
+        plan: SendPlan,
+        progress: Progress,
+        shared: Sequence[SharedSchedule] = (),
+        gate: Gate | None = None,
     ):
         self.claims = claims
         # The repository policy at claim time and again just before the request is written
@@ -91,11 +109,15 @@ class CampaignSender:
         self.client = client
         self.plan = plan
         self.progress = progress
-        self.book = Bookkeeper(claims)
+        self.states = claimable(plan.resend_unknown)
+        self.book = Bookkeeper(claims, plan.run_id, self.states, plan.limit)
         if gate is not None:
             self.book.after_commit = gate.write_contacts
-        self.pacer = Pacer(plan.rate)
-        self.states = claimable(plan.resend_unknown)
+            self.book.due = lambda: format_utc(gate.clock())
+        # With shared schedules (a shared ledger) the campaign's rate is held across its senders
+        # there, and the local pacer keeps only Telesign's 429 pause.
+        self.shared = shared
+        self.pacer = Pacer(None if plan.rate_shared else plan.rate)
         self.result = SendResult()
         self._stop = asyncio.Event()
         self._rng = random.Random()
@@ -136,18 +158,12 @@ class CampaignSender:
                 handled.append(signum)
             except (NotImplementedError, RuntimeError, ValueError):
                 pass  # not the main thread (tests, sandbox): the caller stops us instead
-        queue: asyncio.Queue[Sendable | None] = asyncio.Queue(maxsize=self.plan.concurrency * 2)
-        producer = asyncio.create_task(self._produce(queue))
-        workers = [asyncio.create_task(self._work(queue, lane)) for lane in range(self.plan.concurrency)]
+        workers = [asyncio.create_task(self._work(lane)) for lane in range(self.plan.concurrency)]
         try:
             stopper = asyncio.create_task(self._stop.wait())
             await asyncio.wait([stopper, *workers], return_when=asyncio.FIRST_COMPLETED)
             if self._stop.is_set():
-                producer.cancel()
-                while not queue.empty():  # wake idle workers at once; busy ones get the grace
-                    queue.get_nowait()
-                for _ in workers:
-                    queue.put_nowait(None)
+                self.book.stop()  # workers waiting for a message get none
                 # A worker whose request is not being written yet stops now and gives its message
                 # back (see Lane); requests on the wire get the grace period to be answered.
                 for task, lane in zip(workers, self._lanes, strict=True):
@@ -160,8 +176,10 @@ class CampaignSender:
             else:
                 await asyncio.gather(*workers)
                 stopper.cancel()
-            await asyncio.gather(producer, return_exceptions=True)
-            await self.book.drain()
+            try:
+                await self.book.drain()
+            except LedgerUnavailable as error:
+                self.stop(LedgerLost(error))
         finally:
             for signum in handled:
                 loop.remove_signal_handler(signum)
@@ -169,33 +187,40 @@ class CampaignSender:
             self.book.close()
         return self.result
 
-    async def _produce(self, queue: asyncio.Queue[Sendable | None]) -> None:
-        after = -1
-        budget = self.plan.limit
+    async def _work(self, lane: int) -> None:
         try:
             while not self._stop.is_set():
-                due = format_utc(self.gate.clock()) if self.gate is not None else None
-                page = await self.book.call(self.claims.sendable, self.plan.run_id, self.states, after, PAGE, due)
-                if not page:
-                    break
-                for message in page:
-                    if budget is not None:
-                        if budget <= 0:
-                            return
-                        budget -= 1
-                    await queue.put(message)
-                after = page[-1].position
-        finally:
-            if not self._stop.is_set():
-                for _ in range(self.plan.concurrency):
-                    await queue.put(None)  # one end mark per worker
+                message = await self._next(lane)
+                if message is None:
+                    return
+                await self._deliver(message, lane)
+        except LedgerUnavailable as error:
+            # The ledger's database is gone (a network cut, a restart): nothing more can be
+            # claimed, and answers cannot be recorded. What is claimed stays `sending`.
+            self.stop(LedgerLost(error))
 
-    async def _work(self, queue: asyncio.Queue[Sendable | None], lane: int) -> None:
-        while not self._stop.is_set():
-            message = await queue.get()
-            if message is None:
-                return
-            await self._deliver(message, lane)
+    async def _next(self, lane: int) -> Sendable | None:
+        """The next message, claimed once this worker's pace turn (and shared slot) has come: a
+        message is `sending` only from the moment its request may be written. The workers whose
+        turn comes together share one claim (runner.sending.bookkeeping)."""
+        await self._turn()
+        if self._stop.is_set():
+            return None
+        flight = self._lanes[lane]
+        try:
+            message = await self.book.next()
+        except asyncio.CancelledError:
+            flight.clear()
+            raise
+        if message is not None:
+            flight.key, flight.prior, flight.claimed = message.key, message.state, True
+            self.result.claimed += 1
+        return message
+
+    async def _turn(self) -> None:
+        await self.pacer.wait_turn()
+        for schedule in self.shared:
+            await schedule.wait_turn()
 
     async def _deliver(self, message: Sendable, lane: int) -> None:
         flight = self._lanes[lane]
@@ -218,22 +243,25 @@ class CampaignSender:
     async def _attempts(self, message: Sendable, lane: int, flight: Lane) -> None:
         states, prior = self.states, message.state
         for attempt in range(1, self.plan.max_attempts + 1):
-            # The pace turn (and any 429 pause) is waited for before the claim: a message is
-            # `sending` only from the moment its request may be written (docs/reliability.md).
-            await self.pacer.wait_turn()
-            if self._stop.is_set():
-                return
-            # Right before the claim, so right before the request is written: a STOP may have
-            # arrived, or the window closed, while it waited for its turn (20:59:59.9 must not
-            # leave at 21:00:00.1).
-            if self._held_back(message, claimed=False):
-                return
-            flight.key, flight.prior = message.key, prior
-            if not await self.book.claim(message.key, states, prior):
-                return
-            flight.claimed = True
             if attempt == 1:
-                self.result.claimed += 1
+                # Claimed after its pace turn (_next), right before the request is written: a STOP
+                # may have arrived, or the window closed, while it waited for its turn
+                # (20:59:59.9 must not leave at 21:00:00.1); if so the claim is undone.
+                if self._held_back(message, claimed=True):
+                    flight.clear()
+                    return
+            else:
+                # The pace turn (and any 429 pause) is waited for before the claim: a message is
+                # `sending` only from the moment its request may be written (docs/reliability.md).
+                await self._turn()
+                if self._stop.is_set():
+                    return
+                if self._held_back(message, claimed=False):
+                    return
+                flight.key, flight.prior = message.key, prior
+                if not await self.book.claim(message.key, states, prior):
+                    return
+                flight.claimed = True
             if self._stop.is_set():
                 return self._give_back(flight)
             answer = await self.client.send(message.body, lane, flight.wrote)

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from runner.errors import CredentialsRefused, EndpointUnreachable, ExitCode, RunnerError, WrongEndpoint
+from runner.errors import (
+    CredentialsRefused,
+    EndpointUnreachable,
+    ExitCode,
+    LedgerUnavailable,
+    RunnerError,
+    WrongEndpoint,
+)
 
 
 @dataclass(frozen=True)
@@ -99,3 +106,16 @@ class Throttled(Stop):
 
     label = "Telesign asked to wait too long"
     exit_code = ExitCode.INCOMPLETE
+
+
+@dataclass(frozen=True)
+class LedgerLost(Stop):
+    """The ledger's database went away mid-send (docs/scaling-out.md): no claim can be made or
+    outcome recorded, so the report cannot be written either; the error says what to do."""
+
+    label = "ledger database unreachable"
+    exit_code = ExitCode.CANNOT_PROCEED
+    cause: LedgerUnavailable | None = None
+
+    def error(self, campaign_id: str, base_url: str, report: Path) -> RunnerError:
+        return self.cause or LedgerUnavailable(f"the ledger database was lost while sending {campaign_id}")

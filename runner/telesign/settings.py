@@ -19,6 +19,9 @@ class TelesignSettings:
     credentials: Credentials
     base_url: str
     auth: AuthMode
+    # TELESIGN_ACCOUNT_TPS: the account's requests per second, shared by every sender of a shared
+    # ledger (docs/scaling-out.md); None: only each campaign's own rate applies.
+    account_tps: float | None = None
 
 
 def from_environment(env: Mapping[str, str] | None = None) -> TelesignSettings:
@@ -38,7 +41,16 @@ def from_environment(env: Mapping[str, str] | None = None) -> TelesignSettings:
     creds = Credentials(env["TELESIGN_CUSTOMER_ID"].strip(), env["TELESIGN_API_KEY"].strip())
     mode: AuthMode = "digest" if auth == "digest" else "basic"
     check_credentials(creds, mode)
-    return TelesignSettings(creds, base_url.rstrip("/"), mode)
+    tps_text = env.get("TELESIGN_ACCOUNT_TPS", "").strip()
+    try:
+        tps = float(tps_text) if tps_text else None
+    except ValueError:
+        tps = -1.0
+    if tps is not None and not 0 < tps <= 10_000:
+        raise UsageProblem(
+            f"TELESIGN_ACCOUNT_TPS must be a number of requests per second, 0 < TPS <= 10000 (got {tps_text!r})"
+        )
+    return TelesignSettings(creds, base_url.rstrip("/"), mode, tps)
 
 
 def check_credentials(creds: Credentials, auth: AuthMode) -> None:

@@ -23,7 +23,7 @@ from runner.callbacks.reference import Delivery, fold
 from runner.callbacks.timeparse import format_utc
 from runner.ledger.backend import open_ledger
 from runner.ledger.interface import Ledger
-from runner.ledger.records import Outcome, Planned
+from runner.ledger.records import Batch, Outcome, Planned
 from runner.ledger.states import State
 from runner.report.csv import COLUMNS
 
@@ -46,11 +46,10 @@ def make_ledger(folder: Path) -> Ledger:
     ledger.audience.sync(
         run, [Planned(f"m{i}", i, f"test-campaign:m{i}", None, f"+1202555010{i}", b"{}") for i in range(3)]
     )
-    pending = (State.PENDING,)
-    ledger.claims.commit([("m0", pending), ("m1", pending), ("m2", pending)], [])
-    ledger.claims.commit([], [Outcome("m0", State.ACCEPTED, 200, 3001, "ok", REFERENCES[0]),
-                              Outcome("m1", State.ACCEPTED, 200, 3001, "ok", REFERENCES[1]),
-                              Outcome("m2", State.UNKNOWN)])  # fmt: skip
+    claimed = ledger.claims.commit(Batch(run, (State.PENDING,), take=3))
+    assert [m.key for m in claimed.taken] == ["m0", "m1", "m2"]
+    accepted = [Outcome(f"m{i}", State.ACCEPTED, 200, 3001, "ok", REFERENCES[i]) for i in (0, 1)]
+    ledger.claims.commit(Batch(run, (State.PENDING,), outcomes=[*accepted, Outcome("m2", State.UNKNOWN)]))
     return ledger
 
 

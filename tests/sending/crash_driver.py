@@ -15,6 +15,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from runner.ledger.postgres.claims import PostgresClaims
+from runner.ledger.records import Batch, Claimed
 from runner.ledger.sqlite.claims import SqliteClaims
 from runner.telesign.client import Answer, OmnichannelClient
 
@@ -31,17 +33,17 @@ def install(point: str, nth: int) -> None:
         seen += 1
         return seen == nth
 
-    commit = SqliteClaims.commit
+    def dying(commit: Callable[[Any, Batch], Claimed]) -> Callable[[Any, Batch], Claimed]:
+        def commit_and_maybe_die(self: Any, batch: Batch) -> Claimed:
+            claims = batch.take or batch.retries
+            if point == "before_claim" and claims and reached():
+                die()
+            claimed: Claimed = commit(self, batch)
+            if point == "after_claim" and claims and reached():
+                die()
+            return claimed
 
-    def commit_and_maybe_die(
-        self: SqliteClaims, claims: Any, outcomes: Any, releases: Any = (), set_aside: Any = ()
-    ) -> list[bool]:
-        if point == "before_claim" and claims and reached():
-            die()
-        taken = commit(self, claims, outcomes, releases, set_aside)
-        if point == "after_claim" and claims and reached():
-            die()
-        return taken
+        return commit_and_maybe_die
 
     send = OmnichannelClient.send
 
@@ -55,7 +57,8 @@ def install(point: str, nth: int) -> None:
             die()
         return answer
 
-    SqliteClaims.commit = commit_and_maybe_die  # type: ignore[method-assign]
+    SqliteClaims.commit = dying(SqliteClaims.commit)  # type: ignore[method-assign,assignment]
+    PostgresClaims.commit = dying(PostgresClaims.commit)  # type: ignore[method-assign,assignment]
     OmnichannelClient.send = send_and_maybe_die  # type: ignore[method-assign]
 
 

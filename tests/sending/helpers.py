@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from runner.ledger.backend import ledger_exists, shared_ledger_url
 from runner.telesign.auth import DEMO_API_KEY, DEMO_CUSTOMER_ID
 from tests.testing.cli import invoke
 
@@ -78,22 +79,44 @@ def subprocess_env(url: str, **more: str) -> dict[str, str]:
     return env
 
 
+def ledger_messages(outputs: Path, campaign_id: str = "test-campaign") -> list[dict[str, Any]]:
+    """Every message the campaign's ledger holds (current audience or not), every column, in
+    audience order: read straight from the ledger, whichever backend the test has
+    (tests.fixtures.ledger sets CAMPAIGN_LEDGER_URL for a shared one)."""
+    url = shared_ledger_url()
+    if url is None:
+        path = outputs / campaign_id / "ledger.sqlite"
+        if not path.exists():
+            return []
+        db = sqlite3.connect(path)
+        db.row_factory = sqlite3.Row
+        try:
+            return [dict(r) for r in db.execute("SELECT * FROM messages ORDER BY position")]
+        finally:
+            db.close()
+    import psycopg
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        found = conn.execute("SELECT to_regclass('messages') IS NOT NULL AS here").fetchone()
+        if not found or not found["here"]:
+            return []
+        rows = conn.execute("SELECT * FROM messages WHERE campaign = %s ORDER BY position", (campaign_id,)).fetchall()
+    return [{k: v for k, v in row.items() if k not in ("id", "campaign")} for row in rows]
+
+
 def ledger_states(outputs: Path, campaign_id: str = "test-campaign") -> dict[str, str]:
-    """recipient id -> state, read straight from the ledger file."""
-    db = sqlite3.connect(outputs / campaign_id / "ledger.sqlite")
-    try:
-        return {rid: state for rid, state in db.execute("SELECT recipient_id, state FROM messages")}
-    finally:
-        db.close()
+    """recipient id -> state, read straight from the ledger."""
+    return {row["recipient_id"]: row["state"] for row in ledger_messages(outputs, campaign_id)}
 
 
 def ledger_rows(outputs: Path, campaign_id: str = "test-campaign") -> list[dict[str, Any]]:
-    db = sqlite3.connect(outputs / campaign_id / "ledger.sqlite")
-    db.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in db.execute("SELECT * FROM messages ORDER BY position")]
-    finally:
-        db.close()
+    return ledger_messages(outputs, campaign_id)
+
+
+def has_ledger(outputs: Path, campaign_id: str = "test-campaign") -> bool:
+    """Whether a ledger was made for the campaign (whichever backend)."""
+    return ledger_exists(outputs / campaign_id, campaign_id, shared_ledger_url())
 
 
 ROOT = Path(__file__).resolve().parents[2]

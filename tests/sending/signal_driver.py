@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from runner.ledger.interface import Ledger
+from runner.ledger.postgres.audience import PostgresAudience
 from runner.ledger.sqlite.audience import SqliteAudience
 from runner.report import csv as report
 from runner.sending import sender
@@ -34,16 +35,18 @@ def install(plan: str) -> None:
             _, signum = steps.pop(0)
             os.kill(os.getpid(), signum)
 
-    sync = SqliteAudience.sync
+    def signalling(sync: Any) -> Any:
+        def sync_and_signal(self: Any, run_id: int, items: Any, *more: Any, **named: Any) -> int:
+            def rows() -> Any:
+                for n, item in enumerate(items):
+                    if n == 3:
+                        at("sync")
+                    yield item
 
-    def sync_and_signal(self: SqliteAudience, run_id: int, items: Any, *more: Any, **named: Any) -> None:
-        def rows() -> Any:
-            for n, item in enumerate(items):
-                if n == 3:
-                    at("sync")
-                yield item
+            audience: int = sync(self, run_id, rows(), *more, **named)
+            return audience
 
-        sync(self, run_id, rows(), *more, **named)
+        return sync_and_signal
 
     send = OmnichannelClient.send
 
@@ -67,7 +70,8 @@ def install(plan: str) -> None:
         restore_after_loop(signums, previous)
         at("loop_end")
 
-    SqliteAudience.sync = sync_and_signal  # type: ignore[method-assign]
+    SqliteAudience.sync = signalling(SqliteAudience.sync)  # type: ignore[method-assign]
+    PostgresAudience.sync = signalling(PostgresAudience.sync)  # type: ignore[method-assign]
     OmnichannelClient.send = send_and_signal  # type: ignore[method-assign]
     setattr(report, "write", write_and_signal)  # noqa: B010 (a module's function, replaced)
     setattr(sender, "restore_after_loop", restore_and_signal)  # noqa: B010

@@ -5,12 +5,11 @@ body it was sent with (compared byte for byte with what the simulator received).
 from __future__ import annotations
 
 import csv
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 from tests.fixtures.simulator import MakeSimulator
-from tests.sending.helpers import campaign, ledger_rows, phone, telesign_env, write_campaign
+from tests.sending.helpers import campaign, ledger_messages, ledger_rows, phone, telesign_env, write_campaign
 
 V1 = "Hello {{ first_name }}, your order {{ order_id }} is on its way:"
 V2 = "Good news {{ first_name }}! Order {{ order_id }} has shipped:"
@@ -39,12 +38,7 @@ def bodies_sent(sim: Any) -> dict[str, list[bytes]]:
 
 def all_messages(out: Path) -> dict[str, dict[str, Any]]:
     """Every message the ledger knows, current audience or not, by recipient id."""
-    db = sqlite3.connect(out / "test-campaign" / "ledger.sqlite")
-    db.row_factory = sqlite3.Row
-    try:
-        return {r["recipient_id"]: dict(r) for r in db.execute("SELECT * FROM messages")}
-    finally:
-        db.close()
+    return {r["recipient_id"]: r for r in ledger_messages(out)}
 
 
 def test_changes_between_runs_apply_to_what_is_not_sent_yet(tmp_path: Path, make_simulator: MakeSimulator) -> None:

@@ -112,6 +112,7 @@ def test_sigterm_and_ctrl_c_stop_claiming_write_the_report_and_exit(
     assert len(sim.app.accepted()) == 40 and max(sim.app.accepted_by_phone().values()) == 1
 
 
+@pytest.mark.one_sender
 def test_two_sends_of_one_campaign_never_run_at_once(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     sim = make_simulator(latency_ms=50)
     file = write_campaign(

@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from runner.ledger.lock import CampaignLock
 from tests.fixtures.simulator import MakeSimulator
-from tests.sending.helpers import campaign, ledger_states, phone, telesign_env, write_campaign
+from tests.sending.helpers import campaign, has_ledger, ledger_states, phone, telesign_env, write_campaign
 
 DAY = timedelta(days=1)
 
@@ -38,6 +40,7 @@ def report_states(out: Path, campaign_id: str) -> list[str]:
         return [row["state"] for row in csv.DictReader(handle)]
 
 
+@pytest.mark.one_sender
 def test_cron_sends_what_is_due_and_skips_the_rest_each_with_its_reason(
     tmp_path: Path, make_simulator: MakeSimulator
 ) -> None:
@@ -62,7 +65,7 @@ def test_cron_sends_what_is_due_and_skips_the_rest_each_with_its_reason(
         line for line in result.stderr.splitlines() if line.split(" ", 1)[1].startswith("locked:")
     ]  # after its time
     assert len(locked_lines) == 1 and "skipped" in locked_lines[0] and "another process" in locked_lines[0]
-    assert not (out / "locked" / "ledger.sqlite").exists() and not (out / "future").exists()
+    assert not has_ledger(out, "locked") and not (out / "future").exists()
     # past its end: nothing sent, every message reported expired
     assert "over: past its schedule's end: 4 unsent message(s) marked expired" in printed
     assert report_states(out, "over") == ["expired"] * 4

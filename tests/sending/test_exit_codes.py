@@ -12,7 +12,7 @@ import pytest
 
 from runner.ledger.lock import CampaignLock
 from tests.fixtures.simulator import MakeSimulator
-from tests.sending.helpers import campaign, ledger_states, telesign_env, write_campaign
+from tests.sending.helpers import campaign, has_ledger, ledger_states, telesign_env, write_campaign
 
 
 def closed_port_url() -> str:
@@ -75,7 +75,7 @@ def test_2_for_a_usage_error_and_nothing_is_sent(
     assert result.exit_code == 2
     assert says in result.stderr
     assert sim.app.outcomes() == Counter()
-    assert not (out / "test-campaign" / "ledger.sqlite").exists()
+    assert not has_ledger(out)
 
 
 def test_2_for_an_unknown_command(tmp_path: Path) -> None:
@@ -117,6 +117,7 @@ def test_4_when_the_endpoint_is_unreachable_and_messages_stay_sendable(
     assert again.exit_code == 0 and len(sim.app.accepted()) == 3
 
 
+@pytest.mark.one_sender
 def test_4_when_another_process_holds_the_campaign(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     sim = make_simulator()
     file = write_campaign(tmp_path / "c", digits=[1, 2])

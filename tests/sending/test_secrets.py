@@ -9,9 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from runner.ledger.backend import shared_ledger_url
 from runner.telesign.auth import Credentials, basic_authorization
 from tests.fixtures.simulator import MakeSimulator
-from tests.sending.helpers import campaign, subprocess_env, telesign_env, write_campaign
+from tests.sending.helpers import campaign, ledger_messages, subprocess_env, telesign_env, write_campaign
 
 ROOT = Path(__file__).resolve().parents[2]
 CUSTOMER_ID = "7C1A0B5E-QUOKKA-4D2F-9E31-ZEBRA0FF1CE5"
@@ -120,6 +121,9 @@ def test_no_secret_in_any_output_or_file_whatever_happens(tmp_path: Path, make_s
         assert_clean(where, data)
     files = [p for p in out.rglob("*") if p.is_file()]
     names = {p.name for p in files}
-    assert {"ledger.sqlite", "report.csv", "dry-run.jsonl"} <= names
+    assert {"report.csv", "dry-run.jsonl"} <= names
+    assert "ledger.sqlite" in names or shared_ledger_url() is not None  # (or the ledger is in a database)
     for path in files:
         assert_clean(str(path.relative_to(out)), path.read_bytes())
+    for campaign_id in {p.parent.name for p in files if p.name == "report.csv"}:
+        assert_clean(f"ledger of {campaign_id}", repr(ledger_messages(out, campaign_id)).encode())

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
+from runner.ledger.postgres.claims import PostgresClaims
+from runner.ledger.records import Claimed
 from runner.ledger.sqlite.claims import SqliteClaims
 from runner.serving import BackgroundServer
 from runner.simulator import SimulatorConfig, create_app
@@ -65,24 +68,29 @@ class SendingMachine(RuleBasedStateMachine):
 
     @rule(fault=st.sampled_from(sorted(FAULTS)), crash_at=st.one_of(st.none(), st.integers(1, 12)))
     def send(self, fault: str, crash_at: int | None) -> None:
-        commit = SqliteClaims.commit
+        commits = {backend: backend.commit for backend in (SqliteClaims, PostgresClaims)}
         calls = 0
 
-        def crashing(claims: SqliteClaims, *args: Any) -> list[bool]:
-            nonlocal calls
-            calls += 1
-            if crash_at is not None and calls == crash_at:
-                raise Crash()
-            return commit(claims, *args)
+        def crashing(commit: Callable[..., Claimed]) -> Callable[..., Claimed]:
+            def crash_or_commit(claims: Any, *args: Any) -> Claimed:
+                nonlocal calls
+                calls += 1
+                if crash_at is not None and calls == crash_at:
+                    raise Crash()
+                return commit(claims, *args)
 
-        SqliteClaims.commit = crashing  # type: ignore[method-assign,assignment]
+            return crash_or_commit
+
+        for backend, commit in commits.items():
+            backend.commit = crashing(commit)  # type: ignore[method-assign]
         try:
             result = campaign("send", str(self.file), "--outputs", str(self.out), env=telesign_env(server(fault).url))
             self.clean_run = fault == "healthy" and result.exit_code in (0, 3)
         except Crash:
             self.clean_run = False
         finally:
-            SqliteClaims.commit = commit  # type: ignore[method-assign]
+            for backend, commit in commits.items():
+                backend.commit = commit  # type: ignore[method-assign]
 
     @invariant()
     def nobody_is_messaged_twice(self) -> None:
@@ -97,7 +105,11 @@ class SendingMachine(RuleBasedStateMachine):
         assert set(states.values()) <= {"accepted", "rejected", "unknown", "sending"}, states
 
 
-SendingMachine.TestCase.settings = settings(
-    max_examples=8, stateful_step_count=5, deadline=None, suppress_health_check=list(HealthCheck)
-)
-test_sending_state_machine = SendingMachine.TestCase
+def test_sending_state_machine() -> None:
+    # (a function, not SendingMachine.TestCase: it then runs against each ledger backend)
+    run_state_machine_as_test(
+        SendingMachine,
+        settings=settings(
+            max_examples=8, stateful_step_count=5, deadline=None, suppress_health_check=list(HealthCheck)
+        ),
+    )

@@ -38,7 +38,8 @@ class SqliteAudience:
         items: Iterable[Planned | SkippedRow],
         fingerprint: str = "",
         campaign_commit: str | None = None,
-    ) -> None:
+    ) -> int:
+        # (one sender per campaign: every run syncs)
         with transaction(self.db):
             self.db.execute("DELETE FROM skipped")
             planned: list[Planned] = []
@@ -54,6 +55,7 @@ class SqliteAudience:
             self._write(run_id, campaign_commit, planned, skipped)
             set_meta(self.db, "audience_run", str(run_id))
             set_meta(self.db, "source_fingerprint", fingerprint)
+        return run_id
 
     def _write(
         self, run_id: int, campaign_commit: str | None, planned: list[Planned], skipped: list[SkippedRow]

@@ -1,12 +1,13 @@
-"""The SQLite ledger's side of sending: what is sendable, and claims and outcomes committed
-together (group commit: runner.sending.bookkeeping), so the fsync of synchronous=FULL is shared."""
+"""The SQLite ledger's side of sending: claims and outcomes committed together (group commit:
+runner.sending.bookkeeping), so the fsync of synchronous=FULL is shared. One sender per
+campaign (runner.ledger.lock) and BEGIN IMMEDIATE: what a batch selects is not taken meanwhile."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
 
-from runner.ledger.records import Outcome, Sendable, SetAside, now
+from runner.ledger.records import Batch, Claimed, Sendable, now
 from runner.ledger.sqlite.schema import transaction
 from runner.ledger.states import State
 
@@ -37,31 +38,25 @@ class SqliteClaims:
             for key, position, external_id, body, state, phone, timezone in rows
         ]
 
-    def commit(
-        self,
-        claims: Sequence[tuple[str, Sequence[State]]],
-        outcomes: Sequence[Outcome],
-        releases: Sequence[tuple[str, State]] = (),
-        set_aside: Sequence[SetAside] = (),
-    ) -> list[bool]:
+    def commit(self, batch: Batch) -> Claimed:
         db = self.db
         stamp = now()
-        taken: list[bool] = []
+        retried: list[bool] = []
         with transaction(db):
-            for held in set_aside:
+            for held in batch.set_aside:
                 db.execute(
                     f"""UPDATE messages SET state = ?, status_description = ?, not_before = ?, updated_at = ?,
                           attempts = attempts - ?
                         WHERE key = ? AND state IN ({_HELD_FROM if not held.claimed else f"'{State.SENDING}'"})""",
                     (held.state, held.reason, held.not_before, stamp, 1 if held.claimed else 0, held.key),
                 )
-            if releases:
+            if batch.releases:
                 db.executemany(
                     f"""UPDATE messages SET state = ?, attempts = attempts - 1, updated_at = ?
                         WHERE key = ? AND state = '{State.SENDING}'""",
-                    [(state, stamp, key) for key, state in releases],
+                    [(state, stamp, key) for key, state in batch.releases],
                 )
-            if outcomes:
+            if batch.outcomes:
                 db.executemany(
                     """UPDATE messages SET state = ?, http_status = ?, status_code = ?, status_description = ?,
                          reference_id = COALESCE(?, reference_id), submitted_at = COALESCE(?, submitted_at),
@@ -78,15 +73,21 @@ class SqliteClaims:
                             stamp,
                             o.key,
                         )
-                        for o in outcomes
+                        for o in batch.outcomes
                     ],
                 )
-            for key, states in claims:
-                marks = ",".join("?" * len(states))
-                cur = db.execute(
-                    f"""UPDATE messages SET state = '{State.SENDING}', attempts = attempts + 1, updated_at = ?
-                        WHERE key = ? AND state IN ({marks})""",
-                    (stamp, key, *states),
-                )
-                taken.append(cur.rowcount == 1)
-        return taken
+            for key, states in batch.retries:
+                retried.append(self._claim(key, states, batch.run_id, stamp))
+            taken = self.sendable(batch.run_id, batch.states, batch.after, batch.take, batch.due) if batch.take else []
+            for message in taken:
+                self._claim(message.key, batch.states, batch.run_id, stamp)
+        return Claimed(taken, retried)
+
+    def _claim(self, key: str, states: Sequence[State], run_id: int, stamp: str) -> bool:
+        marks = ",".join("?" * len(states))
+        cur = self.db.execute(
+            f"""UPDATE messages SET state = '{State.SENDING}', attempts = attempts + 1, updated_at = ?
+                WHERE key = ? AND seen_run = ? AND state IN ({marks})""",
+            (stamp, key, run_id, *states),
+        )
+        return cur.rowcount == 1

@@ -34,6 +34,7 @@ class SqliteLedger:
         self.audience = SqliteAudience(self.db)
         self.claims = SqliteClaims(self.db)
         self.deliveries = SqliteDeliveries(self.db)
+        self.slots = None  # one sender per campaign (runner.ledger.lock): it paces itself
 
     @classmethod
     def open(cls, folder: Path, campaign_id: str) -> SqliteLedger:

@@ -1,0 +1,165 @@
+"""Several senders on one campaign through a PostgreSQL ledger (docs/scaling-out.md), beside one
+sender on SQLite: messages per second, CPU per message, and ledger transactions per message.
+
+One simulator process (`campaign simulate --time-scale 0.001`) and an unlimited rate (rate =
+10000, no account TPS), so the clients' CPU is the limit, not a rate. Each case sends a fresh
+campaign of N recipients:
+
+- sqlite:      one `campaign send` with the default SQLite ledger;
+- postgres xK: K `campaign send` processes started at once on the same campaign, with
+  CAMPAIGN_LEDGER_URL pointing at a database made for this benchmark (dropped at the end).
+
+msgs/s is N over the wall time from the first start to the last exit; CPU is user + system of the
+senders (wait4), per message sent; transactions per message is the database's own count
+(pg_stat_database.xact_commit of the benchmark's database, before and after) over N: claims and
+outcomes, the audience sync, runs, counts and the report. Target: 2 senders on PostgreSQL at
+least 1.6x one sender's msgs/s. On a machine with few cores the simulator, PostgreSQL and the
+senders share them: the ratio then says more about the machine than the runner (the CPU per
+message says what each sender costs).
+
+    .venv/bin/python -m bench.postgres_senders [--messages 4000] [--concurrency 16] [--server URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.common import ROOT, SimulatorProcess, figure, write_campaign
+from runner.telesign.auth import DEMO_API_KEY, DEMO_CUSTOMER_ID
+
+SERVER = os.environ.get("CAMPAIGN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@dataclass
+class Case:
+    name: str
+    seconds: float
+    cpu_seconds: float
+    sent: int
+    transactions: int | None
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.seconds
+
+    @property
+    def cpu_ms(self) -> float:
+        return self.cpu_seconds / max(1, self.sent) * 1000
+
+
+def database_url(server: str, name: str) -> str:
+    base, _, query = server.partition("?")
+    return base.rsplit("/", 1)[0] + "/" + name + (("?" + query) if query else "")
+
+
+def xact_commits(url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = conn.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def send(senders: int, file: Path, outputs: Path, env: dict[str, str]) -> tuple[float, float, list[str]]:
+    started = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "runner", "send", str(file), "--outputs", str(outputs), "--log-format", "plain"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for _ in range(senders)
+    ]
+    cpu = 0.0
+    outputs_text = []
+    for proc in procs:
+        assert proc.stdout is not None
+        outputs_text.append(proc.stdout.read().decode("utf-8", "replace"))
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        cpu += usage.ru_utime + usage.ru_stime
+        if proc.returncode != 0:
+            raise SystemExit(f"a sender exited {proc.returncode}:\n{outputs_text[-1]}")
+    return time.perf_counter() - started, cpu, outputs_text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=4000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--server", default=SERVER, help="a PostgreSQL server where a database may be made")
+    parser.add_argument("--senders", default="1,2,4")
+    args = parser.parse_args()
+
+    import psycopg
+
+    name = "campaign_bench_" + uuid.uuid4().hex[:10]
+    with psycopg.connect(args.server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    url = database_url(args.server, name)
+    cases: list[Case] = []
+    try:
+        with tempfile.TemporaryDirectory() as temp, SimulatorProcess() as sim:
+            env = {
+                **os.environ,
+                "TELESIGN_CUSTOMER_ID": DEMO_CUSTOMER_ID,
+                "TELESIGN_API_KEY": DEMO_API_KEY,
+                "TELESIGN_BASE_URL": sim.url,
+            }
+            env.pop("CAMPAIGN_LEDGER_URL", None)
+            env.pop("TELESIGN_ACCOUNT_TPS", None)
+            folder = Path(temp)
+            file = write_campaign(folder / "sqlite", args.messages, "bench-sqlite", concurrency=args.concurrency)
+            seconds, cpu, _ = send(1, file, folder / "out-sqlite", env)
+            cases.append(Case("sqlite x1", seconds, cpu, args.messages, None))
+            for count in [int(n) for n in args.senders.split(",")]:
+                campaign_id = f"bench-pg-{count}"
+                file = write_campaign(folder / campaign_id, args.messages, campaign_id, concurrency=args.concurrency)
+                before = xact_commits(url)
+                seconds, cpu, _ = send(count, file, folder / f"out-{campaign_id}", {**env, "CAMPAIGN_LEDGER_URL": url})
+                after = xact_commits(url)
+                cases.append(Case(f"postgres x{count}", seconds, cpu, args.messages, after - before))
+    finally:
+        with psycopg.connect(args.server, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    print(f"{args.messages} messages, concurrency {args.concurrency} per sender, {os.cpu_count()} CPUs")
+    print(f"{'case':<14}{'msgs/s':>10}{'CPU ms/msg':>12}{'txn/msg':>10}")
+    for case in cases:
+        txn = f"{case.transactions / case.sent:.3f}" if case.transactions is not None else "-"
+        print(f"{case.name:<14}{case.rate:>10.0f}{case.cpu_ms:>12.2f}{txn:>10}")
+    by_name = {case.name: case for case in cases}
+    one, two = by_name.get("postgres x1"), by_name.get("postgres x2")
+    sqlite = by_name["sqlite x1"]
+    if one is not None:
+        figure(
+            "postgres 1 sender msgs/s", round(one.rate), "msgs/s", round(sqlite.rate), "beside sqlite x1", True,
+            f"CPU {one.cpu_ms:.2f} ms/msg vs sqlite {sqlite.cpu_ms:.2f}",
+        )  # fmt: skip
+        if one.transactions is not None:
+            figure(
+                "postgres transactions per message", round(one.transactions / one.sent, 3), "txn/msg", None,
+                "claims and outcomes share commits", True,
+            )  # fmt: skip
+    if one is not None and two is not None:
+        ratio = two.rate / one.rate
+        figure(
+            "postgres 2 senders vs 1", round(ratio, 2), "x", 1.0, ">= 1.6x", ratio >= 1.6,
+            f"{two.rate:.0f} vs {one.rate:.0f} msgs/s on {os.cpu_count()} CPUs",
+        )  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
