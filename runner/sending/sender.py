@@ -200,9 +200,10 @@ class CampaignSender:
             self.stop(LedgerLost(error))
 
     async def _next(self, lane: int) -> Sendable | None:
-        """The next message, claimed once this worker's pace turn (and shared slot) has come: a
-        message is `sending` only from the moment its request may be written. The workers whose
-        turn comes together share one claim (runner.sending.bookkeeping)."""
+        """The next message, claimed once this worker's pace turn has come: a message is `sending`
+        only from the moment its request may be written (a shared slot, if any, comes right
+        after: _attempts). The workers whose turn comes together share one claim
+        (runner.sending.bookkeeping)."""
         await self._turn()
         if self._stop.is_set():
             return None
@@ -219,8 +220,6 @@ class CampaignSender:
 
     async def _turn(self) -> None:
         await self.pacer.wait_turn()
-        for schedule in self.shared:
-            await schedule.wait_turn()
 
     async def _deliver(self, message: Sendable, lane: int) -> None:
         flight = self._lanes[lane]
@@ -262,6 +261,12 @@ class CampaignSender:
                 if not await self.book.claim(message.key, states, prior):
                     return
                 flight.claimed = True
+            if self.shared:
+                # The shared schedules' slot right before the request is written, after the claim:
+                # a claim's commit takes a variable time, and a slot must be used on time (or not
+                # at all) for the senders together to keep the account's rate (runner.sending.sharing).
+                for schedule in self.shared:
+                    await schedule.wait_turn()
             if self._stop.is_set():
                 return self._give_back(flight)
             answer = await self.client.send(message.body, lane, flight.wrote)
