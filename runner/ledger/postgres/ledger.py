@@ -101,6 +101,14 @@ class PostgresLedger:
                 counts[state] = counts.get(state, 0) + int(n)
         return counts
 
+    def attempted(self) -> int:
+        with reported(self.url):
+            row = self.conn.execute(
+                "SELECT COUNT(*) FROM messages WHERE campaign = %s AND seen_run = %s AND attempts > 0",
+                (self.campaign, self.audience.last_run()),
+            ).fetchone()
+        return int(row[0]) if row else 0
+
     def delivery_counts(self) -> dict[str, int]:
         with reported(self.url):
             rows = self.conn.execute(

@@ -59,6 +59,11 @@ class PostgresRuns:
             for run_id, command, started_at, finished_at, exit_code, counts, commit, dirty, plan in rows
         ]  # fmt: skip
 
+    def history(self, most: int) -> tuple[list[RunInfo], int]:
+        with reported(self.url):
+            row = self.conn.execute("SELECT COUNT(*) FROM runs WHERE campaign = %s", (self.campaign,)).fetchone()
+        return self.latest(None, most), int(row[0]) if row else 0
+
     def record_test_send(self, send: TestSend) -> None:
         with reported(self.url):
             self.conn.execute(
