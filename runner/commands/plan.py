@@ -9,7 +9,7 @@ from runner import terminal
 from runner.atomic import atomic_write
 from runner.campaign.schema import load
 from runner.errors import ExitCode, UsageProblem
-from runner.ledger.backend import open_read_only
+from runner.ledger.backend import open_read_only, shared_ledger_url
 from runner.plan import formats
 from runner.plan.compute import PlanOptions, make_plan
 from runner.plan.model import Plan
@@ -32,7 +32,7 @@ def run(files: list[Path], output: Path | None, fmt: str, outputs: Path, limit: 
 
 def plan_file(file: Path, outputs: Path, options: PlanOptions) -> Plan:
     campaign = load(file)
-    ledger = open_read_only(campaign_folder(outputs, campaign.id), campaign.id)
+    ledger = open_read_only(campaign_folder(outputs, campaign.id), campaign.id, shared_ledger_url())
     try:
         return make_plan(campaign, ledger, options)
     finally:
