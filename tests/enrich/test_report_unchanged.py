@@ -17,9 +17,9 @@ from pathlib import Path
 
 from runner.callbacks.enrichment import enrich
 from runner.callbacks.log import receiver_line
-from runner.ledger.backend import open_ledger
+from runner.ledger.backend import open_ledger, shared_ledger_url
 from runner.ledger.interface import Ledger
-from runner.ledger.records import Outcome, Planned
+from runner.ledger.records import Batch, Outcome, Planned
 from runner.ledger.states import State
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "enrich" / "report.csv"
@@ -51,22 +51,25 @@ def reference(i: int) -> str:
 
 
 def make_ledger(folder: Path) -> Ledger:
-    ledger = open_ledger(folder, "test-campaign")
+    ledger = open_ledger(folder, "test-campaign", shared_ledger_url())
     run = ledger.runs.start("send")
-    ledger.audience.sync(
+    run = ledger.audience.sync(
         run,
         [Planned(f"m{i}", i, f"test-campaign:m{i}", f"r{i}", f"+1202555{i:04d}", b"{}") for i in range(MESSAGES)],
     )
     sent = [i for i in range(MESSAGES) if i not in UNSENT]
-    ledger.claims.commit([(f"m{i}", (State.PENDING,)) for i in sent], [])
+    ledger.claims.commit(Batch(run, (State.PENDING,), retries=[(f"m{i}", (State.PENDING,)) for i in sent]))
     ledger.claims.commit(
-        [],
-        [
-            Outcome(f"m{i}", State.UNKNOWN)
-            if i in LOST
-            else Outcome(f"m{i}", State.ACCEPTED, 200, 3001, "ok", reference(i), "2026-11-27T00:00:00Z")
-            for i in sent
-        ],
+        Batch(
+            run,
+            (State.PENDING,),
+            outcomes=[
+                Outcome(f"m{i}", State.UNKNOWN)
+                if i in LOST
+                else Outcome(f"m{i}", State.ACCEPTED, 200, 3001, "ok", reference(i), "2026-11-27T00:00:00Z")
+                for i in sent
+            ],
+        )
     )
     return ledger
 
