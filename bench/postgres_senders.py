@@ -90,7 +90,7 @@ def send(senders: int, file: Path, outputs: Path, env: dict[str, str]) -> tuple[
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         cpu += usage.ru_utime + usage.ru_stime
-        if proc.returncode != 0:
+        if proc.returncode not in (0, 3):  # (3: another sender still had messages in flight as it finished)
             raise SystemExit(f"a sender exited {proc.returncode}:\n{outputs_text[-1]}")
     return time.perf_counter() - started, cpu, outputs_text
 
