@@ -93,6 +93,14 @@ class Lane:
 
 
 class CampaignSender:
+    """The concurrent send of one campaign's claimable messages.
+
+    One class of some 280 lines on purpose: every step of a message's life in a run (its pace turn,
+    its claim, the write, the answer, a retry, a stop) touches the same few pieces of shared state
+    (the lanes in flight, the stop reason, the pacer, the bookkeeper), and the order of those steps
+    is what keeps "never twice, never stranded" (docs/sending.md). Split into classes, that order
+    would be spread over several objects' methods."""
+
     def __init__(
         self,
         claims: Claims,

@@ -58,7 +58,11 @@ class ClientGone(Exception):
 
 
 class Simulator:
-    """The ASGI callable, and what it observed (see Journal) for tests run from outside."""
+    """The ASGI callable, and what it observed (see Journal) for tests run from outside.
+
+    Over 200 lines because it is one HTTP endpoint per Telesign route (POST and GET
+    /v1/omnichannel) with their shared request handling (authentication, the TPS limit, faults,
+    callbacks); validation, outcomes, callbacks and the journal are modules of their own."""
 
     def __init__(self, config: SimulatorConfig, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
