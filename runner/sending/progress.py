@@ -5,12 +5,15 @@ every few seconds under cron, or JSON lines for machines (`--log-format`; docs/s
 The counts follow the ledger: a message whose attempt failed and is retried counts as `failed`
 until its retry settles it, so that a run stopped meanwhile (endpoint down, Ctrl-C) ends with the
 counts `campaign status` then shows. The ETA is the messages left over the campaign's `rate`, or
-over the achieved rate when the run is clearly slower than that (a slow endpoint, 429 pauses)."""
+over the achieved rate when the run is clearly slower than that (a slow endpoint, 429 pauses); with
+`send --wait` it also counts the deferred messages, each batch sent at that pace once its recipients'
+send window opens (docs/policy.md)."""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from runner import terminal
@@ -32,10 +35,14 @@ class Progress:
         every: float = 5.0,
         rate: float | None = None,
         console: Console | None = None,
+        later: Sequence[tuple[float, int]] = (),
     ):
+        """`later`: with `send --wait`, the deferred messages this run will send after this pass, as
+        (seconds from now until their window opens, how many), soonest first."""
         self.campaign_id = campaign_id
         self.total = total
         self.rate_limit = rate
+        self.later = sorted(later)
         self.format = terminal.chosen(log_format)
         live = console is not None or self.format == "human"
         self.mode = "live" if live else self.format
@@ -87,13 +94,19 @@ class Progress:
     def eta(self) -> float | None:
         """Seconds until the last message of this run has an outcome; None when unknown."""
         left = max(0, self.total - self.done)
-        if left == 0:
+        if left == 0 and not self.later:
             return 0.0
         pace = self.rate_limit
         achieved = self.rate()
-        if pace is None or (time.monotonic() - self.started >= SLOWER_AFTER and 0 < achieved < pace):
+        elapsed = time.monotonic() - self.started
+        if pace is None or (elapsed >= SLOWER_AFTER and 0 < achieved < pace):
             pace = achieved or pace
-        return left / pace if pace else None
+        if not pace:
+            return None
+        eta = left / pace
+        for opens, count in self.later:  # a window opening later than the pass ends sets the clock
+            eta = max(eta, opens - elapsed) + count / pace
+        return eta
 
     def _maybe_emit(self) -> None:
         now = time.monotonic()

@@ -301,7 +301,13 @@ def _send_passes(
         todo = sum(counts[state] for state in claimable(options.resend_unknown) if state != State.DEFERRED)
         due = sum(n for at, n in ledger.deferred(run_id) if parse_utc(at) <= gate.clock())
         total = min([todo + due, *([limit] if limit is not None else [])])
-        progress = Progress(spec.id, total, options.log_format, rate=spec.sending.rate)
+        progress = Progress(
+            spec.id,
+            total,
+            options.log_format,
+            rate=spec.sending.rate,
+            later=_later(ledger, run_id, gate, options, spec.schedule.end),
+        )
         account_rate = settings.account_tps or policy_for(campaign.folder).spec.sending.account_rate
         rate = spec.sending.rate
         if ledger.slots is None and account_rate is not None:
@@ -340,6 +346,22 @@ def _send_passes(
             return None
         progress.event(f"{sum(n for _, n in deferred)} deferred: waiting until {deferred[0][0]} (--wait)")
         options.sleep(max(0.0, (first - gate.clock()).total_seconds()))
+
+
+def _later(
+    ledger: Ledger, run_id: int, gate: Gate, options: SendOptions, end: datetime | None
+) -> list[tuple[float, int]]:
+    """For the ETA of `send --wait`: the deferred messages still to come in this run, as (seconds
+    until their window opens, how many). Nothing without --wait (they wait for a later run), nor
+    what opens after the schedule's end (it expires)."""
+    if not options.wait:
+        return []
+    now = gate.clock()
+    return [
+        ((opens - now).total_seconds(), n)
+        for opens, n in ((parse_utc(at), n) for at, n in ledger.deferred(run_id))
+        if opens > now and (end is None or opens < end)
+    ]
 
 
 async def _send(

@@ -66,6 +66,19 @@ def test_plain_and_json_lines_only_gain_an_eta(capsys: pytest.CaptureFixture[str
     assert summary["event"] == "summary" and summary["accepted"] == 1 and "eta_seconds" not in summary
 
 
+def test_with_send_wait_the_eta_counts_the_deferred_messages_windows(capsys: pytest.CaptureFixture[str]) -> None:
+    # 8 left now at 1/s, then 5 deferred until their window opens in an hour, and 2 more at 2 hours:
+    # the run ends when the last batch has been sent at the campaign's pace.
+    waiting = Progress("c", 9, "plain", every=0.0, rate=1.0, later=[(7200.0, 2), (3600.0, 5)])
+    waiting.note(State.ACCEPTED)
+    line = capsys.readouterr().err.splitlines()[0]
+    assert re.fullmatch(r"\S+Z c: 1/9 done \(1 accepted\) at [\d.]+/s, ETA 2:00:02", line)
+    # a batch whose window opens before this pass is done is sent after it, at the same pace
+    soon = Progress("c", 9, "json", every=0.0, rate=1.0, later=[(3.0, 5)])
+    soon.note(State.ACCEPTED)
+    assert json.loads(capsys.readouterr().err.splitlines()[0])["eta_seconds"] == 8 + 5
+
+
 def test_a_retried_message_counts_as_failed_until_its_retry_settles_it(capsys: pytest.CaptureFixture[str]) -> None:
     progress = Progress("c", 2, "plain", every=3600.0)
     progress.note(State.FAILED)  # an attempt failed; the ledger says `failed` until the retry's answer
