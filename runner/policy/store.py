@@ -12,11 +12,14 @@ asked what, when, stays for an audit. A PostgreSQL backend implements the same i
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, Protocol
+
+from runner.errors import CannotProceed
 
 STORE_FILE = "recipients.sqlite"
 Action = Literal["opt_out", "opt_in"]
@@ -164,10 +167,13 @@ class SqliteRecipientStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        # Several senders and the receiver open this one file. When two connections switch a new
+        # file to WAL or create its tables at once, SQLite answers "database is locked" at once
+        # rather than call its busy handler (it would deadlock), so waiting is ours to do.
+        _patiently(lambda: self.db.execute("PRAGMA journal_mode=WAL"))
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA busy_timeout=30000")
-        self.db.executescript(SCHEMA)
+        _patiently(lambda: self.db.executescript(SCHEMA))
 
     @classmethod
     def in_outputs(cls, outputs: Path) -> SqliteRecipientStore:
@@ -293,4 +299,24 @@ def _opt_out(row: tuple[str, str, str, str, str | None] | None) -> OptOut | None
 
 def open_store(outputs: Path) -> RecipientStore:
     """The store for a repository's outputs folder (one backend today: SQLite)."""
-    return SqliteRecipientStore.in_outputs(outputs)
+    try:
+        return SqliteRecipientStore.in_outputs(outputs)
+    except (sqlite3.Error, OSError) as error:
+        raise CannotProceed(
+            f"{outputs / STORE_FILE}: cannot open the opt-out store ({error}); nothing was sent. "
+            "If another program holds it, try again; if it is damaged, restore it from a backup"
+        ) from None
+
+
+def _patiently(step: Callable[[], object], seconds: float = 30.0) -> None:
+    """Run a statement that SQLite may refuse at once with "database is locked" while another
+    connection sets the same file up; try again for up to SECONDS."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
