@@ -33,7 +33,8 @@ from runner.ledger.backend import open_ledger
 from runner.ledger.records import Batch, Outcome
 from runner.ledger.states import State
 from runner.report import csv as report
-from runner.sending.run import campaign_folder, planned_rows
+from runner.sending.audience_pass import planned_rows
+from runner.sending.run import campaign_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 

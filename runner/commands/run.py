@@ -26,7 +26,8 @@ from runner.plan.inputs import plans_required
 from runner.plan.model import plan_beside, read_plan
 from runner.plan.stale import PlanStale
 from runner.policy.schema import policy_for
-from runner.sending.run import SendOptions, campaign_folder, send_campaign, source_fingerprint
+from runner.sending.audience_pass import source_fingerprint
+from runner.sending.run import SendOptions, campaign_folder, send_campaign
 from runner.telesign import settings as config
 from runner.telesign.settings import TelesignSettings
 

@@ -7,18 +7,13 @@ from pathlib import Path
 
 from runner import terminal
 from runner.atomic import atomic_write
-from runner.campaign import parallel
-from runner.campaign.audience import Recipient, Skipped
-from runner.campaign.cache import Cache, folder_for
 from runner.campaign.expansion import Expansion, Message
 from runner.campaign.schema import Campaign, load
-from runner.commands.check import describe
-from runner.commands.recipient_choice import RecipientChoice
 from runner.errors import EndpointUnreachable, ExitCode, InvalidInput, Problem, UsageProblem, WrongEndpoint
 from runner.ledger.backend import open_ledger, shared_ledger_url
 from runner.ledger.records import TestSend
-from runner.plan.model import read_plan
-from runner.sending.run import CampaignRun, SendOptions, campaign_folder, check_every_row, send_campaign
+from runner.sending.audience_pass import CheckedAudience, check_every_row
+from runner.sending.run import CampaignRun, SendOptions, campaign_folder, send_campaign
 from runner.sending.stops import wrong_endpoint_line
 from runner.telesign import settings as config
 from runner.telesign.client import Answer, OmnichannelClient
@@ -57,9 +52,29 @@ def run(
     if test_to is not None:
         settings = config.from_environment()  # missing credentials stop everything here (exit 4)
         return test_send(files[0], test_to, recipient_id, settings, outputs, url)
-    campaigns = checked(files)  # one invalid file: nothing is sent, whatever the order
+    # One invalid file: nothing is sent (nor written), whatever the order. The rows are kept for
+    # the ledger's sync; a dry run and a sandbox have no use for them.
+    audiences = checked(files, keep=not (dry_run or sandbox))
     if dry_run:
-        return max(dry_run_one(campaign, outputs, limit) for campaign in campaigns)
+        return max(dry_run_one(audience.expansion.campaign, outputs, limit) for audience in audiences)
+    try:
+        return send_checked(audiences, sandbox, no_callbacks, resend_unknown, limit, outputs, log_format, wait, url)
+    finally:
+        close_all(audiences)
+
+
+def send_checked(
+    audiences: list[CheckedAudience],
+    sandbox: bool,
+    no_callbacks: bool,
+    resend_unknown: bool,
+    limit: int | None,
+    outputs: Path,
+    log_format: str,
+    wait: bool,
+    url: str | None,
+) -> int:
+    campaigns = [audience.expansion.campaign for audience in audiences]
     if sandbox:
         from runner.sandbox import run_sandbox
 
@@ -76,8 +91,8 @@ def run(
     )
     worst = 0
     said: set[str] = set()
-    for campaign in campaigns:
-        worst = max(worst, show(send_campaign(campaign, settings, options), said))
+    for audience in audiences:
+        worst = max(worst, show(send_campaign(audience.expansion.campaign, settings, options, audience), said))
         if worst in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
             break  # a stop stops every campaign, not just the one being sent
     return worst
@@ -98,6 +113,8 @@ def send_planned(
 ) -> int:
     """`send FILE --plan PLAN.json`: the reviewed plan, or nothing (docs/plan.md); with --wait, its
     deferred messages as their windows open."""
+    from runner.plan.model import read_plan
+
     if len(files) != 1:
         raise UsageProblem("--plan applies one campaign's plan: name exactly one FILE")
     clashing = [
@@ -153,28 +170,36 @@ def refuse_conflicts(
         raise UsageProblem("--test-to sends one campaign's message: name exactly one FILE")
 
 
-def checked(files: list[Path]) -> list[Campaign]:
+def checked(files: list[Path], keep: bool = True) -> list[CheckedAudience]:
     """Every file loaded and every row rendered before anything is sent: a problem in any file
-    means nothing is sent from any of them, and nothing is written (docs/sending.md). This reads
-    each audience once more than the send itself: a small cost next to a rate-limited send."""
-    campaigns: list[Campaign] = []
+    means nothing is sent from any of them, and nothing is written (docs/sending.md). With `keep`
+    the rows are kept (runner.sending.audience_pass) so that the ledger's sync does not render
+    them again; the caller closes them."""
+    audiences: list[CheckedAudience] = []
     problems: list[Problem] = []
     invalid = 0
-    for file in files:
-        try:
-            campaign = load(file)
-            check_every_row(campaign)
-        except InvalidInput as error:
-            invalid += 1
-            problems.extend(error.problems)
-            continue
-        campaigns.append(campaign)
+    try:
+        for file in files:
+            try:
+                audiences.append(check_every_row(load(file), keep=keep))
+            except InvalidInput as error:
+                invalid += 1
+                problems.extend(error.problems)
+    except BaseException:
+        close_all(audiences)
+        raise
     if problems:
+        close_all(audiences)
         raise InvalidInput(
             problems,
             f"{invalid} of {len(files)} campaign file(s) have problems: nothing was sent" if len(files) > 1 else None,
         )
-    return campaigns
+    return audiences
+
+
+def close_all(audiences: list[CheckedAudience]) -> None:
+    for audience in audiences:
+        audience.close()
 
 
 NO_GIT = "not in a git repository: runs record no campaign commit (report column campaign_commit empty)"
@@ -214,6 +239,11 @@ def dry_run_one(campaign: Campaign, outputs: Path, limit: int | None) -> int:
     """Everything but the network and the ledger: the bodies that would be sent, to dry-run.jsonl.
     Every row is checked, as a send would; with --limit N only the first N bodies are written
     (a dry run has no ledger, so these are the audience's first N messages)."""
+    # (imported here: a send does without them, and starts sooner)
+    from runner.campaign import parallel
+    from runner.campaign.cache import Cache, folder_for
+    from runner.commands.check import describe
+
     expansion = Expansion(campaign)
     target = campaign_folder(outputs, campaign.id) / "dry-run.jsonl"
     written = 0
@@ -247,7 +277,9 @@ def test_send(
 ) -> int:
     """One recipient's rendered message to a test phone, marked as a test; the campaign's ledger
     state is untouched (the send is kept apart, in test_sends, for audit)."""
+    from runner.campaign.audience import Recipient, Skipped
     from runner.campaign.phones import BadNumber, to_e164
+    from runner.commands.recipient_choice import RecipientChoice
 
     campaign = load(file)
     try:

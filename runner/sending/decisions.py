@@ -4,6 +4,7 @@ the policy plans for each message at the sync."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Literal
 
@@ -36,18 +37,14 @@ def plan_message(message: Message, gate: Gate | None) -> Planned:
     planned pending, deferred (outside its window, over its cap) or suppressed (opted out)."""
     r = message.recipient
     zones = message.zones.text or None
-    verdict = gate.verdict(r.phone, zones) if gate is not None else None
+    planned = Planned(r.key, r.position, message.external_id, r.recipient_id, r.phone, message.body, timezone=zones)
+    return with_policy(planned, gate)
+
+
+def with_policy(planned: Planned, gate: Gate | None) -> Planned:
+    """A pending message as the policy plans it now (plan_message)."""
+    verdict = gate.verdict(planned.phone, planned.timezone) if gate is not None else None
     if verdict is None:
-        return Planned(r.key, r.position, message.external_id, r.recipient_id, r.phone, message.body, timezone=zones)
-    return Planned(
-        r.key,
-        r.position,
-        message.external_id,
-        r.recipient_id,
-        r.phone,
-        message.body,
-        State(verdict.state),
-        verdict.reason,
-        format_utc(verdict.not_before) if verdict.not_before is not None else None,
-        zones,
-    )
+        return planned
+    not_before = format_utc(verdict.not_before) if verdict.not_before is not None else None
+    return replace(planned, state=State(verdict.state), reason=verdict.reason, not_before=not_before)

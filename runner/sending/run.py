@@ -6,33 +6,28 @@ command turns into lines and an exit code."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from runner.campaign.audience import Skipped
-from runner.campaign.expansion import Expansion, Message
+from runner.campaign.expansion import Expansion
 from runner.campaign.schema import Campaign
 from runner.errors import ExitCode, InvalidInput, RunnerError, TerminationRequested
 from runner.ledger.backend import campaign_lock, ledger_exists, open_ledger
 from runner.ledger.interface import Ledger
-from runner.ledger.records import Planned, Provenance, SkippedRow
+from runner.ledger.records import Provenance
 from runner.ledger.states import NOT_ACCEPTED, State, claimable
 from runner.plan import git
-from runner.plan.compute import PlanOptions, make_plan
-from runner.plan.model import Plan
-from runner.plan.stale import PlanStale, changes_since
 from runner.policy.gate import Clock, Gate, system_clock
 from runner.policy.schema import policy_for
 from runner.policy.store import RecipientStore, open_store
 from runner.policy.windows import parse_utc
 from runner.report import files as report
-from runner.sending.decisions import plan_message, run_cap, schedule_at
+from runner.sending.audience_pass import CheckedAudience, check_every_row, rows_to_sync, source_fingerprint
+from runner.sending.decisions import run_cap, schedule_at
 from runner.sending.progress import Progress
 from runner.sending.sender import CampaignSender, SendPlan, SendResult
 from runner.sending.sharing import SharedSchedule, account_schedule, campaign_schedule
@@ -40,6 +35,9 @@ from runner.sending.signals import stops_held, stops_raise
 from runner.sending.stops import Interrupted, LedgerLost, Stop, Terminated
 from runner.telesign.client import OmnichannelClient
 from runner.telesign.settings import TelesignSettings
+
+if TYPE_CHECKING:
+    from runner.plan.model import Plan
 
 T = TypeVar("T")
 
@@ -87,52 +85,11 @@ def campaign_folder(outputs: Path, campaign_id: str) -> Path:
     return outputs / campaign_id
 
 
-def planned_rows(expansion: Expansion, gate: Gate | None = None) -> Iterator[Planned | SkippedRow]:
-    """The audience as ledger rows; raises InvalidInput at the end if any row had a problem, which
-    rolls back the ledger's sync: nothing from a file with an error is recorded or sent. With the
-    policy's `gate`, a message not sent yet is planned pending, deferred (outside its window, over
-    its cap) or suppressed (opted out)."""
-    for item in expansion:
-        if isinstance(item, Message):
-            yield plan_message(item, gate)
-        elif isinstance(item, Skipped):
-            yield SkippedRow(item.position, item.recipient_id, item.phone, State(item.state), item.reason)
-    expansion.summary.raise_if_problems()
-
-
-def check_every_row(campaign: Campaign) -> None:
-    """Render every row; raises InvalidInput for the problems a send would stop on."""
-    expansion = Expansion(campaign)
-    for _ in expansion:
-        pass
-    expansion.summary.raise_if_problems()
-
-
-def source_fingerprint(campaign: Campaign, templates_folder: Path | None) -> str:
-    """What the campaign's messages are made of: the bytes of the campaign file and of its
-    audience, suppression and template files, each named relative to the campaign's folder.
-    `templates_folder`: where its templates are looked up (the Renderer's, found once). By content,
-    not modification time or absolute path: senders on several hosts sharing one ledger
-    (docs/scaling-out.md) must agree on it, or each would sync the audience again."""
-    digest = hashlib.sha256(campaign.path.read_bytes())
-    spec = campaign.spec
-    names = [n for n in (spec.audience.file, *spec.audience.suppress) if n]
-    paths = [campaign.resolve(n) for n in names]
-    if templates_folder is not None:
-        paths += [
-            templates_folder / n for n in (spec.viber.text_template, spec.sms.text_template if spec.sms else None) if n
-        ]
-    for path in paths:
-        name = os.path.relpath(path, campaign.folder)
-        try:
-            content = hashlib.sha256(path.read_bytes()).hexdigest()  # (a pass at disk speed: no parsing)
-        except OSError:
-            content = "missing"
-        digest.update(f"{name}:{content}\n".encode())
-    return digest.hexdigest()
-
-
-def send_campaign(campaign: Campaign, settings: TelesignSettings, options: SendOptions) -> CampaignRun:
+def send_campaign(
+    campaign: Campaign, settings: TelesignSettings, options: SendOptions, checked: CheckedAudience | None = None
+) -> CampaignRun:
+    """`checked`: the campaign's rows as the caller checked them (check_every_row), for the sync;
+    the caller closes it."""
     spec = campaign.spec
     now = options.the_clock()()
     start, end = spec.schedule.start, spec.schedule.end
@@ -140,28 +97,35 @@ def send_campaign(campaign: Campaign, settings: TelesignSettings, options: SendO
     if when == "not_due":
         return CampaignRun(spec.id, ExitCode.CANNOT_PROCEED, note=f"not due: its schedule starts {start}")
     folder = campaign_folder(options.outputs, spec.id)
-    expansion = Expansion(campaign)  # template and policy problems surface here, before any lock or ledger
+    # Template and policy problems surface here, before any lock or ledger.
+    expansion = checked.expansion if checked is not None else Expansion(campaign)
     url = options.ledger_url
-    if not options.checked and not ledger_exists(folder, spec.id, url):
+    own = None
+    if checked is None and not options.checked and not ledger_exists(folder, spec.id, url):
         # A first send of a file with a bad row must leave nothing behind, not even an empty
         # ledger or a lock (docs/reliability.md); later sends roll their sync back instead.
-        check_every_row(campaign)
-    with campaign_lock(folder, spec.id, options.command, url):
-        ledger = open_ledger(folder, spec.id, url)
-        store = options.store or open_store(options.outputs)
-        writer = open_store(options.outputs) if options.store is None else None
-        gate = Gate(expansion.rules, store, options.the_clock(), writer)
-        gate.end = end
-        try:
-            if options.plan is not None:
-                options = _hold_to_plan(campaign, ledger, gate, options, now)
-            return _send_locked(campaign, ledger, expansion, settings, options, folder, gate, expired=when == "ended")
-        finally:
-            ledger.close()
-            if options.store is None:
-                store.close()
-            if writer is not None:
-                writer.close()
+        checked = own = check_every_row(campaign, expansion)
+    try:
+        with campaign_lock(folder, spec.id, options.command, url):
+            ledger = open_ledger(folder, spec.id, url)
+            store = options.store or open_store(options.outputs)
+            writer = open_store(options.outputs) if options.store is None else None
+            gate = Gate(expansion.rules, store, options.the_clock(), writer)
+            gate.end = end
+            try:
+                if options.plan is not None:
+                    options = _hold_to_plan(campaign, ledger, gate, options, now)
+                expired = when == "ended"
+                return _send_locked(campaign, ledger, expansion, checked, settings, options, folder, gate, expired)
+            finally:
+                ledger.close()
+                if options.store is None:
+                    store.close()
+                if writer is not None:
+                    writer.close()
+    finally:
+        if own is not None:
+            own.close()
 
 
 def _hold_to_plan(campaign: Campaign, ledger: Ledger, gate: Gate, options: SendOptions, now: datetime) -> SendOptions:
@@ -170,6 +134,9 @@ def _hold_to_plan(campaign: Campaign, ledger: Ledger, gate: Gate, options: SendO
     the saved one, else nothing is sent (PlanStale). The run then sends at most what the plan
     counted, to send now or deferred: which of them are inside their window is decided now
     (docs/plan.md, "The plan file")."""
+    from runner.plan.compute import PlanOptions, make_plan  # (only `send --plan` needs them)
+    from runner.plan.stale import PlanStale, changes_since
+
     saved = options.plan
     assert saved is not None
     fresh = make_plan(campaign, ledger, PlanOptions(limit=saved.limit, now=now, outputs=options.outputs), gate)
@@ -198,6 +165,7 @@ def _send_locked(
     campaign: Campaign,
     ledger: Ledger,
     expansion: Expansion,
+    checked: CheckedAudience | None,
     settings: TelesignSettings,
     options: SendOptions,
     folder: Path,
@@ -223,11 +191,13 @@ def _send_locked(
     try:
         with stops_raise():
             try:
-                # (with a shared ledger, maybe the audience another sender synced from these same inputs)
+                # (with a shared ledger, maybe the audience another sender synced from these same
+                # inputs: then no row is read)
+                fingerprint = source_fingerprint(campaign, expansion.renderer.templates_folder)
                 audience = ledger.audience.sync(
                     run_id,
-                    planned_rows(expansion, gate),
-                    fingerprint=source_fingerprint(campaign, expansion.renderer.templates_folder),
+                    rows_to_sync(campaign, expansion, checked, gate, fingerprint),
+                    fingerprint=fingerprint,
                     campaign_commit=provenance.campaign_commit,
                 )
             except InvalidInput:

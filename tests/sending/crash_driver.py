@@ -4,7 +4,9 @@
 
 POINT: before_claim (the claim's transaction is about to commit), after_claim (it committed,
 the request has not left), during_request (the request is on the wire), after_response (the
-answer arrived, its outcome is not committed). SIGKILL: no handler, no cleanup, as kill -9."""
+answer arrived, its outcome is not committed); during_sync (the ledger's sync has read N rows
+kept by the check pass, runner.sending.audience_pass), after_sync (the sync committed, nothing is
+claimed yet; N is ignored). SIGKILL: no handler, no cleanup, as kill -9."""
 
 from __future__ import annotations
 
@@ -12,12 +14,16 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from runner.ledger.postgres.audience import PostgresAudience
 from runner.ledger.postgres.claims import PostgresClaims
-from runner.ledger.records import Batch, Claimed
+from runner.ledger.records import Batch, Claimed, Planned, SkippedRow
+from runner.ledger.sqlite.audience import SqliteAudience
 from runner.ledger.sqlite.claims import SqliteClaims
+from runner.policy.gate import Gate
+from runner.sending.audience_pass import CheckedAudience
 from runner.telesign.client import Answer, OmnichannelClient
 
 
@@ -57,6 +63,26 @@ def install(point: str, nth: int) -> None:
             die()
         return answer
 
+    rows = CheckedAudience.rows
+
+    def rows_and_maybe_die(self: CheckedAudience, gate: Gate | None = None) -> Iterator[Planned | SkippedRow]:
+        for row in rows(self, gate):
+            if point == "during_sync" and reached():
+                die()
+            yield row
+
+    def synced_then_die(sync: Callable[..., int]) -> Callable[..., int]:
+        def sync_and_maybe_die(self: Any, *args: Any, **kwargs: Any) -> int:
+            run: int = sync(self, *args, **kwargs)
+            if point == "after_sync":
+                die()
+            return run
+
+        return sync_and_maybe_die
+
+    CheckedAudience.rows = rows_and_maybe_die  # type: ignore[method-assign]
+    SqliteAudience.sync = synced_then_die(SqliteAudience.sync)  # type: ignore[method-assign]
+    PostgresAudience.sync = synced_then_die(PostgresAudience.sync)  # type: ignore[method-assign]
     SqliteClaims.commit = dying(SqliteClaims.commit)  # type: ignore[method-assign,assignment]
     PostgresClaims.commit = dying(PostgresClaims.commit)  # type: ignore[method-assign,assignment]
     OmnichannelClient.send = send_and_maybe_die  # type: ignore[method-assign]
