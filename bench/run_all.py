@@ -13,6 +13,7 @@ Each benchmark is its own script under bench/ (run one alone for its full printo
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import subprocess
@@ -109,6 +110,11 @@ def main() -> None:
     parser.add_argument("--markdown", action="store_true", help="print the command, date and load above the table")
     parser.add_argument("--readme", type=Path, help="write that (as --markdown prints it) into this README")
     args = parser.parse_args()
+    # `pip install .` compiles the package's bytecode at install time; an editable checkout run with
+    # PYTHONDONTWRITEBYTECODE (as on the machines these figures come from) would compile every module
+    # of runner/ afresh in every measured process, which no installed user pays and the baselines'
+    # libraries (compiled by pip) do not pay either.
+    compileall.compile_dir(HERE.parent / "runner", quiet=1)
     started, load = datetime.now(UTC), os.getloadavg()
     figures: list[dict[str, object]] = []
     for script, full, quick in BENCHMARKS:
