@@ -15,17 +15,19 @@ from typing import IO, Any
 
 
 @contextmanager
-def atomic_path(target: Path, keep_existing: bool = False) -> Iterator[Path]:
+def atomic_path(target: Path, keep_existing: bool = False, durable: bool = True) -> Iterator[Path]:
     """A temporary path beside `target` to write by name (e.g. for SQLite); on a clean exit it is
     fsynced and put in place. `keep_existing`: if `target` exists by then (another process made
-    it first), theirs is kept and ours dropped, so two processes never both create it."""
+    it first), theirs is kept and ours dropped, so two processes never both create it.
+    `durable=False` skips the fsyncs, for a file that checks itself (a torn one reads as absent)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=target.suffix, dir=target.parent)
     os.close(fd)
     temp = Path(name)
     try:
         yield temp
-        _fsync_file(temp)
+        if durable:
+            _fsync_file(temp)
         if keep_existing:
             try:
                 os.link(temp, target)
@@ -33,16 +35,17 @@ def atomic_path(target: Path, keep_existing: bool = False) -> Iterator[Path]:
                 pass
         else:
             os.replace(temp, target)
-        fsync_folder(target.parent)
+        if durable:
+            fsync_folder(target.parent)
     finally:
         temp.unlink(missing_ok=True)
 
 
 @contextmanager
-def atomic_write(target: Path, mode: str = "wb", **open_args: Any) -> Iterator[IO[Any]]:
+def atomic_write(target: Path, mode: str = "wb", durable: bool = True, **open_args: Any) -> Iterator[IO[Any]]:
     """An open file whose content replaces `target` when the block ends without an error; on an
     error `target` is left as it was. `mode` and `open_args` are open()'s ("w", newline="", ...)."""
-    with atomic_path(target) as temp, open(temp, mode, **open_args) as handle:
+    with atomic_path(target, durable=durable) as temp, open(temp, mode, **open_args) as handle:
         yield handle
 
 

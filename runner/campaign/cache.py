@@ -5,7 +5,7 @@ Every entry is named by a SHA-256 of *everything* its content depends on: the by
 from (a slice of the audience CSV, the campaign file, the templates, the suppression lists, the
 policy), the settings that change its meaning (region, phone_check), and the runner's own source
 code, so a changed input or a new runner version looks up another name and never finds a stale
-entry. An entry is written whole or not at all (runner.atomic: temporary file, fsync, rename), so
+entry. An entry is written whole or not at all (runner.atomic: temporary file, rename), so
 two checks at once can both write the same entry and a reader sees one of them; its payload
 carries its own checksum, so a damaged file is a miss, never a wrong answer. Deleting the folder
 costs one slow check.
@@ -95,7 +95,9 @@ class Cache:
             return
         payload = marshal.dumps(value)
         try:
-            with atomic_write(self._path(kind, name)) as handle:
+            # No fsync: an entry torn by a crash fails its checksum and is a miss, and a cache
+            # written at the pace of the disk's flushes would cost more than it saves.
+            with atomic_write(self._path(kind, name), durable=False) as handle:
                 handle.write(FORMAT + hashlib.sha256(payload).digest() + payload)
         except OSError:
             pass

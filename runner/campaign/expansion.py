@@ -179,29 +179,60 @@ class Expansion:
     def account(self, item: Recipient | Skipped) -> Message | Skipped:
         """One audience row counted in the summary: a Skipped row as it is, a recipient built into
         its Message or, where it cannot be, a Skipped `invalid` row."""
-        summary = self.summary
-        summary.recipients += 1
         if isinstance(item, Skipped):
-            if item.state == "invalid":
-                summary.add_row_problem(item.problem, item.kind or item.reason)
-            summary.by_state[item.state] += 1
+            self._count_skipped(item)
             return item
-        summary.rendered += 1
         result = self.build(item)
         if isinstance(result, RenderProblem):
-            summary.add_row_problem(
-                Problem(item.source, item.line, result.detail), result.kind, result.hint, result.key or None
-            )
-            summary.by_state["invalid"] += 1
-            return Skipped(
-                item.position, item.source, item.line, item.recipient_id, item.phone, "invalid", result.detail
-            )
-        summary.messages += 1
-        summary.zone_sources[result.zones.source] += 1
-        if result.sms is not None:
-            summary.sms_encodings[result.sms.encoding] += 1
-            summary.max_segments = max(summary.max_segments, result.sms.segments)
+            return self._count_problem(item, result)
+        self._count_message(result.sms, result.zones)
         return result
+
+    def count(self) -> None:
+        """Fill the summary as iterating would, without building the request bodies: `check`
+        needs only their sizes (request.body_size), not their JSON."""
+        envelope = request.envelope_size(self.campaign.spec)
+        for item in self.audience:
+            if isinstance(item, Skipped):
+                self._count_skipped(item)
+                continue
+            checked = self.checked(item)
+            if not isinstance(checked, RenderProblem):
+                size = request.body_size(envelope, item.phone, checked[0])
+                if size > request.MAX_BODY_BYTES:
+                    checked = _too_big(size)
+            if isinstance(checked, RenderProblem):
+                self._count_problem(item, checked)
+            else:
+                self._count_message(checked[1], checked[2])
+        self.summary.finish(self.renderer, self.skip_invalid)
+
+    def _count_skipped(self, item: Skipped) -> None:
+        summary = self.summary
+        summary.recipients += 1
+        if item.state == "invalid":
+            summary.add_row_problem(item.problem, item.kind or item.reason)
+        summary.by_state[item.state] += 1
+
+    def _count_problem(self, item: Recipient, problem: RenderProblem) -> Skipped:
+        summary = self.summary
+        summary.recipients += 1
+        summary.rendered += 1
+        summary.add_row_problem(
+            Problem(item.source, item.line, problem.detail), problem.kind, problem.hint, problem.key or None
+        )
+        summary.by_state["invalid"] += 1
+        return Skipped(item.position, item.source, item.line, item.recipient_id, item.phone, "invalid", problem.detail)
+
+    def _count_message(self, sms: SmsShape | None, zones: RecipientZones) -> None:
+        summary = self.summary
+        summary.recipients += 1
+        summary.rendered += 1
+        summary.messages += 1
+        summary.zone_sources[zones.source] += 1
+        if sms is not None:
+            summary.sms_encodings[sms.encoding] += 1
+            summary.max_segments = max(summary.max_segments, sms.segments)
 
     def message(
         self, recipient: Recipient, phone: str | None = None, external_id: str | None = None
@@ -214,13 +245,12 @@ class Expansion:
             return Problem(recipient.source, recipient.line, result.detail + hint)
         return result
 
-    def build(
-        self, recipient: Recipient, phone: str | None = None, external_id: str | None = None
-    ) -> Message | RenderProblem:
+    def checked(self, recipient: Recipient) -> tuple[Texts, SmsShape | None, RecipientZones] | RenderProblem:
+        """The recipient's texts rendered and checked, its SMS measured and its time zones found,
+        in the order a problem is met: the texts, the SMS segments, the time zone."""
         texts = self.renderer.render(recipient)
         if isinstance(texts, RenderProblem):
             return texts
-        spec = self.campaign.spec
         shape = measure(texts.sms_text) if texts.sms_text is not None else None
         if shape is not None and self.max_segments is not None and shape.segments > self.max_segments:
             return RenderProblem(
@@ -234,6 +264,16 @@ class Expansion:
             zones = self.rules.zones(recipient.phone, recipient.variables) if self.rules.window else NO_ZONES
         except BadWindow as error:
             return RenderProblem((), "`timezone` column: not a time zone", f"`timezone` column: {error}")
+        return texts, shape, zones
+
+    def build(
+        self, recipient: Recipient, phone: str | None = None, external_id: str | None = None
+    ) -> Message | RenderProblem:
+        checked = self.checked(recipient)
+        if isinstance(checked, RenderProblem):
+            return checked
+        texts, shape, zones = checked
+        spec = self.campaign.spec
         ext = external_id or request.external_id(spec.id, recipient.key)
         body = request.encode(
             request.build(
@@ -245,9 +285,13 @@ class Expansion:
             )
         )
         if len(body) > request.MAX_BODY_BYTES:
-            return RenderProblem(
-                (),
-                "the request body is over Telesign's 10 KB limit; shorten the texts",
-                f"the request body is {len(body)} bytes, over Telesign's 10 KB limit; shorten the texts",
-            )
+            return _too_big(len(body))
         return Message(recipient, ext, texts, body, shape, zones)
+
+
+def _too_big(size: int) -> RenderProblem:
+    return RenderProblem(
+        (),
+        "the request body is over Telesign's 10 KB limit; shorten the texts",
+        f"the request body is {size} bytes, over Telesign's 10 KB limit; shorten the texts",
+    )

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator
 from multiprocessing.pool import Pool
 from pathlib import Path
@@ -36,14 +37,10 @@ from runner.campaign.audience import (
     check_header_names,
 )
 from runner.campaign.cache import Cache, file_digest, key
-from runner.campaign.chunks import Layout, Slice, layout
+from runner.campaign.chunks import Layout, Slice, remembered_layout
 from runner.campaign.expansion import Expansion, Message
-from runner.campaign.render import Texts
 from runner.campaign.seen import FingerprintSet
 from runner.campaign.verdicts import (
-    CANDIDATE_PROBLEM,
-    INVALID,
-    SUPPRESSED,
     UCS2,
     SliceContext,
     SliceResult,
@@ -90,13 +87,22 @@ def expand(
     campaign = expansion.campaign
     assert campaign.spec.audience.file is not None
     path = campaign.resolve_inside(("audience", "file"), campaign.spec.audience.file)
-    shape = layout(path, slice_bytes) if slice_bytes else layout(path)
+    shape = remembered_layout(path, cache, slice_bytes) if slice_bytes else remembered_layout(path, cache)
     if shape is None:
         return False
     shown = audience.display(path)
     check_header_names(shown, shape.header_line, shape.header)
     audience.check_header(shown, shape.header_line, shape.header)
     summary = expansion.summary
+    audience_salt = _audience_salt(expansion, shape)
+    # Which candidates repeat an earlier recipient depends on the audience alone: remembered by
+    # the whole file, a changed text skips the parent's one pass over every row.
+    duplicates_key = key(
+        "duplicates", audience_salt, shape.digest, repr(shape.slices), repr(campaign.spec.audience.recipients)
+    )
+    known = cache.get("duplicates", duplicates_key)
+    if not (isinstance(known, list) and len(known) == len(shape.slices)):
+        known = None
     global _STATE
     _STATE = SliceContext(
         expansion,
@@ -104,9 +110,9 @@ def expand(
         shown,
         shape.header,
         cache,
-        _audience_salt(expansion, shape),
+        audience_salt,
         _field_salts(expansion),
-        _envelope(expansion),
+        request.envelope_size(expansion.campaign.spec),
         bodies is not None,
     )
     processes = processes or workers()
@@ -121,10 +127,14 @@ def expand(
                 built = expansion.account(item)
                 if bodies is not None and isinstance(built, Message):
                     bodies(built.body)
+            found: list[list[int]] = []
             for result in _results(pool, shape, processes):
-                _merge(expansion, shown, result, ids, phones, bodies)
+                duplicates = set(known[len(found)]) if known is not None else None
+                found.append(_merge(expansion, shown, result, duplicates, ids, phones, bodies))
     finally:
         _STATE = None
+    if known is None:
+        cache.put("duplicates", duplicates_key, found)
     summary.finish(expansion.renderer, expansion.skip_invalid)
     return True
 
@@ -149,45 +159,65 @@ def _merge(
     expansion: Expansion,
     shown: str,
     result: SliceResult,
+    duplicates: set[int] | None,
     ids: FingerprintSet,
     phones: FingerprintSet,
     bodies: Callable[[bytes], None] | None,
-) -> None:
+) -> list[int]:
+    """One slice's result added to the summary, as iterating its rows would; its duplicates
+    (candidates) are found here, in file order, unless the cache knew them. Returns them."""
     if result.failure is not None:
         raise InvalidInput(result.failure)
+    if duplicates is None:
+        duplicates = _duplicates(result, ids, phones)
     summary = expansion.summary
     by_state = summary.by_state
-    candidate = -1
-    for row, code in enumerate(result.codes):
-        summary.recipients += 1
-        if code == SUPPRESSED:
-            by_state["suppressed"] += 1
-            continue
-        if code == INVALID:
+    candidates = len(result.codes) - result.suppressed - sum(1 for _, c in result.problem_rows if c < 0)
+    summary.recipients += len(result.codes)
+    by_state["suppressed"] += result.suppressed
+    by_state["duplicate"] += len(duplicates)
+    summary.rendered += candidates - len(duplicates)
+    for row, candidate in result.problem_rows:
+        if candidate not in duplicates:  # (-1, an audience problem, is never one)
             _add_cause(summary, shown, result, row)
             by_state["invalid"] += 1
-            continue
-        candidate += 1
-        id_fp = result.id_fps[candidate]
-        # As audience.dedup: the same id, or else the same phone, as an earlier row.
-        if (id_fp and ids.contains_fingerprint(id_fp)) or not phones.add_fingerprint(result.phone_fps[candidate]):
-            by_state["duplicate"] += 1
-            continue
-        if id_fp:
+    zones, sms, max_segments = result.zone_sources, result.sms_encodings, result.max_segments
+    messages = result.messages
+    if duplicates:
+        problems = {c for _, c in result.problem_rows}
+        sent = [c for c in duplicates if c not in problems]  # duplicates tallied as messages
+        messages -= len(sent)
+        zones, sms = Counter(zones), Counter(sms)
+        zones.subtract(result.zones[c] for c in sent)
+        sms.subtract("UCS-2" if result.sms[c] & UCS2 else "GSM-7" for c in sent if result.sms[c] >= 0)
+        zones, sms = +zones, +sms
+        skip = problems | duplicates
+        max_segments = max(
+            [(code >> 1) & 255 for c, code in enumerate(result.sms) if code >= 0 and c not in skip], default=0
+        )
+    summary.messages += messages
+    summary.zone_sources.update(zones)
+    summary.sms_encodings.update(sms)
+    summary.max_segments = max(summary.max_segments, max_segments)
+    if bodies is not None and result.bodies is not None:
+        skip = {c for _, c in result.problem_rows} | duplicates
+        for candidate, body in enumerate(result.bodies):
+            if candidate not in skip:
+                bodies(body)
+    return sorted(duplicates)
+
+
+def _duplicates(result: SliceResult, ids: FingerprintSet, phones: FingerprintSet) -> set[int]:
+    """The slice's candidates that repeat an earlier recipient: as audience.dedup, the same id,
+    or else the same phone."""
+    found = set()
+    contains, add = ids.contains_fingerprint, phones.add_fingerprint
+    for candidate, (id_fp, phone_fp) in enumerate(zip(result.id_fps, result.phone_fps, strict=True)):
+        if (id_fp and contains(id_fp)) or not add(phone_fp):
+            found.add(candidate)
+        elif id_fp:
             ids.add_fingerprint(id_fp)
-        summary.rendered += 1
-        if code == CANDIDATE_PROBLEM:
-            _add_cause(summary, shown, result, row)
-            by_state["invalid"] += 1
-            continue
-        summary.messages += 1
-        summary.zone_sources[result.zones[candidate]] += 1
-        sms = result.sms[candidate]
-        if sms >= 0:
-            summary.sms_encodings["UCS-2" if sms & UCS2 else "GSM-7"] += 1
-            summary.max_segments = max(summary.max_segments, (sms >> 1) & 255)
-        if bodies is not None and result.bodies is not None:
-            bodies(result.bodies[candidate])
+    return found
 
 
 def _add_cause(summary: Any, shown: str, result: SliceResult, row: int) -> None:
@@ -224,20 +254,6 @@ def _field_salts(expansion: Expansion) -> list[str]:
         source = getattr(spec, f.shown[0]).model_dump()
         salts.append(key("field", repr(f.shown), repr(source), base, *templates))
     return salts
-
-
-def _envelope(expansion: Expansion) -> int:
-    spec = expansion.campaign.spec
-    empty = Texts("", "", "", "", "" if spec.sms is not None else None)
-    ext = "x" * len(request.external_id(spec.id, "x"))
-    body = request.build(
-        phone_e164="+",
-        texts=empty,
-        fallback_time=spec.viber.fallback_time,
-        message_type=spec.message_type,
-        external_id=ext,
-    )
-    return len(request.encode(body))
 
 
 # ---------------------------------------------------------------------------------------------

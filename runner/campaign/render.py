@@ -137,6 +137,7 @@ class _Field:
     # Renders remembered by the values of the recipient variables the template reads: a text that
     # reads `first_name` renders once per distinct first name, not once per row of a million.
     memo_names: tuple[str, ...] = ()
+    reads_only_names: bool = False  # its render depends on the values of memo_names alone
     memo: dict[tuple[str | None, ...], str | RenderProblem] | None = None
     memo_misses: int = 0
 
@@ -199,6 +200,7 @@ class Renderer:
         if not uses_other_files and not uses_random:  # what it reads is all in `names`
             field.memo_names = tuple(sorted(names - self.base.keys()))
             field.memo = {}
+            field.reads_only_names = True
         if not uses_other_files and names <= (self.base.keys() - RECIPIENT_NAMES):
             # The same for every recipient: checked once, here.
             self.env.budget.reset()

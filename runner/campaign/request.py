@@ -10,6 +10,7 @@ from typing import Any
 
 from runner.campaign.phones import digits
 from runner.campaign.render import Texts
+from runner.campaign.schema import CampaignFile
 
 MAX_BODY_BYTES = 10 * 1024  # Telesign refuses request bodies over 10 KB (413 / 3116)
 MAX_EXTERNAL_ID = 100  # Telesign: external_id is ASCII, at most 100 characters
@@ -60,3 +61,33 @@ def build(
 def encode(body: dict[str, Any]) -> bytes:
     """The exact bytes POSTed (and, under digest auth, signed)."""
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def json_size(value: str) -> int:
+    """The bytes `value` adds to a request body (its JSON string, quotes left out): with
+    ensure_ascii=False, json escapes only quotes, backslashes and control characters."""
+    if '"' not in value and "\\" not in value and value.isprintable():
+        return len(value.encode("utf-8"))
+    return len(json.dumps(value, ensure_ascii=False).encode("utf-8")) - 2
+
+
+def envelope_size(spec: CampaignFile) -> int:
+    """The bytes of this campaign's bodies without the texts' values and the phone's digits."""
+    empty = Texts("", "", "", "", "" if spec.sms is not None else None)
+    body = build(
+        phone_e164="+",
+        texts=empty,
+        fallback_time=spec.viber.fallback_time,
+        message_type=spec.message_type,
+        external_id="x" * len(external_id(spec.id, "x")),  # every external_id of a campaign is as long
+    )
+    return len(encode(body))
+
+
+def body_size(envelope: int, phone_e164: str, texts: Texts) -> int:
+    """len(encode(build(...))) for these texts, without building the body (what `check` needs)."""
+    size = envelope - 1 + len(phone_e164) + json_size(texts.viber_text) + json_size(texts.url)
+    size += json_size(texts.url_text) + json_size(texts.url_id)
+    if texts.sms_text is not None:
+        size += json_size(texts.sms_text)
+    return size

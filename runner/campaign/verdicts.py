@@ -9,8 +9,7 @@ envelope and the phone's digits (a test builds real bodies and compares)."""
 from __future__ import annotations
 
 import hashlib
-import io
-import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,20 +19,24 @@ from runner.campaign.audience import Recipient, Row, Skipped, parse_rows
 from runner.campaign.cache import Cache, key
 from runner.campaign.chunks import Slice, read_slice
 from runner.campaign.expansion import Expansion
+from runner.campaign.fieldcheck import (
+    CANDIDATE,
+    CANDIDATE_PROBLEM,
+    INVALID,
+    SUPPRESSED,
+    UCS2,
+    Candidates,
+    field_verdict,
+    slice_text,
+    sms_code,
+)
 from runner.campaign.render import RenderProblem
 from runner.campaign.seen import FingerprintSet
-from runner.campaign.sms import measure
 from runner.errors import InvalidInput, Problem
 from runner.policy.windows import BadWindow
 from runner.policy.zones import NO_ZONES
 
-CANDIDATE, CANDIDATE_PROBLEM, INVALID, SUPPRESSED = 0, 1, 2, 3
-# An SMS as one int: characters * 512 + segments * 2 + (1 for UCS-2); -1 for none.
-UCS2 = 1
-
-
-def sms_code(characters: int, segments: int, encoding: str) -> int:
-    return characters * 512 + min(segments, 255) * 2 + (UCS2 if encoding == "UCS-2" else 0)
+__all__ = ["CANDIDATE_PROBLEM", "INVALID", "SUPPRESSED", "UCS2"]  # kept in fieldcheck
 
 
 @dataclass
@@ -49,6 +52,39 @@ class SliceResult:
     bodies: list[bytes] | None = None  # per candidate, when the bodies are wanted (dry run)
     index: dict[tuple[Any, ...], int] = field(default_factory=dict)
     failure: list[Problem] | None = None  # the slice cannot be read: InvalidInput's problems
+    # Tallied in the worker as if no candidate were a duplicate (the parent, which alone knows
+    # them, takes the few duplicates back out): the parent's work is per slice, not per row.
+    suppressed: int = 0
+    problem_rows: list[tuple[int, int]] = field(default_factory=list)  # (row, its candidate or -1), in order
+    messages: int = 0
+    zone_sources: Counter[str] = field(default_factory=Counter)  # of the messages
+    sms_encodings: Counter[str] = field(default_factory=Counter)
+    max_segments: int = 0
+
+    def tally(self) -> SliceResult:
+        codes = self.codes
+        self.suppressed = codes.count(SUPPRESSED)
+        zones, sms = self.zones, self.sms
+        if INVALID in codes or CANDIDATE_PROBLEM in codes:
+            candidate = -1
+            ok = []
+            for row, code in enumerate(codes):
+                if code == INVALID:
+                    self.problem_rows.append((row, -1))
+                elif code != SUPPRESSED:
+                    candidate += 1
+                    if code == CANDIDATE_PROBLEM:
+                        self.problem_rows.append((row, candidate))
+                    else:
+                        ok.append(candidate)
+            zones, sms = [zones[c] for c in ok], [sms[c] for c in ok]
+        self.messages = len(zones)
+        self.zone_sources = Counter(zones)
+        shapes = [code for code in sms if code >= 0]
+        wide = sum([code & UCS2 for code in shapes])
+        self.sms_encodings = +Counter({"UCS-2": wide, "GSM-7": len(shapes) - wide})
+        self.max_segments = max([(code >> 1) & 255 for code in shapes], default=0)
+        return self
 
     def add_cause(self, row: int, cause_key: tuple[str, ...] | None, kind: str, hint: str, detail: str) -> None:
         at = self.index.get((cause_key, kind, hint))
@@ -77,19 +113,11 @@ class SliceContext:
     bodies: bool
 
 
-def json_size(value: str) -> int:
-    """The bytes `value` adds to a request body (its JSON string, quotes left out): with
-    ensure_ascii=False, json escapes only quotes, backslashes and control characters."""
-    if '"' not in value and "\\" not in value and value.isprintable():
-        return len(value.encode("utf-8"))
-    return len(json.dumps(value, ensure_ascii=False).encode("utf-8")) - 2
-
-
 def check_slice(state: SliceContext, piece: Slice) -> SliceResult:
     """One slice's verdicts, from the cache where it has them, and its rows' outcomes."""
     # An exception crosses back to the parent pickled, which InvalidInput does not survive whole.
     try:
-        return _checked_slice(state, piece)
+        return _checked_slice(state, piece).tally()
     except InvalidInput as error:
         return SliceResult([], [], [], {}, [], [], [], [], failure=error.problems)
 
@@ -102,22 +130,23 @@ def _checked_slice(state: SliceContext, piece: Slice) -> SliceResult:
     fields: list[Any] = [None] * len(field_keys)
     if verdict is not None and not state.bodies:
         fields = [state.cache.get("field", k) for k in field_keys]
+    renderer_fields = state.expansion.renderer.fields
+    missing = [index for index, f in enumerate(fields) if f is None]
     rows: list[Row] = []
-    if verdict is None or state.bodies or any(f is None for f in fields):
-        text = io.StringIO(data.decode("utf-8"), newline="")
-        rows = list(parse_rows(text, state.shown, state.path, piece.first_line, state.header))
     recipients: list[Recipient] | None = None
-    if verdict is None:
-        verdict, recipients = _audience_verdict(state, rows)
-        state.cache.put("audience", slice_key, verdict)
-    if state.bodies:
-        return _with_bodies(state, rows, verdict)
-    for index, f in enumerate(state.expansion.renderer.fields):
-        if fields[index] is None:
-            if recipients is None:
-                recipients = _recipients(state, rows, verdict)
-            fields[index] = _field_verdict(state, f, recipients)
-            state.cache.put("field", field_keys[index], fields[index])
+    if verdict is None or state.bodies or any(not renderer_fields[i].reads_only_names for i in missing):
+        rows = list(parse_rows(slice_text(data), state.shown, state.path, piece.first_line, state.header))
+        if verdict is None:
+            verdict, recipients = _audience_verdict(state, rows)
+            state.cache.put("audience", slice_key, verdict)
+        if state.bodies:
+            return _with_bodies(state, rows, verdict)
+        if recipients is None:
+            recipients = _recipients(state, rows, verdict)
+    candidates = Candidates(state.expansion.audience, state.shown, state.header, data, verdict, recipients)
+    for index in missing:
+        fields[index] = field_verdict(state.expansion.renderer, renderer_fields[index], candidates)
+        state.cache.put("field", field_keys[index], fields[index])
     return _combine(state, verdict, fields)
 
 
@@ -167,34 +196,6 @@ def _recipients(state: SliceContext, rows: list[Row], verdict: tuple[Any, ...]) 
             assert isinstance(item, Recipient)
             out.append(item)
     return out
-
-
-def _field_verdict(state: SliceContext, f: Any, recipients: list[Recipient]) -> tuple[Any, ...]:
-    """Per candidate: the field's JSON size, and for the SMS its segments code; or its problem."""
-    renderer = state.expansion.renderer
-    sizes: list[int] = []
-    sms: list[int] = []
-    causes: list[tuple[str, str, str]] = []
-    problem_of: dict[int, int] = {}
-    seen: dict[tuple[str, str], int] = {}
-    is_sms = f.shown == ("sms", "text")
-    is_url = f.shown == ("viber", "url")
-    for index, recipient in enumerate(recipients):
-        value = renderer.render_field(f, recipient)
-        if isinstance(value, RenderProblem):
-            cause = seen.get((value.kind, value.hint))
-            if cause is None:
-                cause = seen[(value.kind, value.hint)] = len(causes)
-                causes.append((value.kind, value.hint, value.detail))
-            problem_of[index] = cause
-            sizes.append(0)
-            sms.append(-1)
-            continue
-        sizes.append(json_size(value.strip() if is_url else value))
-        if is_sms:
-            shape = measure(value)
-            sms.append(sms_code(shape.characters, shape.segments, shape.encoding))
-    return (sizes, sms, causes, problem_of)
 
 
 def _combine(state: SliceContext, verdict: tuple[Any, ...], fields: list[Any]) -> SliceResult:

@@ -131,8 +131,7 @@ def check_file(path: Path, cache: Cache | None = None) -> tuple[Summary, Rules]:
     else in this process."""
     expansion = Expansion(load(path), count_affected=True)
     if parallel.wanted(expansion) is None or not parallel.expand(expansion, cache or Cache(None)):
-        for _ in expansion:
-            pass
+        expansion.count()
     return expansion.summary, expansion.rules
 
 

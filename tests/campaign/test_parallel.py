@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import runner
-from runner.campaign import parallel, verdicts
+from runner.campaign import parallel, request
 from runner.campaign.cache import Cache
 from runner.campaign.expansion import Expansion, Message, Summary
 from runner.campaign.schema import load
@@ -111,6 +111,20 @@ def test_slices_on_two_processes_say_what_one_process_says(tmp_path: Path, on_in
     assert dry == bodies
 
 
+@pytest.mark.parametrize("on_invalid", ["fail", "skip"])
+def test_counting_without_bodies_says_what_building_them_says(tmp_path: Path, on_invalid: str) -> None:
+    # `check` in one process adds up body sizes instead of encoding bodies (Expansion.count).
+    path = folder(tmp_path, rows=700, on_invalid=on_invalid)
+    path.write_text(edit(path.read_text(), "max_segments = 2\n", ""))
+    with (tmp_path / PEOPLE).open("ab") as people:
+        people.write(b"big-1,+1 555 867 4001,1,%s\n" % (b"z" * 5000))  # a body over 10 KB
+    expected, _ = one_process(path)
+    assert any("over Telesign's 10 KB limit" in p for p in expected["problems"] + expected["skipped"])
+    expansion = Expansion(load(path), count_affected=True)
+    expansion.count()
+    assert what(expansion.summary) == expected
+
+
 def test_a_changed_text_is_checked_again_from_the_remembered_audience(tmp_path: Path) -> None:
     path = folder(tmp_path)
     cache = Cache(tmp_path / "outputs" / ".cache")
@@ -122,6 +136,22 @@ def test_a_changed_text_is_checked_again_from_the_remembered_audience(tmp_path: 
     changed = sliced(path, cache)[0]
     assert changed == one_process(path)[0]
     assert "'frist' is undefined" in changed["problems"][0]
+
+
+def test_a_changed_text_rendered_by_its_variables_alone_says_what_one_process_says(tmp_path: Path) -> None:
+    # With the audience remembered, a text that reads only recipient variables is rendered once
+    # per distinct value of them: whether a row renders empty here turns on its E.164 phone (with
+    # its `note`), or on its id (with its `note`), so a key that missed one would count wrong rows.
+    path = folder(tmp_path)
+    cache = Cache(tmp_path / "outputs" / ".cache")
+    sliced(path, cache)
+    text = path.read_text(encoding="utf-8")
+    by_phone = "{% if phone.startswith('+1555') and phone.endswith('1') %}{{ note[:3] }}{% endif %}"
+    text = edit(text, 'url_text = "Track Order"', f"url_text = \"{by_phone}{{{{ nope | default('') }}}}\"")
+    path.write_text(edit(text, 'url_id = "urlid1"', "url_id = \"{% if id.endswith('7') %}{{ note[:3] }}{% endif %}\""))
+    changed = sliced(path, cache)[0]
+    assert changed == one_process(path)[0]
+    assert sum("renders empty" in p for p in changed["problems"]) == 2
 
 
 @pytest.mark.parametrize(
@@ -185,21 +215,21 @@ def test_the_command_line_check_remembers_and_is_never_stale(tmp_path: Path, mon
 
 @given(st.text())
 def test_a_values_size_in_the_body_is_its_json_size(value: str) -> None:
-    assert verdicts.json_size(value) == len(json.dumps(value, ensure_ascii=False).encode("utf-8")) - 2
+    assert request.json_size(value) == len(json.dumps(value, ensure_ascii=False).encode("utf-8")) - 2
 
 
 def test_a_body_is_its_envelope_plus_its_phone_and_texts(tmp_path: Path) -> None:
     # The cached check adds up sizes instead of building bodies: the sum must be the body's length.
     path = folder(tmp_path, rows=300)
     expansion = Expansion(load(path), count_affected=True)
-    envelope = parallel._envelope(expansion)
+    envelope = request.envelope_size(expansion.campaign.spec)
     messages = [m for m in expansion if isinstance(m, Message)]
     assert len(messages) > 200
     for message in messages:
         t = message.texts
         texts = [t.viber_text, t.url, t.url_text, t.url_id, t.sms_text or ""]
-        size = envelope - 1 + len(message.recipient.phone) + sum(verdicts.json_size(v) for v in texts)
-        assert size == len(message.body)
+        size = envelope - 1 + len(message.recipient.phone) + sum(request.json_size(v) for v in texts)
+        assert size == request.body_size(envelope, message.recipient.phone, t) == len(message.body)
 
 
 def test_checks_at_once_share_the_cache_safely(tmp_path: Path) -> None:
