@@ -37,7 +37,7 @@ from runner.campaign.audience import (
     check_header_names,
 )
 from runner.campaign.cache import Cache, file_digest, key
-from runner.campaign.chunks import Layout, Slice, remembered_layout
+from runner.campaign.chunks import SLICE_BYTES, Layout, Slice, remembered_layout
 from runner.campaign.expansion import Expansion, Message
 from runner.campaign.seen import FingerprintSet
 from runner.campaign.verdicts import (
@@ -48,7 +48,11 @@ from runner.campaign.verdicts import (
 )
 from runner.errors import InvalidInput, Problem
 
-MIN_PARALLEL_BYTES = 4 << 20  # below this one process is faster than starting workers
+# Below this one process is as fast as starting workers. Measured on the 2-core machine
+# (bench.check_speed's campaign): two workers spent no more CPU than one process even at 2,000 rows
+# (90 KB), so from a few thousand rows the second core is a gain, not a cost.
+MIN_PARALLEL_BYTES = 1 << 18
+SLICES_PER_WORKER = 4  # at least: a file just over the threshold still keeps every worker busy
 IN_FLIGHT = 2  # slices queued per worker: enough to keep it busy, few enough to keep memory flat
 _STATE: SliceContext | None = None  # set by the parent before it forks; each worker reads its copy
 
@@ -87,7 +91,8 @@ def expand(
     campaign = expansion.campaign
     assert campaign.spec.audience.file is not None
     path = campaign.resolve_inside(("audience", "file"), campaign.spec.audience.file)
-    shape = remembered_layout(path, cache, slice_bytes) if slice_bytes else remembered_layout(path, cache)
+    processes = processes or workers()
+    shape = remembered_layout(path, cache, slice_bytes or _slice_bytes(path, processes))
     if shape is None:
         return False
     shown = audience.display(path)
@@ -115,7 +120,6 @@ def expand(
         request.envelope_size(expansion.campaign.spec),
         bodies is not None,
     )
-    processes = processes or workers()
     try:
         # The workers are forked first: what the parent allocates after (its duplicate sets, 32 MB
         # at a million rows) is not in their memory.
@@ -137,6 +141,15 @@ def expand(
         cache.put("duplicates", duplicates_key, found)
     summary.finish(expansion.renderer, expansion.skip_invalid)
     return True
+
+
+def _slice_bytes(path: Path, processes: int) -> int:
+    """SLICE_BYTES, or less for a file too small to give each worker SLICES_PER_WORKER slices."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return SLICE_BYTES
+    return max(1 << 16, min(SLICE_BYTES, size // (processes * SLICES_PER_WORKER)))
 
 
 def _results(pool: Pool, shape: Layout, processes: int) -> Iterator[SliceResult]:
