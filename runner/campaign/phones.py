@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 
 PhoneCheck = Literal["valid", "possible"]
 
@@ -43,8 +43,12 @@ def to_e164(raw: str, region: str | None, check: PhoneCheck) -> str:
     except NumberParseException as error:
         reason = _PARSE_REASONS.get(error.error_type, "not a phone number")
         raise BadNumber(f"{_shown(text)}: {reason}", reason) from None
+    kind: int | None = None
     if check == "valid":
-        if not phonenumbers.is_valid_number(number):
+        # A number's type is what is_valid_number tests (a valid number has one, an invalid one is
+        # UNKNOWN); kept, because the time zone lookup needs it again and it is most of its cost.
+        kind = phonenumbers.number_type(number)
+        if kind == PhoneNumberType.UNKNOWN:
             hint = 'fix it, or set phone_check = "possible" for test numbers'
             raise BadNumber(
                 f"{_shown(text)} is not a valid (assigned) number; {hint}", f"not a valid (assigned) number; {hint}"
@@ -53,7 +57,7 @@ def to_e164(raw: str, region: str | None, check: PhoneCheck) -> str:
         reason = "not a possible number (wrong length for its country)"
         raise BadNumber(f"{_shown(text)} is {reason}", reason)
     e164 = str(phonenumbers.format_number(number, PhoneNumberFormat.E164))
-    _recent[e164] = number
+    _recent[e164] = (number, kind)
     if len(_recent) > _RECENT:
         del _recent[next(iter(_recent))]
     return e164
@@ -62,13 +66,16 @@ def to_e164(raw: str, region: str | None, check: PhoneCheck) -> str:
 # The last numbers parsed, by E.164: the send window's time zone lookup (runner.policy.zones) for
 # the same row need not parse the number again (a parse costs about 10 us).
 _RECENT = 256
-_recent: dict[str, phonenumbers.PhoneNumber] = {}
+_recent: dict[str, tuple[phonenumbers.PhoneNumber, int | None]] = {}
 
 
-def parsed(e164: str) -> phonenumbers.PhoneNumber:
-    """The number behind an E.164 string, from the last numbers parsed when it is one of them."""
-    number = _recent.get(e164)
-    return number if number is not None else phonenumbers.parse(e164, None)
+def typed(e164: str) -> tuple[phonenumbers.PhoneNumber, int]:
+    """The number behind an E.164 string and its phonenumbers.PhoneNumberType, from the last
+    numbers checked when it is one of them."""
+    known = _recent.get(e164)
+    number = known[0] if known is not None else phonenumbers.parse(e164, None)
+    kind = known[1] if known is not None else None
+    return number, kind if kind is not None else phonenumbers.number_type(number)
 
 
 def digits(e164: str) -> str:

@@ -12,11 +12,11 @@ from functools import lru_cache
 from typing import Literal
 
 import phonenumbers
-from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneNumberType
 from phonenumbers import timezone as number_zones
-from phonenumbers.tzdata import TIMEZONE_DATA
+from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
-from runner.campaign.phones import parsed
+from runner.campaign.phones import typed
 from runner.policy.windows import BadWindow, zone
 
 ZONE_COLUMN = "timezone"
@@ -80,11 +80,11 @@ def _single_zone(country_code: str) -> tuple[str, ...] | None:
 @lru_cache(maxsize=65536)
 def _looked_up(phone_e164: str) -> tuple[str, ...]:
     try:
-        number = parsed(phone_e164)
+        number, kind = typed(phone_e164)
     except phonenumbers.NumberParseException:
         return ()
     names = []
-    for name in number_zones.time_zones_for_number(number):
+    for name in time_zones_for_number(number, kind):
         if name == _UNKNOWN:
             continue
         try:
@@ -93,6 +93,21 @@ def _looked_up(phone_e164: str) -> tuple[str, ...]:
             continue
         names.append(name)
     return tuple(sorted(names))
+
+
+def time_zones_for_number(number: phonenumbers.PhoneNumber, kind: int) -> tuple[str, ...]:
+    """phonenumbers.timezone.time_zones_for_number, given the number's type (which the phone
+    check computed already): the geographical zones of a fixed line, else its country's."""
+    if kind == PhoneNumberType.UNKNOWN:
+        return (_UNKNOWN,)
+    if phonenumbers.is_number_type_geographical(kind, number.country_code or 0):
+        return tuple(number_zones.time_zones_for_geographical_number(number))
+    code = str(number.country_code)  # as phonenumbers' _country_level_time_zones_for_number
+    for length in range(TIMEZONE_LONGEST_PREFIX, 0, -1):
+        names = TIMEZONE_DATA.get(code[: 1 + length])
+        if names is not None:
+            return tuple(names)
+    return (_UNKNOWN,)
 
 
 def parse_zones(text: str | None) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from runner.campaign.phones import BadNumber, PhoneCheck, to_e164
 from runner.policy.windows import Window, parse_window, zone
 from runner.policy.zones import zones_of
 
@@ -118,3 +119,37 @@ def test_zones_come_from_the_column_then_the_number_then_the_fallback() -> None:
     unknown = zones_of("+15558675309", None, "Europe/Paris")
     assert (unknown.names, unknown.source) == (("Europe/Paris",), "fallback")
     assert zones_of("+15558675309", None, None).source == "unknown"
+
+
+@pytest.mark.parametrize("check", ["valid", "possible"])
+@pytest.mark.parametrize(
+    "written",
+    [
+        "+44 7400 123456",  # a mobile: its country's zones
+        "+44 20 7946 0000",  # a London line: a geographical zone
+        "+1 212 555 1234",  # New York
+        "+1 907 555 0123",  # Alaska
+        "+34 612 345 678",
+        "+34 928 123 456",  # the Canaries
+        "+39 312 345 6789",
+        "+61 2 9374 4000",
+        "+1 800 555 0199",  # toll-free
+        "+7 495 123 4567",
+        "+1 555 867 5309",  # possible, not valid: no zone
+    ],
+)
+def test_a_numbers_zones_are_what_phonenumbers_says(written: str, check: PhoneCheck) -> None:
+    # The zone lookup reuses the number type the phone check computed instead of asking
+    # phonenumbers.timezone again: the answer must be the same.
+    import phonenumbers
+    from phonenumbers import timezone
+
+    try:
+        e164 = to_e164(written, None, check)
+    except BadNumber:
+        assert check == "valid"
+        return
+    expected = sorted(z for z in timezone.time_zones_for_number(phonenumbers.parse(e164)) if z != "Etc/Unknown")
+    found = zones_of(e164, None, None)
+    assert list(found.names) == expected
+    assert found.source == ("phone" if expected else "unknown")
