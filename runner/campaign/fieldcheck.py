@@ -48,16 +48,24 @@ class Candidates:
         self.verdict = verdict
         self.recipients = recipients
         self._values: list[tuple[int, list[str]]] | None = None  # (row, csv values) per candidate
+        self._known: dict[str, tuple[list[str], list[int]]] | None = None  # what keys() read from
 
     def __len__(self) -> int:
         return len(self.verdict[3])
 
     def keys(self, names: tuple[str, ...]) -> list[Any]:
         """Per candidate, a key equal for two candidates whose variables `names` are equal."""
+        self._known = None
         if self.recipients is not None:
             return [tuple([r.variables.get(n) for n in names]) for r in self.recipients]
-        values = self.values()
         header = self.header
+        known: dict[str, tuple[list[str], list[int]]] = self.verdict[7]
+        if all(n in known or n not in header for n in names) and "phone" not in names and "id" not in names:
+            # Every column read has its values remembered by index: no CSV parsing at all.
+            self._known = {n: known[n] for n in names if n in known}
+            indexes = [indexes for _, indexes in self._known.values()]
+            return list(zip(*indexes, strict=True)) if indexes else [()] * len(self)
+        values = self.values()
         phone_column = next(c for c in header if c.lower() == "phone")
         id_column = next((c for c in header if c.lower() == "id"), None)
         # As AudienceReader.classify makes a recipient's variables: every column but the phone's
@@ -85,6 +93,11 @@ class Candidates:
     def recipient(self, candidate: int) -> Recipient:
         if self.recipients is not None:
             return self.recipients[candidate]
+        if self._known is not None:
+            # The variables the field reads are all it sees (Renderer: memo_names): those alone.
+            phone = self.verdict[3][candidate]
+            variables = {n: distinct[indexes[candidate]] for n, (distinct, indexes) in self._known.items()}
+            return Recipient(candidate, self.shown, 0, phone, None, phone, {**variables, "phone": phone})
         row, values = self.values()[candidate]
         fields = dict(zip(self.header, values, strict=True))
         item = self.audience.classify(
@@ -102,6 +115,31 @@ class Candidates:
                 (row, v) for row, (v, code) in enumerate(zip(rows, self.verdict[1], strict=True)) if code == CANDIDATE
             ]
         return self._values
+
+
+COLUMN_VALUES = 256  # distinct values of a column in a slice, at most, for them to be remembered
+
+
+def column_values(recipients: list[Recipient], header: list[str]) -> dict[str, tuple[list[str], list[int]]]:
+    """Per column of few distinct values in the slice (a first name, a city; not an id): those
+    values, and per candidate the index of its value. Remembered with the audience, they key a
+    changed text's renders without the slice being read again."""
+    out: dict[str, tuple[list[str], list[int]]] = {}
+    names = [n for n in header if n.lower() not in ("phone", "id")]
+    for name in names:
+        index: dict[str, int] = {}
+        indexes = []
+        for recipient in recipients:
+            value = recipient.variables[name]
+            at = index.get(value)
+            if at is None:
+                if len(index) >= COLUMN_VALUES:
+                    break
+                at = index[value] = len(index)
+            indexes.append(at)
+        else:
+            out[name] = (list(index), indexes)
+    return out
 
 
 def field_verdict(renderer: Renderer, f: Any, candidates: Candidates) -> tuple[Any, ...]:

@@ -26,6 +26,7 @@ from runner.campaign.fieldcheck import (
     SUPPRESSED,
     UCS2,
     Candidates,
+    column_values,
     field_verdict,
     slice_text,
     sms_code,
@@ -153,7 +154,8 @@ def _checked_slice(state: SliceContext, piece: Slice) -> SliceResult:
 def _audience_verdict(state: SliceContext, rows: list[Row]) -> tuple[tuple[Any, ...], list[Recipient]]:
     """Per row: line and code; per invalid row its (reason, kind); per candidate its phone, its
     phone's and id's fingerprints, and its time zones (a source name, or the `timezone` column's
-    problem). With the candidates' Recipients, for the fields to render."""
+    problem); the columns of few distinct values (fieldcheck.column_values). With the candidates'
+    Recipients, for the fields to render."""
     audience, rules = state.expansion.audience, state.expansion.rules
     fingerprint = FingerprintSet.fingerprint
     lines: list[int] = []
@@ -182,7 +184,8 @@ def _audience_verdict(state: SliceContext, rows: list[Row]) -> tuple[tuple[Any, 
             zones.append((rules.zones(item.phone, item.variables) if rules.window else NO_ZONES).source)
         except BadWindow as error:
             zones.append(("bad", str(error)))
-    return (lines, codes, invalid, phones, phone_fps, id_fps, zones), recipients
+    columns = column_values(recipients, state.header)
+    return (lines, codes, invalid, phones, phone_fps, id_fps, zones, columns), recipients
 
 
 def _recipients(state: SliceContext, rows: list[Row], verdict: tuple[Any, ...]) -> list[Recipient]:
@@ -202,7 +205,7 @@ def _combine(state: SliceContext, verdict: tuple[Any, ...], fields: list[Any]) -
     """Each candidate's outcome from its field verdicts, in the order a render meets them: the
     fields in order, the SMS segments, the time zone, the body's size. Most rows have none: the
     sums and scans run over whole lists, the per-row loop only over rows with a problem."""
-    lines, codes, invalid, phones, phone_fps, id_fps, zones = verdict
+    lines, codes, invalid, phones, phone_fps, id_fps, zones, _ = verdict
     renderer = state.expansion.renderer
     max_segments = state.expansion.max_segments
     sms_index = len(renderer.fields) - 1 if renderer.has_sms else -1
@@ -269,7 +272,7 @@ def _segments_problem(sms: int, max_segments: int) -> tuple[tuple[str, ...], str
 
 def _with_bodies(state: SliceContext, rows: list[Row], verdict: tuple[Any, ...]) -> SliceResult:
     """The dry run's slice: each candidate built whole (Expansion.build), its body kept."""
-    lines, codes, invalid, phones, _, _, _ = verdict
+    lines, codes, invalid, phones, _, _, _, _ = verdict
     audience, expansion = state.expansion.audience, state.expansion
     result = SliceResult(list(lines), [], [], {}, [], [], [], [], bodies=[])
     assert result.bodies is not None
