@@ -15,7 +15,10 @@ senders (wait4), per message sent; transactions per message is the database's ow
 outcomes, the audience sync, runs, counts and the report. Target: 2 senders on PostgreSQL at
 least 1.6x one sender's msgs/s. On a machine with few cores the simulator, PostgreSQL and the
 senders share them: the ratio then says more about the machine than the runner (the CPU per
-message says what each sender costs).
+message says what each sender costs). So each case also says what the simulator and PostgreSQL
+took meanwhile (CPU seconds from /proc, over the case's wall time: 2.0 is both cores of a 2-core
+machine busy), and how busy the machine was: the share of all its cores' time used by anything.
+PostgreSQL's figure counts every server process (other clients of the same server included).
 
     .venv/bin/python -m bench.postgres_senders [--messages 4000] [--concurrency 16] [--server URL]
 """
@@ -45,6 +48,9 @@ class Case:
     cpu_seconds: float
     sent: int
     transactions: int | None
+    simulator_cpu: float = 0.0  # seconds
+    postgres_cpu: float = 0.0
+    machine_busy: float = 0.0  # of every core's time, 0..1
 
     @property
     def rate(self) -> float:
@@ -53,6 +59,54 @@ class Case:
     @property
     def cpu_ms(self) -> float:
         return self.cpu_seconds / max(1, self.sent) * 1000
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int | str) -> list[str]:
+    """/proc/PID/stat's fields after the command name: [0] state, [1] ppid, [11] utime, [12] stime,
+    [13] cutime, [14] cstime (clock ticks)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        return handle.read().rsplit(")", 1)[1].split()
+
+
+def _comm(pid: int | str) -> str:
+    with open(f"/proc/{pid}/comm", encoding="ascii") as handle:
+        return handle.read().strip()
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds a live process used so far (user + system)."""
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def postgres_cpu() -> float:
+    """CPU seconds used so far by the PostgreSQL server: every live `postgres` process, plus what
+    the postmaster's children that ended were charged (its cutime + cstime): a counter that only
+    grows, whatever backends come and go between two readings."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        try:
+            if not entry.isdigit() or _comm(entry) != "postgres":
+                continue
+            fields = _stat(entry)
+            postmaster = _comm(fields[1]) != "postgres"  # (its parent is not a server process)
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICK
+        if postmaster:
+            total += (int(fields[13]) + int(fields[14])) / TICK
+    return total
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of every core since boot, from /proc/stat."""
+    with open("/proc/stat", encoding="ascii") as handle:
+        values = [int(v) for v in handle.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
 
 
 def database_url(server: str, name: str) -> str:
@@ -90,9 +144,24 @@ def send(senders: int, file: Path, outputs: Path, env: dict[str, str]) -> tuple[
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         cpu += usage.ru_utime + usage.ru_stime
-        if proc.returncode not in (0, 3):  # (3: another sender still had messages in flight as it finished)
+        if proc.returncode != 0:
             raise SystemExit(f"a sender exited {proc.returncode}:\n{outputs_text[-1]}")
     return time.perf_counter() - started, cpu, outputs_text
+
+
+class Around:
+    """CPU used by the simulator, PostgreSQL and the whole machine over one case."""
+
+    def __init__(self, simulator_pid: int) -> None:
+        self.pid = simulator_pid
+        self.simulator, self.postgres, self.ticks = process_cpu(self.pid), postgres_cpu(), machine_ticks()
+
+    def case(self, case: Case) -> Case:
+        busy, total = machine_ticks()
+        case.simulator_cpu = process_cpu(self.pid) - self.simulator
+        case.postgres_cpu = postgres_cpu() - self.postgres
+        case.machine_busy = (busy - self.ticks[0]) / max(1, total - self.ticks[1])
+        return case
 
 
 def main() -> None:
@@ -122,24 +191,36 @@ def main() -> None:
             env.pop("TELESIGN_ACCOUNT_TPS", None)
             folder = Path(temp)
             file = write_campaign(folder / "sqlite", args.messages, "bench-sqlite", concurrency=args.concurrency)
+            assert sim.proc is not None
+            around = Around(sim.proc.pid)
             seconds, cpu, _ = send(1, file, folder / "out-sqlite", env)
-            cases.append(Case("sqlite x1", seconds, cpu, args.messages, None))
+            cases.append(around.case(Case("sqlite x1", seconds, cpu, args.messages, None)))
             for count in [int(n) for n in args.senders.split(",")]:
                 campaign_id = f"bench-pg-{count}"
                 file = write_campaign(folder / campaign_id, args.messages, campaign_id, concurrency=args.concurrency)
                 before = xact_commits(url)
+                around = Around(sim.proc.pid)
                 seconds, cpu, _ = send(count, file, folder / f"out-{campaign_id}", {**env, "CAMPAIGN_LEDGER_URL": url})
-                after = xact_commits(url)
-                cases.append(Case(f"postgres x{count}", seconds, cpu, args.messages, after - before))
+                case = around.case(Case(f"postgres x{count}", seconds, cpu, args.messages, None))
+                case.transactions = xact_commits(url) - before
+                cases.append(case)
     finally:
         with psycopg.connect(args.server, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     print(f"{args.messages} messages, concurrency {args.concurrency} per sender, {os.cpu_count()} CPUs")
-    print(f"{'case':<14}{'msgs/s':>10}{'CPU ms/msg':>12}{'txn/msg':>10}")
+    print(
+        f"{'case':<14}{'msgs/s':>10}{'CPU ms/msg':>12}{'txn/msg':>10}"
+        f"{'senders':>9}{'simulator':>10}{'postgres':>9}{'machine':>9}"
+    )
+    print(f"{'':<46}{'(CPU s per s of the case; machine: busy share)':>46}")
     for case in cases:
         txn = f"{case.transactions / case.sent:.3f}" if case.transactions is not None else "-"
-        print(f"{case.name:<14}{case.rate:>10.0f}{case.cpu_ms:>12.2f}{txn:>10}")
+        print(
+            f"{case.name:<14}{case.rate:>10.0f}{case.cpu_ms:>12.2f}{txn:>10}"
+            f"{case.cpu_seconds / case.seconds:>9.2f}{case.simulator_cpu / case.seconds:>10.2f}"
+            f"{case.postgres_cpu / case.seconds:>9.2f}{case.machine_busy:>9.0%}"
+        )
     by_name = {case.name: case for case in cases}
     one, two = by_name.get("postgres x1"), by_name.get("postgres x2")
     sqlite = by_name["sqlite x1"]

@@ -175,11 +175,14 @@ def send(
 )
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Plan a send with --limit N.")
 @OUTPUTS
-def plan(files: tuple[Path, ...], output: Path | None, fmt: str, limit: int | None, outputs: Path) -> None:
+@LEDGER
+def plan(
+    files: tuple[Path, ...], output: Path | None, fmt: str, limit: int | None, outputs: Path, ledger: str | None
+) -> None:
     """Show what a send would do now (counts, texts, cost, time, provenance); send nothing."""
     from runner.commands import plan as command
 
-    dispatch(command.run, files=list(files), output=output, fmt=fmt, outputs=outputs, limit=limit)
+    dispatch(command.run, files=list(files), output=output, fmt=fmt, outputs=outputs, limit=limit, ledger_option=ledger)
 
 
 @cli.command()
@@ -221,22 +224,34 @@ def callbacks() -> None:
     default=None,
     help="Apply STOP/START replies to this outputs folder's opt-out store as they arrive.",
 )
-def callbacks_serve(host: str, port: int, log_path: Path, no_verify: bool, outputs: Path | None) -> None:
+@LEDGER
+def callbacks_serve(
+    host: str, port: int, log_path: Path, no_verify: bool, outputs: Path | None, ledger: str | None
+) -> None:
     """Receive callbacks, verify their signatures, append them durably to a log."""
     from runner.commands import callbacks_serve as command
 
-    dispatch(command.run, host=host, port=port, log_path=log_path, no_verify=no_verify, outputs=outputs)
+    dispatch(
+        command.run,
+        host=host,
+        port=port,
+        log_path=log_path,
+        no_verify=no_verify,
+        outputs=outputs,
+        ledger_option=ledger,
+    )
 
 
 @cli.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--sandbox", is_flag=True, help="Ask the simulator a `send --sandbox --no-callbacks` run left.")
 @OUTPUTS
-def poll(file: Path, outputs: Path, sandbox: bool) -> None:
+@LEDGER
+def poll(file: Path, outputs: Path, sandbox: bool, ledger: str | None) -> None:
     """Ask Telesign for the delivery status of messages without a final one (12 hours back)."""
     from runner.commands import poll as command
 
-    dispatch(command.run, file=file, outputs=outputs, sandbox=sandbox)
+    dispatch(command.run, file=file, outputs=outputs, sandbox=sandbox, ledger_option=ledger)
 
 
 @cli.command()
@@ -269,11 +284,12 @@ NOTE = click.option("--note", default=None, help="Why, for the record (a ticket 
 
 @optouts.command("list")
 @OUTPUTS
-def optouts_list(outputs: Path) -> None:
+@LEDGER
+def optouts_list(outputs: Path, ledger: str | None) -> None:
     """Every phone opted out now, since when and how."""
     from runner.commands import optouts as command
 
-    dispatch(command.list_optouts, outputs=outputs)
+    dispatch(command.list_optouts, outputs=outputs, ledger_option=ledger)
 
 
 @optouts.command("add")
@@ -281,11 +297,12 @@ def optouts_list(outputs: Path) -> None:
 @REGION
 @NOTE
 @OUTPUTS
-def optouts_add(phone: str, region: str | None, note: str | None, outputs: Path) -> None:
+@LEDGER
+def optouts_add(phone: str, region: str | None, note: str | None, outputs: Path, ledger: str | None) -> None:
     """Opt PHONE out of every campaign (a complaint by e-mail, a support ticket)."""
     from runner.commands import optouts as command
 
-    dispatch(command.add, phone=phone, region=region, outputs=outputs, note=note)
+    dispatch(command.add, phone=phone, region=region, outputs=outputs, note=note, ledger_option=ledger)
 
 
 @optouts.command("remove")
@@ -293,21 +310,23 @@ def optouts_add(phone: str, region: str | None, note: str | None, outputs: Path)
 @REGION
 @NOTE
 @OUTPUTS
-def optouts_remove(phone: str, region: str | None, note: str | None, outputs: Path) -> None:
+@LEDGER
+def optouts_remove(phone: str, region: str | None, note: str | None, outputs: Path, ledger: str | None) -> None:
     """Opt PHONE back in (the person asked to receive messages again)."""
     from runner.commands import optouts as command
 
-    dispatch(command.remove, phone=phone, region=region, outputs=outputs, note=note)
+    dispatch(command.remove, phone=phone, region=region, outputs=outputs, note=note, ledger_option=ledger)
 
 
 @optouts.command("export")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @OUTPUTS
-def optouts_export(file: Path, outputs: Path) -> None:
+@LEDGER
+def optouts_export(file: Path, outputs: Path, ledger: str | None) -> None:
     """Write the opted-out phones to FILE.csv."""
     from runner.commands import optouts as command
 
-    dispatch(command.export, file=file, outputs=outputs)
+    dispatch(command.export, file=file, outputs=outputs, ledger_option=ledger)
 
 
 SIMULATE_HELP = """Run a local stand-in for Telesign's POST /v1/omnichannel.

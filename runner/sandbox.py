@@ -71,7 +71,7 @@ def rehearse(
     log = folder / "callbacks.jsonl"
     # Replies go to the sandbox's own opt-out store, <outputs>/sandbox/recipients.sqlite, which the
     # next rehearsal reads too (never the real one): a STOP here suppresses the phone there.
-    replies_store = open_store(outputs)
+    replies_store = open_store(outputs, None)  # (SQLite: a rehearsal never touches a shared ledger)
     recorder = ReplyRecorder(replies_store, rules_for(campaign).keywords)
     receiver = create_receiver(log, DEMO_API_KEY, on_reply=recorder.take)
     with BackgroundServer(receiver) as callback_server:

@@ -14,17 +14,21 @@ from pathlib import Path
 from runner import terminal
 from runner.callbacks.receiver import create_receiver
 from runner.errors import CannotProceed, ExitCode, MissingCredentials
+from runner.ledger.backend import shared_ledger_url
 from runner.policy.keywords import Keywords
 from runner.policy.replies import ReplyRecorder
 from runner.policy.schema import policy_for
-from runner.policy.store import open_store
+from runner.policy.store import open_store, where
 from runner.serving import serve_forever
 
 API_KEY_VARIABLE = "TELESIGN_API_KEY"
 CUSTOMER_ID_VARIABLE = "TELESIGN_CUSTOMER_ID"
 
 
-def run(host: str, port: int, log_path: Path, no_verify: bool, outputs: Path | None = None) -> int:
+def run(
+    host: str, port: int, log_path: Path, no_verify: bool, outputs: Path | None = None, ledger_option: str | None = None
+) -> int:
+    url = shared_ledger_url(ledger_option)
     api_key = os.environ.get(API_KEY_VARIABLE, "").strip() or None
     if api_key is None and not no_verify:
         # Only the key signs callbacks; the customer id in `Authorization: TSA <id>:<sig>` is not
@@ -35,7 +39,8 @@ def run(host: str, port: int, log_path: Path, no_verify: bool, outputs: Path | N
             "environment, or pass --no-verify for a local experiment."
         )
     _check_can_listen(host, port)
-    recorder = _reply_recorder(outputs) if outputs is not None else None
+    # With a shared ledger, replies go to its database: a STOP received here stops every host's senders.
+    recorder = _reply_recorder(outputs or Path("outputs"), url) if outputs is not None or url is not None else None
     try:
         receiver = create_receiver(
             log_path, api_key, verify=not no_verify, on_reply=recorder.take if recorder else None
@@ -53,7 +58,8 @@ def run(host: str, port: int, log_path: Path, no_verify: bool, outputs: Path | N
     terminal.err(f"receiving callbacks on http://{host}:{port}/ (POST, any path; {verifying})")
     terminal.err(f"appending them to {log_path} (SIGHUP reopens it; Ctrl-C stops)")
     if recorder is not None:
-        terminal.err(f"replies (STOP, START) applied to the opt-out store in {outputs} as they arrive")
+        store = where(outputs or Path("outputs"), url)
+        terminal.err(f"replies (STOP, START) applied to the opt-out store in {store} as they arrive")
     try:
         serve_forever(receiver, host, port)
     except SystemExit as stop:  # uvicorn's way of saying it could not start (e.g. port in use)
@@ -71,12 +77,12 @@ def run(host: str, port: int, log_path: Path, no_verify: bool, outputs: Path | N
     return 0
 
 
-def _reply_recorder(outputs: Path) -> ReplyRecorder:
+def _reply_recorder(outputs: Path, url: str | None) -> ReplyRecorder:
     """Replies go to the outputs folder's opt-out store, read with the keywords of the policy of
     the campaigns folder here (campaigns/policy.toml), or the defaults (docs/policy.md)."""
     policy = policy_for(Path("campaigns"))
     keywords = Keywords.of(policy.spec.opt_out.keywords, policy.spec.opt_out.opt_in)
-    return ReplyRecorder(open_store(outputs), keywords)
+    return ReplyRecorder(open_store(outputs, url), keywords)
 
 
 def _check_can_listen(host: str, port: int) -> None:

@@ -13,7 +13,7 @@ from runner.errors import ExitCode
 from runner.ledger.backend import campaign_lock, describe, open_existing, shared_ledger_url
 from runner.policy.replies import apply_reply, replies_in_logs
 from runner.policy.rules import rules_for
-from runner.policy.store import STORE_FILE, open_store
+from runner.policy.store import open_store, where
 from runner.sending.run import campaign_folder
 
 
@@ -28,7 +28,7 @@ def run(file: Path, logs: list[Path], outputs: Path, ledger_option: str | None =
             f"{campaign.id}: nothing sent yet (no ledger in {describe(folder, url)}); {hint}", "error", "error"
         )
         return ExitCode.INVALID
-    store = open_store(outputs)
+    store = open_store(outputs, url)
     try:
         with campaign_lock(folder, campaign.id, "enrich", url):
             run_id = ledger.runs.start("enrich")
@@ -48,7 +48,7 @@ def run(file: Path, logs: list[Path], outputs: Path, ledger_option: str | None =
     if meanings:
         terminal.out(
             f"{campaign.id}: {sum(meanings.values())} replies read: {meanings['opt_out']} opted out, "
-            f"{meanings['opt_in']} opted back in ({outputs / STORE_FILE})"
+            f"{meanings['opt_in']} opted back in ({where(outputs, url)})"
         )
     return ExitCode.OK
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from runner import terminal
 from runner.campaign.phones import BadNumber, to_e164
 from runner.errors import ExitCode, UsageProblem
-from runner.policy.store import OptEvent, RecipientStore, open_store
+from runner.ledger.backend import shared_ledger_url
+from runner.policy.store import OptEvent, RecipientStore, open_store, where
 
 
 def _phone(raw: str, region: str | None) -> str:
@@ -24,8 +25,9 @@ def _phone(raw: str, region: str | None) -> str:
         raise UsageProblem(f"PHONE: {error} (write it with its country code, or pass --region)") from None
 
 
-def list_optouts(outputs: Path) -> int:
-    store = open_store(outputs)
+def list_optouts(outputs: Path, ledger_option: str | None = None) -> int:
+    url = shared_ledger_url(ledger_option)
+    store = open_store(outputs, url)
     try:
         count = 0
         for out in store.opted_out_all():
@@ -33,21 +35,21 @@ def list_optouts(outputs: Path) -> int:
             count += 1
     finally:
         store.close()
-    terminal.err(f"{count} phone(s) opted out in {outputs}")
+    terminal.err(f"{count} phone(s) opted out in {where(outputs, url)}")
     return ExitCode.OK
 
 
-def add(phone: str, region: str | None, outputs: Path, note: str | None) -> int:
-    return _record(phone, region, outputs, "opt_out", note)
+def add(phone: str, region: str | None, outputs: Path, note: str | None, ledger_option: str | None = None) -> int:
+    return _record(phone, region, outputs, "opt_out", note, shared_ledger_url(ledger_option))
 
 
-def remove(phone: str, region: str | None, outputs: Path, note: str | None) -> int:
-    return _record(phone, region, outputs, "opt_in", note)
+def remove(phone: str, region: str | None, outputs: Path, note: str | None, ledger_option: str | None = None) -> int:
+    return _record(phone, region, outputs, "opt_in", note, shared_ledger_url(ledger_option))
 
 
-def _record(raw: str, region: str | None, outputs: Path, action: str, note: str | None) -> int:
+def _record(raw: str, region: str | None, outputs: Path, action: str, note: str | None, url: str | None) -> int:
     phone = _phone(raw, region)
-    store = open_store(outputs)
+    store = open_store(outputs, url)
     try:
         before = store.opted_out(phone)
         store.record(
@@ -69,9 +71,9 @@ def _record(raw: str, region: str | None, outputs: Path, action: str, note: str 
     return ExitCode.OK
 
 
-def export(file: Path, outputs: Path) -> int:
+def export(file: Path, outputs: Path, ledger_option: str | None = None) -> int:
     """The phones opted out now, as CSV (phone, opted_out_at, how, campaign), written atomically."""
-    store: RecipientStore = open_store(outputs)
+    store: RecipientStore = open_store(outputs, shared_ledger_url(ledger_option))
     file.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=".optouts-", suffix=".csv", dir=file.parent)
     rows = 0

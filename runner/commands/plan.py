@@ -16,11 +16,19 @@ from runner.plan.model import Plan
 from runner.sending.run import campaign_folder
 
 
-def run(files: list[Path], output: Path | None, fmt: str, outputs: Path, limit: int | None = None) -> int:
+def run(
+    files: list[Path],
+    output: Path | None,
+    fmt: str,
+    outputs: Path,
+    limit: int | None = None,
+    ledger_option: str | None = None,
+) -> int:
+    url = shared_ledger_url(ledger_option)
     if output is not None and len(files) != 1:
         raise UsageProblem("-o PLAN.json saves one campaign's plan: name exactly one FILE")
     for file in files:
-        plan = plan_file(file, outputs, PlanOptions(limit=limit, outputs=outputs))
+        plan = plan_file(file, outputs, PlanOptions(limit=limit, outputs=outputs, ledger_url=url))
         if output is not None:
             save(plan, output)
             terminal.err(
@@ -32,7 +40,7 @@ def run(files: list[Path], output: Path | None, fmt: str, outputs: Path, limit: 
 
 def plan_file(file: Path, outputs: Path, options: PlanOptions) -> Plan:
     campaign = load(file)
-    ledger = open_read_only(campaign_folder(outputs, campaign.id), campaign.id, shared_ledger_url())
+    ledger = open_read_only(campaign_folder(outputs, campaign.id), campaign.id, options.ledger_url)
     try:
         return make_plan(campaign, ledger, options)
     finally:

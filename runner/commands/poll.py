@@ -1,5 +1,7 @@
-"""`campaign poll FILE [--outputs DIR] [--sandbox]`: ask Telesign for the delivery status of every
-accepted message that has no final one yet (docs/callbacks.md, "Polling")."""
+"""`campaign poll FILE [--outputs DIR] [--ledger URL] [--sandbox]`: ask Telesign for the delivery
+status of every accepted message that has no final one yet (docs/callbacks.md, "Polling"). With a
+shared ledger, its answers are merged there, as `enrich` does (one poll or enrich of a campaign at
+a time); the poll log stays in this host's outputs folder."""
 
 from __future__ import annotations
 
@@ -10,31 +12,38 @@ from runner import terminal
 from runner.callbacks.poll import PollResult, poll
 from runner.campaign.schema import Campaign, load
 from runner.errors import ExitCode
-from runner.ledger.backend import open_existing
-from runner.ledger.lock import CampaignLock
+from runner.ledger.backend import campaign_lock, describe, open_existing, shared_ledger_url
 from runner.sending.run import campaign_folder
 from runner.telesign import settings as config
 from runner.telesign.settings import TelesignSettings
 
 
-def run(file: Path, outputs: Path, sandbox: bool) -> int:
+def run(file: Path, outputs: Path, sandbox: bool, ledger_option: str | None = None) -> int:
     campaign = load(file)
     if sandbox:
         from runner.sandbox import poll_sandbox
 
         return poll_sandbox(campaign, outputs)
-    return poll_campaign(campaign, config.from_environment(), outputs)
+    url = shared_ledger_url(ledger_option)
+    return poll_campaign(campaign, config.from_environment(), outputs, url=url)
 
 
-def poll_campaign(campaign: Campaign, settings: TelesignSettings, outputs: Path, now: datetime | None = None) -> int:
-    """Poll one campaign, print what came of it; the exit code."""
+def poll_campaign(
+    campaign: Campaign,
+    settings: TelesignSettings,
+    outputs: Path,
+    now: datetime | None = None,
+    url: str | None = None,
+) -> int:
+    """Poll one campaign, print what came of it; the exit code. `url`: a shared ledger's."""
     folder = campaign_folder(outputs, campaign.id)
-    ledger = open_existing(folder, campaign.id)
+    ledger = open_existing(folder, campaign.id, url)
     if ledger is None:
-        terminal.err(f"{campaign.id}: nothing sent yet (no ledger in {folder}); send the campaign first")
+        terminal.err(f"{campaign.id}: nothing sent yet (no ledger in {describe(folder, url)}); send the campaign first")
         return ExitCode.INVALID
+    folder.mkdir(parents=True, exist_ok=True)  # (a shared ledger's campaign may never have been sent from this host)
     try:
-        with CampaignLock(folder, campaign.id, "poll"):
+        with campaign_lock(folder, campaign.id, "poll", url):
             run_id = ledger.runs.start("poll")
             result = poll(ledger, settings, campaign.spec.sending.rate, folder, now)
             code = ExitCode.CANNOT_PROCEED if result.unauthorized else ExitCode.OK

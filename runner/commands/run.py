@@ -26,7 +26,8 @@ from runner.plan.inputs import plans_required
 from runner.plan.model import plan_beside, read_plan
 from runner.plan.stale import PlanStale
 from runner.policy.schema import policy_for
-from runner.sending.audience_pass import source_fingerprint
+from runner.policy.store import read_store
+from runner.sending.audience_pass import source_fingerprint, with_opt_ins
 from runner.sending.run import SendOptions, campaign_folder, send_campaign
 from runner.telesign import settings as config
 from runner.telesign.settings import TelesignSettings
@@ -57,7 +58,7 @@ def run(
             continue
         if is_settled(outputs, campaign, url):
             terminal.out(f"{campaign.id}: complete")
-            worst = max(worst, poll_if_asked(campaign, settings, outputs, now))
+            worst = max(worst, poll_if_asked(campaign, settings, outputs, now, url))
             continue
         options = SendOptions(outputs=outputs, log_format=log_format, now=now, command="run", ledger_url=url)
         if plans_required(campaign):
@@ -86,27 +87,29 @@ def run(
         worst = max(worst, show(result, said))
         if result.exit_code in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
             break  # a stop stops every campaign (and their polls), not just the one being sent
-        worst = max(worst, poll_if_asked(campaign, settings, outputs, now))
+        worst = max(worst, poll_if_asked(campaign, settings, outputs, now, url))
     return worst
 
 
-def poll_if_asked(campaign: Campaign, settings: TelesignSettings, outputs: Path, now: datetime) -> int:
+def poll_if_asked(
+    campaign: Campaign, settings: TelesignSettings, outputs: Path, now: datetime, url: str | None = None
+) -> int:
     """Poll the campaign when its [sending] poll (else its policy's) says so and it was sent within
     Telesign's 12-hour status window; the exit code (OK when not polled)."""
     wanted = campaign.spec.sending.poll
     if wanted is None:
         wanted = policy_for(campaign.folder).spec.sending.poll
-    if not wanted or not sent_since(outputs, campaign, now - WINDOW):
+    if not wanted or not sent_since(outputs, campaign, now - WINDOW, url):
         return ExitCode.OK
     try:
-        return poll_campaign(campaign, settings, outputs, now)
+        return poll_campaign(campaign, settings, outputs, now, url)
     except CampaignLocked as error:
         terminal.err(f"{campaign.id}: not polled: another process holds it ({error.holder}); the next run does")
         return ExitCode.OK
 
 
-def sent_since(outputs: Path, campaign: Campaign, since: datetime) -> bool:
-    ledger = open_existing(campaign_folder(outputs, campaign.id), campaign.id)
+def sent_since(outputs: Path, campaign: Campaign, since: datetime, url: str | None = None) -> bool:
+    ledger = open_existing(campaign_folder(outputs, campaign.id), campaign.id, url)
     if ledger is None:
         return False
     try:
@@ -140,6 +143,16 @@ def with_committed_plan(campaign: Campaign, options: SendOptions) -> SendOptions
     return replace(options, plan=saved, plan_path=str(path))
 
 
+def opt_ins(outputs: Path, url: str | None) -> int:
+    store = read_store(outputs, url)
+    if store is None:
+        return 0
+    try:
+        return store.opt_ins()
+    finally:
+        store.close()
+
+
 def is_settled(outputs: Path, campaign: Campaign, url: str | None = None) -> bool:
     """Nothing left to do: the files are as the last finished send saw them and no message is
     pending or failed. Skipping such a campaign spares cron a pass over a large audience."""
@@ -153,10 +166,7 @@ def is_settled(outputs: Path, campaign: Campaign, url: str | None = None) -> boo
         seen = ledger.audience.fingerprint()
     finally:
         ledger.close()
-    if (
-        last is None
-        or last.finished_at is None
-        or seen != source_fingerprint(campaign, find_templates_folder(campaign.folder))
-    ):
+    inputs = source_fingerprint(campaign, find_templates_folder(campaign.folder))
+    if last is None or last.finished_at is None or seen != with_opt_ins(inputs, opt_ins(outputs, url)):
         return False
     return not any(counts[state] for state in claimable(resend_unknown=False))

@@ -12,7 +12,7 @@ from runner.errors import ExitCode, InvalidInput
 from runner.ledger.backend import describe, open_existing, shared_ledger_url
 from runner.ledger.records import RunInfo
 from runner.plan.model import plan_beside, read_plan
-from runner.policy.store import STORE_FILE, open_store
+from runner.policy.store import read_store
 from runner.report.cost import describe_totals, summarize
 from runner.sending.run import campaign_folder
 
@@ -75,7 +75,7 @@ def run(file: Path, outputs: Path, ledger_option: str | None = None) -> int:
         cost = summarize(ledger.cost_rows())
     finally:
         ledger.close()
-    store = open_store(outputs) if (outputs / STORE_FILE).exists() else None
+    store = read_store(outputs, url)
     replies = store.replies_to(campaign.id) if store is not None else {}
     if store is not None:
         store.close()

@@ -51,7 +51,9 @@ def ledger_exists(folder: Path, campaign_id: str, url: str | None = None) -> boo
 def open_read_only(folder: Path, campaign_id: str, url: str | None = None) -> Ledger | None:
     """The campaign's ledger for reading only (`campaign plan`), or None if a send never made one."""
     if url is not None:
-        return open_existing(folder, campaign_id, url)  # (reads only; the database keeps writers apart)
+        from runner.ledger.postgres.ledger import PostgresLedger
+
+        return PostgresLedger.open_existing(url, campaign_id, read_only=True)
     return SqliteLedger.open_read_only(folder, campaign_id) if SqliteLedger.exists(folder) else None
 
 

@@ -178,6 +178,13 @@ class Ledger(Protocol):
         skipped rows; every state is present."""
         ...
 
+    def in_flight_elsewhere(self, run_id: int) -> dict[str, int]:
+        """Messages of the run's audience that another sender, alive now, claimed and has not
+        settled yet (sending, or failed between its attempts), by state: a sender finishing beside
+        others does not count them as its run's unfinished business. Always empty with SQLite
+        files (one sender per campaign)."""
+        ...
+
     def attempted(self) -> int:
         """Messages of the last synced audience for which at least one request was made."""
         ...

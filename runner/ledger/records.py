@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from runner.ledger.states import State
 
@@ -42,6 +43,25 @@ class SkippedRow:
     phone: str
     state: State
     reason: str
+
+
+SYNC_BATCH = 2000  # audience rows a sync writes at a time
+
+
+def in_batches(items: Iterable[Planned | SkippedRow]) -> Iterator[tuple[list[Planned], list[SkippedRow]]]:
+    """The audience a sync reads, in order, as (messages, skipped rows) of at most SYNC_BATCH each
+    (and one last pair, maybe empty): a sync writes each pair at once, whatever its backend."""
+    planned: list[Planned] = []
+    skipped: list[SkippedRow] = []
+    for item in items:
+        if isinstance(item, Planned):
+            planned.append(item)
+        else:
+            skipped.append(item)
+        if len(planned) >= SYNC_BATCH or len(skipped) >= SYNC_BATCH:
+            yield planned, skipped
+            planned, skipped = [], []
+    yield planned, skipped
 
 
 @dataclass(frozen=True)
@@ -112,6 +132,19 @@ class RunInfo:
     campaign_commit: str | None = None  # the campaign file's last commit when the run started
     tree_dirty: bool | None = None  # the work tree differed from it; None: not in a git repository
     plan_fingerprint: str | None = None  # the reviewed plan the run applied (send --plan)
+
+    # The columns both ledgers' `runs` tables give it, in this order.
+    COLUMNS: ClassVar[str] = (
+        "id, command, started_at, finished_at, exit_code, counts, campaign_commit, tree_dirty, plan_fingerprint"
+    )
+
+    @classmethod
+    def of_row(cls, row: Sequence[Any]) -> RunInfo:
+        run_id, command, started_at, finished_at, exit_code, counts, commit, dirty, plan = row
+        return cls(
+            int(run_id), command, started_at, finished_at, exit_code, json.loads(counts) if counts else {}, commit,
+            None if dirty is None else bool(dirty), plan,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

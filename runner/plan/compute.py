@@ -29,7 +29,7 @@ from runner.plan.messages import MessageStats
 from runner.plan.model import VALID_FOR, Counts, Plan, Timing
 from runner.plan.prices import CostTally, find_price_table, load_prices
 from runner.policy.gate import Gate
-from runner.policy.store import STORE_FILE, open_store
+from runner.policy.store import read_store
 from runner.sending.decisions import plan_message, run_cap, schedule_at
 
 CHUNK = 1000  # ledger lookups per query
@@ -43,6 +43,7 @@ class PlanOptions:
     now: datetime | None = None
     valid_for: timedelta = VALID_FOR
     outputs: Path | None = None  # where the repository's recipient store (opt-outs) is
+    ledger_url: str | None = None  # ... or the shared ledger's database, when there is one
 
 
 OPTED_OUT = "opted out"  # how the plan counts the policy's opt-out suppressions, whatever their date
@@ -131,8 +132,7 @@ def make_plan(
     expansion = Expansion(campaign)
     store = None
     if gate is None:
-        if options.outputs is not None and (options.outputs / STORE_FILE).is_file():
-            store = open_store(options.outputs)
+        store = read_store(options.outputs, options.ledger_url)
         gate = Gate(expansion.rules, store, lambda: now)
         gate.end = spec.schedule.end
     try:
@@ -178,7 +178,7 @@ def _make_plan(
     in_git = any(i.dirty is not None for i in inputs)
     version = runner_version()
     ledger_digest, ledger_states = ledger.state_digest() if ledger is not None else ("", {})
-    opted_out, opt_outs_digest = opt_outs(options.outputs)
+    opted_out, opt_outs_digest = opt_outs(options.outputs, options.ledger_url)
     to_send_digest = tally.send_digest.hexdigest()
     fingerprint = hashlib.sha256(
         json.dumps(

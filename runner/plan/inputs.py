@@ -12,7 +12,7 @@ from runner.campaign.schema import Campaign
 from runner.plan import git
 from runner.plan.model import InputFile
 from runner.policy.schema import find_policy, policy_for
-from runner.policy.store import STORE_FILE, SqliteRecipientStore
+from runner.policy.store import read_store
 
 
 def runner_version() -> str:
@@ -73,12 +73,12 @@ def describe(role: str, path: Path, rows: int | None = None) -> InputFile:
     )
 
 
-def opt_outs(outputs: Path | None) -> tuple[int, str]:
+def opt_outs(outputs: Path | None, url: str | None = None) -> tuple[int, str]:
     """How many phones are opted out now in the repository's recipient store, and a digest of them
     (docs/policy.md, "Replies"): a reply STOP after the plan makes it stale. No store: (0, "")."""
-    if outputs is None or not (outputs / STORE_FILE).is_file():
+    store = read_store(outputs, url)
+    if store is None:
         return 0, ""
-    store = SqliteRecipientStore.in_outputs(outputs)
     try:
         digest = hashlib.sha256()
         count = 0

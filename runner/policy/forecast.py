@@ -13,7 +13,7 @@ from pathlib import Path
 from runner.campaign.expansion import Expansion, Message
 from runner.campaign.schema import Campaign
 from runner.policy.gate import Gate, system_clock
-from runner.policy.store import STORE_FILE, open_store
+from runner.policy.store import read_store
 
 
 @dataclass
@@ -24,10 +24,10 @@ class Forecast:
     first_deferred: datetime | None = None
 
 
-def forecast(campaign: Campaign, outputs: Path, now: datetime | None = None) -> Forecast:
+def forecast(campaign: Campaign, outputs: Path, now: datetime | None = None, url: str | None = None) -> Forecast:
     """The policy's verdict for every message of the campaign at `now` (default: the clock)."""
     moment = now or system_clock()
-    store = open_store(outputs) if (outputs / STORE_FILE).exists() else None
+    store = read_store(outputs, url)
     expansion = Expansion(campaign)
     gate = Gate(expansion.rules, store, lambda: moment)
     gate.end = campaign.spec.schedule.end

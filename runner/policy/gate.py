@@ -4,8 +4,12 @@ over its frequency cap is deferred until the first moment both allow. The sender
 for each message; None means it may leave now.
 
 Why twice: a message waits for its turn in the rate limit after it is claimed; a STOP may arrive,
-or 21:00 may strike, meanwhile. Both checks read the recipient store directly (a query on an
-index, microseconds), so a STOP the receiver recorded a moment ago stops the very next claim."""
+or 21:00 may strike, meanwhile. Both checks read the recipient store (a query on an index), so a
+STOP the receiver recorded a moment ago stops the very next claim. The opt-outs of the messages
+a claim took are read in one query right after the claim commits (`read_with_claim`, on the
+ledger's thread) and used once, by the check before each request is written: with a shared
+ledger the store is a database away, and one round trip per message on the event loop would cost
+more than the sending (bench/postgres_senders.py). A check after a wait asks the store afresh."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from runner.policy.rules import Rules
-from runner.policy.store import Contact, RecipientStore
+from runner.policy.store import Contact, OptOut, RecipientStore
 from runner.policy.windows import zone
 from runner.policy.zones import parse_zones
 
@@ -48,11 +52,33 @@ class Gate:
         self.end: datetime | None = None  # the schedule's end: a cap that cannot be met before it suppresses
         self._pending_contacts: list[Contact] = []
         self._lock = threading.Lock()  # appended on the event loop, written from the ledger thread
+        self._read: dict[str, OptOut | None] = {}  # phones just claimed -> their opt-out, read with the claim
 
-    def verdict(self, phone: str, zones_text: str | None) -> Verdict | None:
+    def read_with_claim(self, phones: list[str]) -> None:
+        """Read the opt-outs of the phones a claim (or a chunk of the audience) just took, in one
+        query; the next check of each phone uses it, once."""
+        store = self.writer
+        if store is None or not phones:
+            return
+        found = store.opted_out_among(phones)
+        with self._lock:
+            for phone in phones:
+                self._read[phone] = found.get(phone)
+
+    def _opted_out(self, phone: str, fresh: bool) -> OptOut | None:
+        if not fresh:
+            with self._lock:
+                if phone in self._read:
+                    return self._read.pop(phone)
+        assert self.store is not None
+        return self.store.opted_out(phone)
+
+    def verdict(self, phone: str, zones_text: str | None, fresh: bool = False, opt_out: bool = True) -> Verdict | None:
+        """`fresh`: ask the store now, even for a phone whose opt-out was read with its claim;
+        `opt_out=False`: the window and the cap only (the opt-out was checked a moment ago)."""
         now = self.clock()
-        if self.store is not None:
-            out = self.store.opted_out(phone)
+        if self.store is not None and opt_out:
+            out = self._opted_out(phone, fresh)
             if out is not None:
                 return Verdict("suppressed", out.reason)
         opens = now

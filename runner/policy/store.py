@@ -1,34 +1,33 @@
 """The repository's memory of its recipients, beside the campaigns' ledgers: opt-outs (who replied
 STOP, or was opted out by hand, and who opted back in) and the contact history (which phone was
-sent which accepted message, when), shared by every campaign sending from one outputs folder
-(docs/policy.md, "Opt-outs" and "Frequency caps").
+sent which accepted message, when), shared by every campaign sending from one outputs folder, or,
+with a shared ledger (CAMPAIGN_LEDGER_URL), by every campaign and host using that database
+(docs/policy.md, "Opt-outs" and "Frequency caps"; docs/scaling-out.md).
 
-`RecipientStore` is the interface the sender, the receiver, enrichment and `campaign optouts` use;
-`SqliteRecipientStore` keeps it in `<outputs>/recipients.sqlite` (WAL, synchronous=FULL, one writer
-at a time by SQLite's own write lock). Opt-outs are append-only events (triggers refuse an UPDATE or
-DELETE): a phone's state is its latest event, so nothing is ever rewritten and the history of who
-asked what, when, stays for an audit. A PostgreSQL backend implements the same interface."""
+`RecipientStore` is the interface the sender, the receiver, enrichment and `campaign optouts` use.
+Its queries are written once (`StoreQueries`) over a small connection adapter per backend:
+SQLite in `<outputs>/recipients.sqlite` (runner.policy.sqlite_store), or the tables of the shared
+PostgreSQL ledger (runner.ledger.postgres.recipients, imported only then). Opt-outs are append-only
+events (triggers refuse an UPDATE or DELETE): a phone's state is its latest event, so nothing is
+ever rewritten and the history of who asked what, when, stays for an audit."""
 
 from __future__ import annotations
 
-import sqlite3
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, Protocol
-
-from runner.errors import CannotProceed
+from typing import Any, Literal, Protocol
 
 STORE_FILE = "recipients.sqlite"
 Action = Literal["opt_out", "opt_in"]
 Source = Literal["reply", "manual"]
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+# The store's tables, for both backends: {id} is the backend's own auto-numbered key. Changing them
+# takes a new step for each (runner.policy.sqlite_store; a new migration in runner.ledger.postgres.schema).
+TABLES = """
 CREATE TABLE IF NOT EXISTS opt_events (
-    id INTEGER PRIMARY KEY,
+    id {id},
     event_key TEXT NOT NULL UNIQUE,     -- the callback's digest, or a manual event's own id: once each
     phone TEXT NOT NULL,                -- E.164
     action TEXT NOT NULL CHECK (action IN ('opt_out', 'opt_in')),
@@ -40,10 +39,6 @@ CREATE TABLE IF NOT EXISTS opt_events (
     recorded_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS opt_events_by_phone ON opt_events (phone, at, id);
-CREATE TRIGGER IF NOT EXISTS opt_events_no_update BEFORE UPDATE ON opt_events
-    BEGIN SELECT RAISE(ABORT, 'opt-out events are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS opt_events_no_delete BEFORE DELETE ON opt_events
-    BEGIN SELECT RAISE(ABORT, 'opt-out events are append-only'); END;
 -- Every reply (MO message) joined to a campaign: counted in reports; its text is never kept.
 CREATE TABLE IF NOT EXISTS replies (
     event_key TEXT PRIMARY KEY,
@@ -65,6 +60,14 @@ CREATE TABLE IF NOT EXISTS contacts (
 CREATE INDEX IF NOT EXISTS contacts_by_phone ON contacts (phone, accepted_at);
 CREATE INDEX IF NOT EXISTS contacts_by_reference ON contacts (reference_id);
 """
+APPEND_ONLY = "opt-out events are append-only"
+
+
+def tables(id_column: str) -> list[str]:
+    """The store's tables and indexes as statements, with the backend's key column."""
+    text = TABLES.format(id=id_column)
+    lines = [line.split("--", 1)[0].rstrip() for line in text.splitlines()]  # (comments: for the reader)
+    return [statement.strip() for statement in "\n".join(lines).split(";") if statement.strip()]
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,10 @@ class RecipientStore(Protocol):
 
     def events(self) -> Iterator[OptEvent]: ...
 
+    def opt_ins(self) -> int:
+        """How many opt-in events were ever recorded (they only grow: the events are append-only)."""
+        ...
+
     def record_reply(self, reply: ReplyRecord) -> bool:
         """Count a reply (never its text); False if seen before."""
         ...
@@ -149,64 +156,66 @@ class RecipientStore(Protocol):
     def close(self) -> None: ...
 
 
-def _stamp(moment: datetime) -> str:
+Row = Sequence[Any]
+
+
+class Connection(Protocol):
+    """What the queries need of a backend's connection; SQL uses `?` placeholders."""
+
+    def run(self, sql: str, params: Sequence[object] = ()) -> int:
+        """Execute one statement; the number of rows it changed."""
+        ...
+
+    def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]: ...
+
+    def run_many(self, sql: str, rows: list[tuple[object, ...]]) -> None:
+        """Execute one statement for each row, in one transaction (one commit for the batch)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def stamp(moment: datetime) -> str:
+    """Times are stored as text, UTC to the millisecond: they sort as they compare."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _moment(text: str) -> datetime:
+def moment(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+_CONTACT = "SELECT external_id, phone, campaign, message_type, reference_id, accepted_at FROM contacts"
 # The latest event of each phone decides: by the time the person asked, then by the order recorded.
 _LATEST = """SELECT phone, action, at, source, campaign FROM opt_events e
     WHERE id = (SELECT id FROM opt_events WHERE phone = e.phone ORDER BY at DESC, id DESC LIMIT 1)"""
+_LATEST_OF = (
+    "SELECT phone, action, at, source, campaign FROM opt_events WHERE phone = ? ORDER BY at DESC, id DESC LIMIT 1"
+)
 
 
-class SqliteRecipientStore:
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        # Several senders and the receiver open this one file. When two connections switch a new
-        # file to WAL or create its tables at once, SQLite answers "database is locked" at once
-        # rather than call its busy handler (it would deadlock), so waiting is ours to do.
-        _patiently(lambda: self.db.execute("PRAGMA journal_mode=WAL"))
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute("PRAGMA busy_timeout=30000")
-        _patiently(lambda: self.db.executescript(SCHEMA))
+class StoreQueries:
+    """The recipient store's queries, the same for both backends (the SQL both understand)."""
 
-    @classmethod
-    def in_outputs(cls, outputs: Path) -> SqliteRecipientStore:
-        return cls(outputs / STORE_FILE)
+    def __init__(self, db: Connection):
+        self.db = db
 
     def close(self) -> None:
         self.db.close()
 
     def record(self, event: OptEvent) -> bool:
-        cur = self.db.execute(
+        changed = self.db.run(
             """INSERT INTO opt_events (event_key, phone, action, at, source, campaign, reference_id, note, recorded_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(event_key) DO NOTHING""",
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_key) DO NOTHING""",
             (
-                event.event_key,
-                event.phone,
-                event.action,
-                _stamp(event.at),
-                event.source,
-                event.campaign,
-                event.reference_id,
-                event.note,
-                _stamp(datetime.now(UTC)),
+                event.event_key, event.phone, event.action, stamp(event.at), event.source, event.campaign,
+                event.reference_id, event.note, stamp(datetime.now(UTC)),
             ),
-        )
-        return cur.rowcount == 1
+        )  # fmt: skip
+        return changed == 1
 
     def opted_out(self, phone: str) -> OptOut | None:
-        row = self.db.execute(
-            """SELECT phone, action, at, source, campaign FROM opt_events WHERE phone = ?
-               ORDER BY at DESC, id DESC LIMIT 1""",
-            (phone,),
-        ).fetchone()
-        return _opt_out(row)
+        found = self.db.rows(_LATEST_OF, (phone,))
+        return opt_out_of(found[0]) if found else None
 
     def opted_out_among(self, phones: Iterable[str]) -> dict[str, OptOut]:
         found: dict[str, OptOut] = {}
@@ -217,106 +226,103 @@ class SqliteRecipientStore:
         return found
 
     def opted_out_all(self) -> Iterator[OptOut]:
-        for row in self.db.execute(_LATEST + " ORDER BY phone"):
-            out = _opt_out(row)
+        for row in self.db.rows(_LATEST + " ORDER BY phone"):
+            out = opt_out_of(row)
             if out is not None:
                 yield out
 
     def events(self) -> Iterator[OptEvent]:
-        for key, phone, action, at, source, campaign, reference, note in self.db.execute(
+        for key, phone, action, at, source, campaign, reference, note in self.db.rows(
             "SELECT event_key, phone, action, at, source, campaign, reference_id, note FROM opt_events ORDER BY id"
         ):
-            yield OptEvent(key, phone, action, _moment(at), source, campaign, reference, note)
+            yield OptEvent(key, phone, action, moment(at), source, campaign, reference, note)
+
+    def opt_ins(self) -> int:
+        rows = self.db.rows("SELECT COUNT(*) FROM opt_events WHERE action = 'opt_in'")
+        return int(rows[0][0])
 
     def record_reply(self, reply: ReplyRecord) -> bool:
-        cur = self.db.execute(
-            "INSERT INTO replies VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(event_key) DO NOTHING",
-            (reply.event_key, reply.phone, _stamp(reply.at), reply.campaign, reply.reference_id, reply.meaning),
+        changed = self.db.run(
+            "INSERT INTO replies VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_key) DO NOTHING",
+            (reply.event_key, reply.phone, stamp(reply.at), reply.campaign, reply.reference_id, reply.meaning),
         )
-        return cur.rowcount == 1
+        return changed == 1
 
     def replies_to(self, campaign: str) -> dict[str, tuple[int, bool]]:
-        rows = self.db.execute(
-            "SELECT phone, COUNT(*), MAX(meaning = 'opt_out') FROM replies WHERE campaign = ? GROUP BY phone",
+        rows = self.db.rows(
+            """SELECT phone, COUNT(*), MAX(CASE WHEN meaning = 'opt_out' THEN 1 ELSE 0 END) FROM replies
+               WHERE campaign = ? GROUP BY phone""",
             (campaign,),
         )
         return {phone: (int(n), bool(stop)) for phone, n, stop in rows}
 
     def record_contacts(self, contacts: Iterable[Contact]) -> None:
-        rows = [
-            (c.external_id, c.phone, c.campaign, c.message_type, c.reference_id, _stamp(c.accepted_at))
-            for c in contacts
+        rows: list[tuple[object, ...]] = [
+            (c.external_id, c.phone, c.campaign, c.message_type, c.reference_id, stamp(c.accepted_at)) for c in contacts
         ]
         if rows:
-            self.db.execute("BEGIN IMMEDIATE")  # one transaction (one fsync) for the batch
-            try:
-                self._insert_contacts(rows)
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
-
-    def _insert_contacts(self, rows: list[tuple[str, str, str, str, str | None, str]]) -> None:
-        if rows:
-            self.db.executemany(
-                """INSERT INTO contacts VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(external_id) DO UPDATE SET
-                     reference_id = COALESCE(excluded.reference_id, reference_id)""",
+            self.db.run_many(
+                """INSERT INTO contacts VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (external_id) DO UPDATE SET
+                     reference_id = COALESCE(excluded.reference_id, contacts.reference_id)""",
                 rows,
             )
 
     def contacts_since(self, phone: str, since: datetime, message_type: str = "MKT") -> list[datetime]:
-        rows = self.db.execute(
+        rows = self.db.rows(
             """SELECT accepted_at FROM contacts WHERE phone = ? AND accepted_at > ? AND message_type = ?
                ORDER BY accepted_at""",
-            (phone, _stamp(since), message_type),
+            (phone, stamp(since), message_type),
         )
-        return [_moment(r[0]) for r in rows]
+        return [moment(r[0]) for r in rows]
 
     def contact_by_reference(self, reference_id: str) -> Contact | None:
-        return _contact(self.db.execute(_CONTACT + " WHERE reference_id = ? LIMIT 1", (reference_id,)).fetchone())
+        return _contact(self.db.rows(_CONTACT + " WHERE reference_id = ? LIMIT 1", (reference_id,)))
 
     def last_contact(self, phone: str) -> Contact | None:
-        return _contact(
-            self.db.execute(_CONTACT + " WHERE phone = ? ORDER BY accepted_at DESC LIMIT 1", (phone,)).fetchone()
-        )
+        return _contact(self.db.rows(_CONTACT + " WHERE phone = ? ORDER BY accepted_at DESC LIMIT 1", (phone,)))
 
 
-_CONTACT = "SELECT external_id, phone, campaign, message_type, reference_id, accepted_at FROM contacts"
-
-
-def _contact(row: tuple[str, str, str, str, str | None, str] | None) -> Contact | None:
-    if row is None:
+def _contact(rows: list[Row]) -> Contact | None:
+    if not rows:
         return None
-    return Contact(row[0], row[1], row[2], row[3], row[4], _moment(row[5]))
+    row = rows[0]
+    return Contact(row[0], row[1], row[2], row[3], row[4], moment(row[5]))
 
 
-def _opt_out(row: tuple[str, str, str, str, str | None] | None) -> OptOut | None:
-    if row is None or row[1] != "opt_out":
+def opt_out_of(row: Row) -> OptOut | None:
+    if row[1] != "opt_out":
         return None
     source: Source = "reply" if row[3] == "reply" else "manual"
-    return OptOut(row[0], _moment(row[2]), source, row[4])
+    return OptOut(row[0], moment(row[2]), source, row[4])
 
 
-def open_store(outputs: Path) -> RecipientStore:
-    """The store for a repository's outputs folder (one backend today: SQLite)."""
-    try:
-        return SqliteRecipientStore.in_outputs(outputs)
-    except (sqlite3.Error, OSError) as error:
-        raise CannotProceed(
-            f"{outputs / STORE_FILE}: cannot open the opt-out store ({error}); nothing was sent. "
-            "If another program holds it, try again; if it is damaged, restore it from a backup"
-        ) from None
+def open_store(outputs: Path, url: str | None) -> RecipientStore:
+    """The recipient store: in the shared ledger's database when there is one (`url`, from
+    runner.ledger.backend.shared_ledger_url), else `<outputs>/recipients.sqlite`. Made if missing;
+    an unusable store is a CannotProceed (one line, exit 4)."""
+    if url is not None:
+        from runner.ledger.postgres.recipients import open_postgres_store
+
+        return open_postgres_store(url)
+    from runner.policy.sqlite_store import open_sqlite_store
+
+    return open_sqlite_store(outputs)
 
 
-def _patiently(step: Callable[[], object], seconds: float = 30.0) -> None:
-    """Run a statement that SQLite may refuse at once with "database is locked" while another
-    connection sets the same file up; try again for up to SECONDS."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            step()
-            return
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
+def read_store(outputs: Path | None, url: str | None) -> RecipientStore | None:
+    """The recipient store for reading (plan, status, forecasts), or None if there is none yet:
+    reading never makes one."""
+    if url is not None:
+        from runner.ledger.postgres.recipients import read_postgres_store
+
+        return read_postgres_store(url)
+    return open_store(outputs, None) if outputs is not None and (outputs / STORE_FILE).is_file() else None
+
+
+def where(outputs: Path, url: str | None) -> str:
+    """Where the store is, for messages (never a password)."""
+    if url is None:
+        return str(outputs / STORE_FILE)
+    from runner.ledger.backend import describe
+
+    return "the shared ledger " + describe(outputs, url)

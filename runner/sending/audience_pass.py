@@ -37,13 +37,27 @@ def planned_rows(expansion: Expansion, gate: Gate | None = None) -> Iterator[Pla
     """The audience as ledger rows; raises InvalidInput at the end if any row had a problem, which
     rolls back the ledger's sync: nothing from a file with an error is recorded or sent. With the
     policy's `gate`, a message not sent yet is planned pending, deferred (outside its window, over
-    its cap) or suppressed (opted out)."""
+    its cap) or suppressed (opted out). The opt-outs are read a chunk of the audience at a time, in
+    one query each (runner.policy.gate.read_with_claim), not one per row."""
+    chunk: list[Message | Skipped] = []
     for item in expansion:
-        if isinstance(item, Message):
-            yield plan_message(item, gate)
-        elif isinstance(item, Skipped):
-            yield _skipped_row(item)
+        if isinstance(item, (Message, Skipped)):
+            chunk.append(item)
+        if len(chunk) >= SYNC_CHUNK:
+            yield from _planned(chunk, gate)
+            chunk = []
+    yield from _planned(chunk, gate)
     expansion.summary.raise_if_problems()
+
+
+SYNC_CHUNK = 500  # audience rows whose opt-outs the sync reads in one query
+
+
+def _planned(chunk: list[Message | Skipped], gate: Gate | None) -> Iterator[Planned | SkippedRow]:
+    if gate is not None:
+        gate.read_with_claim([item.recipient.phone for item in chunk if isinstance(item, Message)])
+    for item in chunk:
+        yield plan_message(item, gate) if isinstance(item, Message) else _skipped_row(item)
 
 
 def _skipped_row(item: Skipped) -> SkippedRow:
@@ -72,6 +86,13 @@ def source_fingerprint(campaign: Campaign, templates_folder: Path | None) -> str
             content = "missing"
         digest.update(f"{name}:{content}\n".encode())
     return digest.hexdigest()
+
+
+def with_opt_ins(fingerprint: str, opt_ins: int) -> str:
+    """The fingerprint the sync records: the inputs', and how many opt-ins the recipient store
+    holds, since an opt-in can make a message the last sync suppressed sendable again (an opt-out
+    needs no new sync: every claim reads the store). A shared ledger syncs again when it changes."""
+    return fingerprint if not opt_ins else hashlib.sha256(f"{fingerprint}\nopt-ins:{opt_ins}".encode()).hexdigest()
 
 
 def rows_to_sync(
@@ -114,6 +135,8 @@ class CheckedAudience:
         spool.seek(0)
         while head := spool.read(_LENGTH):
             batch: list[Any] = marshal.loads(zlib.decompress(spool.read(int.from_bytes(head, "little"))))
+            if gate is not None:  # (the batch's opt-outs in one query: runner.policy.gate.read_with_claim)
+                gate.read_with_claim([row[4] for row in batch if len(row) == 7])
             for row in batch:
                 if len(row) == 7:  # a message (else a skipped row: check_every_row)
                     key, position, external_id, recipient_id, phone, body, zones = row

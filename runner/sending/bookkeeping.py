@@ -33,8 +33,10 @@ class Bookkeeper:
         self._outcomes: list[Outcome] = []
         self._releases: list[tuple[str, State]] = []
         self._held: list[SetAside] = []
-        # Called on the ledger thread after each commit (the contact history: runner.policy.gate).
+        # Called on the ledger thread after each commit (the contact history: runner.policy.gate),
+        # and with the phones of the messages it claimed (their opt-outs, read in one query).
         self.after_commit: Callable[[], None] | None = None
+        self.after_claim: Callable[[list[str]], None] | None = None
         # What time it is for deferred messages' not_before (runner.policy.gate's clock), as UTC text.
         self.due: Callable[[], str | None] = lambda: None
         self._flushing: asyncio.Task[None] | None = None
@@ -185,6 +187,8 @@ class Bookkeeper:
 
     def _commit(self, batch: Batch) -> Claimed:
         claimed = self.claims.commit(batch)
+        if self.after_claim is not None and claimed.taken:
+            self.after_claim([message.phone for message in claimed.taken])
         if self.after_commit is not None:
             self.after_commit()
         return claimed

@@ -26,7 +26,13 @@ from runner.policy.schema import policy_for
 from runner.policy.store import RecipientStore, open_store
 from runner.policy.windows import parse_utc
 from runner.report import files as report
-from runner.sending.audience_pass import CheckedAudience, check_every_row, rows_to_sync, source_fingerprint
+from runner.sending.audience_pass import (
+    CheckedAudience,
+    check_every_row,
+    rows_to_sync,
+    source_fingerprint,
+    with_opt_ins,
+)
 from runner.sending.decisions import run_cap, schedule_at
 from runner.sending.progress import Progress
 from runner.sending.sender import CampaignSender, SendPlan, SendResult
@@ -108,8 +114,8 @@ def send_campaign(
     try:
         with campaign_lock(folder, spec.id, options.command, url):
             ledger = open_ledger(folder, spec.id, url)
-            store = options.store or open_store(options.outputs)
-            writer = open_store(options.outputs) if options.store is None else None
+            store = options.store or open_store(options.outputs, url)
+            writer = open_store(options.outputs, url) if options.store is None else None
             gate = Gate(expansion.rules, store, options.the_clock(), writer)
             gate.end = end
             try:
@@ -139,7 +145,12 @@ def _hold_to_plan(campaign: Campaign, ledger: Ledger, gate: Gate, options: SendO
 
     saved = options.plan
     assert saved is not None
-    fresh = make_plan(campaign, ledger, PlanOptions(limit=saved.limit, now=now, outputs=options.outputs), gate)
+    fresh = make_plan(
+        campaign,
+        ledger,
+        PlanOptions(limit=saved.limit, now=now, outputs=options.outputs, ledger_url=options.ledger_url),
+        gate,
+    )
     changes = changes_since(saved, fresh, now, own_progress=_only_this_plan_since(ledger, saved))
     if changes:
         raise PlanStale(campaign.id, options.plan_path, changes)
@@ -194,10 +205,11 @@ def _send_locked(
                 # (with a shared ledger, maybe the audience another sender synced from these same
                 # inputs: then no row is read)
                 fingerprint = source_fingerprint(campaign, expansion.renderer.templates_folder)
+                opt_ins = gate.store.opt_ins() if gate.store is not None else 0
                 audience = ledger.audience.sync(
                     run_id,
                     rows_to_sync(campaign, expansion, checked, gate, fingerprint),
-                    fingerprint=fingerprint,
+                    fingerprint=with_opt_ins(fingerprint, opt_ins),
                     campaign_commit=provenance.campaign_commit,
                 )
             except InvalidInput:
@@ -231,7 +243,9 @@ def _send_locked(
                 counts = ledger.counts(audience)
                 deferred = ledger.deferred(audience)
                 later = f"{sum(n for _, n in deferred)} deferred until {deferred[0][0]}" if deferred else ""
-                code = exit_code(counts, outcome.stopped) if outcome.error is None else _error_code(outcome.error)
+                # (messages other live senders are still sending are theirs to report: not this run's)
+                mine = _less(counts, ledger.in_flight_elsewhere(audience))
+                code = exit_code(mine, outcome.stopped) if outcome.error is None else _error_code(outcome.error)
                 # Finished before the report is written, so that report.html's run history shows
                 # this run's exit code (the code depends on the ledger's counts only, not the report).
                 ledger.runs.finish(run_id, code, counts)
@@ -251,6 +265,10 @@ class _Outcome:
     note: str = ""
     invalid: bool = False
     error: BaseException | None = None
+
+
+def _less(counts: dict[str, int], others: dict[str, int]) -> dict[str, int]:
+    return {state: n - others.get(state, 0) for state, n in counts.items()}
 
 
 def _error_code(error: BaseException) -> int:

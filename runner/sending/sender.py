@@ -51,6 +51,11 @@ STATE_AFTER: dict[Verdict, State] = {
 }
 
 
+# seconds: a wait for a shared slot at least this long asks the opt-out store again before the
+# request is written (a STOP may have come meanwhile); a shorter one relies on the claim's reading.
+OPT_OUT_AGAIN = 0.25
+
+
 @dataclass
 class SendPlan:
     run_id: int
@@ -121,6 +126,7 @@ class CampaignSender:
         self.book = Bookkeeper(claims, plan.run_id, self.states, plan.limit)
         if gate is not None:
             self.book.after_commit = gate.write_contacts
+            self.book.after_claim = gate.read_with_claim
             self.book.due = lambda: format_utc(gate.clock())
         # With shared schedules (a shared ledger) the campaign's rate is held across its senders
         # there, and the local pacer keeps only Telesign's 429 pause.
@@ -273,8 +279,14 @@ class CampaignSender:
                 # The shared schedules' slot right before the request is written, after the claim:
                 # a claim's commit takes a variable time, and a slot must be used on time (or not
                 # at all) for the senders together to keep the account's rate (runner.sending.sharing).
-                for schedule in self.shared:
-                    await schedule.wait_turn()
+                waited = sum([await schedule.wait_turn() for schedule in self.shared])
+                # A slot may be seconds away at a low rate: the policy is asked again after the
+                # wait, as the 21:00 rule needs (the slot goes unused if the message is held); the
+                # opt-out store too (a round trip away with a shared ledger) after a wait of note.
+                again = waited > 0 and not self._stop.is_set()
+                if again and self._held_back(message, claimed=True, fresh=True, opt_out=waited >= OPT_OUT_AGAIN):
+                    flight.clear()
+                    return
             if self._stop.is_set():
                 return self._give_back(flight)
             answer = await self.client.send(message.body, lane, flight.wrote)
@@ -346,11 +358,11 @@ class CampaignSender:
             # Nothing left the machine, so what is left stays sendable by the next run.
             self.stop(Unreachable(answer.description))
 
-    def _held_back(self, message: Sendable, claimed: bool) -> bool:
+    def _held_back(self, message: Sendable, claimed: bool, fresh: bool = False, opt_out: bool = True) -> bool:
         """Whether the policy holds the message back now (then it is deferred or suppressed)."""
         if self.gate is None:
             return False
-        verdict = self.gate.verdict(message.phone, message.timezone)
+        verdict = self.gate.verdict(message.phone, message.timezone, fresh, opt_out)
         if verdict is None:
             return False
         not_before = format_utc(verdict.not_before) if verdict.not_before is not None else None

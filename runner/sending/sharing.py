@@ -60,7 +60,10 @@ class SharedSchedule:
         self.reservations = 0
         self.wasted = 0
 
-    async def wait_turn(self) -> None:
+    async def wait_turn(self) -> float:
+        """Wait for this sender's next slot; how many seconds that took (then the policy is asked
+        again: a window may have closed meanwhile)."""
+        waited = 0.0
         while True:
             if not self._granted:
                 async with self._refilling:
@@ -71,10 +74,11 @@ class SharedSchedule:
             now = self.clock()
             if now < slot:
                 await asyncio.sleep(slot - now)
+                waited += slot - now
                 continue  # (another worker may have taken it meanwhile)
             self._granted.popleft()
             if now - slot <= self.interval * TOLERANCE:
-                return
+                return waited
             self.wasted += 1
 
     async def _refill(self) -> None:

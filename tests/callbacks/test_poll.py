@@ -1,5 +1,6 @@
 """`campaign poll`: delivery statuses asked of the simulator (GET /v1/omnichannel/{reference_id}),
-merged by the callback rules; the 12-hour window; the sandbox without callbacks."""
+merged by the callback rules; the 12-hour window; the sandbox without callbacks. Polling a
+campaign's ledger on either backend (tests.fixtures.ledger)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,17 @@ import pytest
 
 from runner.campaign.schema import load
 from runner.commands.poll import poll_campaign
+from runner.ledger.backend import ENVIRONMENT, shared_ledger_url
 from runner.serving import BackgroundServer
 from runner.simulator import Simulator, SimulatorConfig, create_app
 from runner.simulator.config import DEMO_CREDENTIALS
 from runner.telesign.settings import TelesignSettings
+from tests.fixtures.ledger import LedgerBackend
 from tests.fixtures.receiver import MakeServedReceiver
 from tests.sending.helpers import campaign, telesign_env, write_campaign
 
+# The tests of polling a campaign's ledger run on either backend; the sandbox's are SQLite's own.
+EITHER_LEDGER = pytest.mark.usefixtures("ledger_backend")
 SCALE = 0.001  # a 60 s Viber fallback takes 60 ms
 
 
@@ -46,6 +51,11 @@ def served(clock: FakeClock) -> Iterator[BackgroundServer[Simulator]]:
     server.stop()
 
 
+def ledger_env(url: str | None) -> dict[str, str]:
+    """CAMPAIGN_LEDGER_URL for a ledger location of its own (none for SQLite files: the folder is)."""
+    return {ENVIRONMENT: url} if url is not None else {}
+
+
 def report(out: Path, campaign_id: str = "test-campaign") -> list[dict[str, str]]:
     with (out / campaign_id / "report.csv").open(encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
@@ -59,6 +69,7 @@ def delivery(rows: list[dict[str, str]]) -> list[tuple[str, ...]]:
 
 
 @pytest.mark.parametrize("auth", ["basic", "digest"])
+@EITHER_LEDGER
 def test_poll_fills_the_report_from_telesigns_status_answers(
     tmp_path: Path, served: BackgroundServer[Simulator], clock: FakeClock, auth: str
 ) -> None:
@@ -93,15 +104,16 @@ def _callback_log(tmp_path: Path, lines: list[dict[str, Any]]) -> Path:
 
 
 def test_a_polled_status_and_a_callback_agree_whatever_order_they_came_in(
-    tmp_path: Path, served: BackgroundServer[Simulator], clock: FakeClock
+    tmp_path: Path, served: BackgroundServer[Simulator], clock: FakeClock, ledger_backend: LedgerBackend
 ) -> None:
-    """Two sends of one campaign (to two output folders); each message gets a callback and two
-    polls, the callback before the polls for one folder and between them for the other."""
+    """Two sends of one campaign (to two output folders, each with a ledger of its own); each
+    message gets a callback and two polls, the callback before the polls for one folder and
+    between them for the other."""
     file = write_campaign(tmp_path / "c", digits=[0, 6])
-    env = telesign_env(served.url)
     outs = [tmp_path / "callback-first", tmp_path / "poll-first"]
+    envs = {out: telesign_env(served.url, **ledger_env(ledger_backend.fresh())) for out in outs}
     for out in outs:
-        assert campaign("send", str(file), "--outputs", str(out), env=env).exit_code == 0
+        assert campaign("send", str(file), "--outputs", str(out), env=envs[out]).exit_code == 0
     app = served.app
     accepted = app.accepted()
     start = clock.now
@@ -119,11 +131,12 @@ def test_a_polled_status_and_a_callback_agree_whatever_order_they_came_in(
         logs[out] = _callback_log(out, [payload_at(mine[0].reference_id, 1.0), payload_at(mine[1].reference_id, 0.061)])
 
     def enrich(out: Path) -> None:
-        assert campaign("enrich", str(file), "--callbacks", str(logs[out]), "--outputs", str(out)).exit_code == 0
+        enriched = campaign("enrich", str(file), "--callbacks", str(logs[out]), "--outputs", str(out), env=envs[out])
+        assert enriched.exit_code == 0
 
     def poll(out: Path, seconds: float) -> None:
         clock.now = start + seconds
-        assert campaign("poll", str(file), "--outputs", str(out), env=env).exit_code == 0
+        assert campaign("poll", str(file), "--outputs", str(out), env=envs[out]).exit_code == 0
 
     enrich(outs[0])
     poll(outs[0], 0.005)  # digit 0 already final: not asked; digit 6 still in progress
@@ -135,6 +148,7 @@ def test_a_polled_status_and_a_callback_agree_whatever_order_they_came_in(
     assert delivery(report(outs[0])) == delivery(report(outs[1])) == expected
 
 
+@EITHER_LEDGER
 def test_messages_sent_over_12_hours_ago_are_no_longer_available(
     tmp_path: Path, served: BackgroundServer[Simulator], clock: FakeClock
 ) -> None:
@@ -143,7 +157,7 @@ def test_messages_sent_over_12_hours_ago_are_no_longer_available(
     assert campaign("send", str(file), "--outputs", str(out), env=telesign_env(served.url)).exit_code == 0
     settings = TelesignSettings(DEMO_CREDENTIALS, served.url, "basic")
     later = datetime.now(UTC) + timedelta(hours=12, minutes=1)
-    assert poll_campaign(load(file), settings, out, now=later) == 0
+    assert poll_campaign(load(file), settings, out, now=later, url=shared_ledger_url()) == 0
     assert served.app.outcomes()["status"] == 0  # not asked: Telesign keeps 12 hours
     # Within the window by the runner's clock, but Telesign has let it go (404/-10004).
     clock.now += 12 * 3600 + 60
@@ -175,6 +189,7 @@ def test_a_sandbox_run_without_callbacks_then_poll_gives_the_report_callbacks_gi
 
 
 @pytest.mark.parametrize("where", ["campaign", "policy"])
+@EITHER_LEDGER
 def test_cron_run_polls_campaigns_that_ask_for_it(
     tmp_path: Path, served: BackgroundServer[Simulator], clock: FakeClock, where: str
 ) -> None:
@@ -194,6 +209,7 @@ def test_cron_run_polls_campaigns_that_ask_for_it(
     assert [row["delivery_status_code"] for row in report(out)] == ["3005", "3000"]
 
 
+@EITHER_LEDGER
 def test_cron_run_does_not_poll_unless_asked(tmp_path: Path, served: BackgroundServer[Simulator]) -> None:
     folder = tmp_path / "campaigns"
     write_campaign(folder, digits=[0])
@@ -237,6 +253,7 @@ def test_a_status_told_without_a_description_is_named_from_the_codes_table(
     assert row["delivery_status_description"] == "Destination not allowed for a trial account"
 
 
+@EITHER_LEDGER
 def test_polling_keeps_under_the_campaigns_rate(
     tmp_path: Path, served: BackgroundServer[Simulator], clock: FakeClock
 ) -> None:

@@ -143,13 +143,14 @@ def test_a_plan_of_another_campaign_or_no_plan_at_all(tmp_path: Path, make_simul
 
 
 def test_new_opt_outs_make_the_plan_stale(tmp_path: Path, make_simulator: MakeSimulator) -> None:
-    from runner.policy.store import OptEvent, SqliteRecipientStore
+    from runner.ledger.backend import shared_ledger_url
+    from runner.policy.store import OptEvent, open_store
 
     sim = make_simulator()
     file = mixed_campaign(tmp_path / "c")
     out, plan = tmp_path / "out", tmp_path / "plan.json"
     save_plan(file, out, plan)
-    store = SqliteRecipientStore.in_outputs(out)
+    store = open_store(out, shared_ledger_url())
     try:
         for i in range(3):
             store.record(OptEvent(f"reply-{i}", f"+1202555{i:04d}", "opt_out", datetime.now(UTC), "reply"))

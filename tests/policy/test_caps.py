@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from runner.campaign.schema import load
+from runner.ledger.backend import shared_ledger_url
 from runner.sending.run import SendOptions, send_campaign
 from tests.fixtures.simulator import MakeSimulator
 from tests.policy.clock import FakeClock, accepted_at
@@ -56,7 +57,14 @@ def test_the_third_marketing_message_in_a_week_waits_or_is_suppressed(
 
     def send(campaign_id: str, days: int, wait: bool = False, message_type: str = "MKT") -> list[dict[str, object]]:
         file = write(tmp_path, campaign_id, clock.now() - timedelta(hours=1), days, message_type)
-        options = SendOptions(outputs=out, clock=clock.now, sleep=clock.sleep, wait=wait, log_format="plain")
+        options = SendOptions(
+            ledger_url=shared_ledger_url(),
+            outputs=out,
+            clock=clock.now,
+            sleep=clock.sleep,
+            wait=wait,
+            log_format="plain",
+        )
         result = send_campaign(load(file), settings(sim), options)
         assert result.exit_code == 0, result
         return ledger_rows(out, campaign_id)
@@ -94,11 +102,13 @@ def test_a_forecast_counts_what_the_policy_would_do_now(tmp_path: Path) -> None:
     from runner.policy.store import OptEvent, open_store
 
     file = write(tmp_path, "promo", T0 - timedelta(hours=1), days=5)
-    store = open_store(tmp_path / "out")
+    store = open_store(tmp_path / "out", shared_ledger_url())
     store.record(OptEvent("manual:1", "+12025550120", "opt_out", T0, "manual"))
     store.close()
-    at_night = forecast(load(file), tmp_path / "out", T0 + timedelta(hours=12))  # 22:00 in New York
+    at_night = forecast(
+        load(file), tmp_path / "out", T0 + timedelta(hours=12), shared_ledger_url()
+    )  # 22:00 in New York
     assert at_night.by_state == {"deferred": 1, "suppressed": 1}
     assert at_night.opted_out == 1
     assert at_night.first_deferred == datetime(2026, 12, 2, 13, 0, tzinfo=UTC)
-    assert forecast(load(file), tmp_path / "out", T0).by_state == {"pending": 1, "suppressed": 1}
+    assert forecast(load(file), tmp_path / "out", T0, shared_ledger_url()).by_state == {"pending": 1, "suppressed": 1}

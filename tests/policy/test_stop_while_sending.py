@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from runner.callbacks.receiver import create_receiver
+from runner.ledger.backend import shared_ledger_url
 from runner.policy.keywords import DEFAULT_KEYWORDS
 from runner.policy.replies import ReplyRecorder
 from runner.policy.store import open_store
@@ -69,7 +70,7 @@ def test_a_stop_while_sending_stops_that_phone_in_this_campaign_and_the_next(
     tmp_path: Path, make_simulator: MakeSimulator
 ) -> None:
     out = tmp_path / "out"
-    store = open_store(out)
+    store = open_store(out, shared_ledger_url())
     receiver = create_receiver(
         tmp_path / "callbacks.jsonl", DEMO_API_KEY, on_reply=ReplyRecorder(store, DEFAULT_KEYWORDS).take
     )

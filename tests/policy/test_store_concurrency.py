@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing
 from pathlib import Path
 
+from runner.ledger.backend import shared_ledger_url
 from runner.policy.store import open_store
 
 OPENERS = 8
@@ -17,7 +18,7 @@ ROUNDS = 6
 
 def _open(folder: str, start: multiprocessing.synchronize.Barrier) -> None:
     start.wait()  # every process opens the store at the same moment
-    store = open_store(Path(folder))
+    store = open_store(Path(folder), shared_ledger_url())
     store.close()
 
 

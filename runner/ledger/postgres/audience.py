@@ -11,11 +11,9 @@ from typing import Any
 import psycopg
 
 from runner.ledger.postgres.schema import reported
-from runner.ledger.records import Planned, SkippedRow, now
+from runner.ledger.records import Planned, SkippedRow, in_batches, now
 from runner.ledger.sqlite.audience import already_messaged
 from runner.ledger.states import EDITABLE, MESSAGED, POLICY_DECIDED, REPLANNED, SENDABLE, State
-
-BATCH = 2000  # rows written at a time
 
 
 def _array(states: tuple[State, ...]) -> str:
@@ -52,17 +50,8 @@ class PostgresAudience:
             if row is not None and row[0] is not None and fingerprint and row[1] == fingerprint:
                 return int(row[0])  # synced already, from these very inputs (by another sender, maybe)
             conn.execute("DELETE FROM skipped WHERE campaign = %s", (campaign,))
-            planned: list[Planned] = []
-            skipped: list[SkippedRow] = []
-            for item in items:
-                if isinstance(item, Planned):
-                    planned.append(item)
-                else:
-                    skipped.append(item)
-                if len(planned) >= BATCH or len(skipped) >= BATCH:
-                    self._write(run_id, campaign_commit, planned, skipped)
-                    planned, skipped = [], []
-            self._write(run_id, campaign_commit, planned, skipped)
+            for planned, skipped in in_batches(items):
+                self._write(run_id, campaign_commit, planned, skipped)
             conn.execute(
                 "UPDATE campaigns SET audience_run = %s, source_fingerprint = %s WHERE campaign = %s",
                 (run_id, fingerprint, campaign),

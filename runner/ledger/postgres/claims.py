@@ -11,6 +11,7 @@ from typing import Any
 
 import psycopg
 
+from runner.ledger.postgres.runs import PostgresRuns
 from runner.ledger.postgres.schema import reported, retrying
 from runner.ledger.records import Batch, Claimed, Sendable, now
 from runner.ledger.states import State
@@ -27,8 +28,9 @@ def _claimable(states: Sequence[State], due: str | None) -> tuple[list[State], b
 
 
 class PostgresClaims:
-    def __init__(self, conn: psycopg.Connection[Any], campaign: str, url: str) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], campaign: str, url: str, runs: PostgresRuns) -> None:
         self.conn, self.campaign, self.url = conn, campaign, url
+        self.runs = runs  # whose current run each claim names (runner.ledger.postgres.runs)
         self.round_trips = 0  # transactions committed (bench/postgres_senders.py)
 
     def sendable(
@@ -89,9 +91,10 @@ class PostgresClaims:
             for key, states in batch.retries:
                 retries.append(
                     conn.execute(
-                        f"""UPDATE messages SET state = '{State.SENDING}', attempts = attempts + 1, updated_at = %s
+                        f"""UPDATE messages SET state = '{State.SENDING}', attempts = attempts + 1, updated_at = %s,
+                              claimed_run = %s
                             WHERE campaign = %s AND key = %s AND seen_run = %s AND state = ANY(%s) RETURNING 1""",
-                        (stamp, campaign, key, batch.run_id, list(states)),
+                        (stamp, self.runs.current, campaign, key, batch.run_id, list(states)),
                     )
                 )
             picked = None
@@ -102,7 +105,8 @@ class PostgresClaims:
                           WHERE campaign = %s AND seen_run = %s AND position > %s AND {_CLAIMABLE}
                           ORDER BY position LIMIT %s
                           FOR UPDATE SKIP LOCKED)
-                        UPDATE messages m SET state = '{State.SENDING}', attempts = m.attempts + 1, updated_at = %s
+                        UPDATE messages m SET state = '{State.SENDING}', attempts = m.attempts + 1, updated_at = %s,
+                          claimed_run = %s
                         FROM picked WHERE m.id = picked.id
                         RETURNING m.key, m.position, m.external_id, m.body, picked.state, m.phone, m.timezone""",
                     (
@@ -112,6 +116,7 @@ class PostgresClaims:
                         *_claimable(batch.states, batch.due),
                         batch.take,
                         stamp,
+                        self.runs.current,
                     ),
                 )
         self.round_trips += 1

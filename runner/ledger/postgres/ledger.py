@@ -14,7 +14,7 @@ from runner.ledger.postgres.audience import PostgresAudience
 from runner.ledger.postgres.claims import PostgresClaims
 from runner.ledger.postgres.deliveries import PostgresDeliveries
 from runner.ledger.postgres.runs import PostgresRuns
-from runner.ledger.postgres.schema import connect, reported
+from runner.ledger.postgres.schema import connect, connect_read_only, reported
 from runner.ledger.postgres.slots import PostgresSlots
 from runner.ledger.records import now
 from runner.ledger.states import MESSAGED, State
@@ -26,7 +26,7 @@ class PostgresLedger:
         self.conn, self.campaign, self.url = conn, campaign, url
         self.runs = PostgresRuns(conn, campaign, url)
         self.audience = PostgresAudience(conn, campaign, url)
-        self.claims = PostgresClaims(conn, campaign, url)
+        self.claims = PostgresClaims(conn, campaign, url, self.runs)
         self.deliveries = PostgresDeliveries(conn, campaign, url)
         self.slots = PostgresSlots(url)
 
@@ -41,8 +41,12 @@ class PostgresLedger:
         return cls(conn, campaign, url)
 
     @classmethod
-    def open_existing(cls, url: str, campaign: str) -> PostgresLedger | None:
-        conn = connect(url)
+    def open_existing(cls, url: str, campaign: str, read_only: bool = False) -> PostgresLedger | None:
+        """The campaign's ledger if a send ever made it. `read_only` (`campaign plan`): on a
+        connection whose transactions cannot write, never migrating the schema."""
+        conn = connect_read_only(url) if read_only else connect(url)
+        if conn is None:
+            return None
         with reported(url):
             found = conn.execute("SELECT 1 FROM campaigns WHERE campaign = %s", (campaign,)).fetchone()
         if found is None:
@@ -100,6 +104,24 @@ class PostgresLedger:
             ):
                 counts[state] = counts.get(state, 0) + int(n)
         return counts
+
+    def in_flight_elsewhere(self, run_id: int) -> dict[str, int]:
+        # Claimed last by a run other than this process's whose lock is still held: its process is
+        # alive and at work on them (runner.ledger.postgres.runs). A dead one's lock is gone.
+        with reported(self.url):
+            rows = self.conn.execute(
+                """SELECT m.state, COUNT(*) FROM messages m
+                    WHERE m.campaign = %s AND m.seen_run = %s AND m.state = ANY(%s)
+                      AND m.claimed_run IS NOT NULL AND m.claimed_run IS DISTINCT FROM %s
+                      AND EXISTS (SELECT 1 FROM pg_locks l
+                                  WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+                                    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                                    AND l.classid::bigint = hashtext(current_schema() || ':runs')::bigint & 4294967295
+                                    AND l.objid::bigint = m.claimed_run %% 2147483647)
+                    GROUP BY m.state""",
+                (self.campaign, run_id, [State.SENDING, State.FAILED], self.runs.current),
+            ).fetchall()
+        return {state: int(n) for state, n in rows}
 
     def attempted(self) -> int:
         with reported(self.url):

@@ -1,4 +1,7 @@
-"""The PostgreSQL ledger's record of runs and test sends (per campaign)."""
+"""The PostgreSQL ledger's record of runs and test sends (per campaign). A run holds a
+session-scoped advisory lock on its id while its process lives (RUN_LOCK): the server releases it
+when the process ends or dies, so "is run N still at work" has an answer that never expires while
+its holder is alive, and never outlives it."""
 
 from __future__ import annotations
 
@@ -13,10 +16,15 @@ import psycopg
 from runner.ledger.postgres.schema import reported
 from runner.ledger.records import NO_PROVENANCE, Provenance, RunInfo, TestSend, now
 
+# Two-key advisory locks (a key space apart from the one-key ones taken elsewhere): this schema's
+# runs, then the run's id.
+RUN_LOCK = "hashtext(current_schema() || ':runs'), (%s %% 2147483647)::int"
+
 
 class PostgresRuns:
     def __init__(self, conn: psycopg.Connection[Any], campaign: str, url: str) -> None:
         self.conn, self.campaign, self.url = conn, campaign, url
+        self.current: int | None = None  # the run this process started last (its claims name it)
 
     def start(self, command: str, provenance: Provenance = NO_PROVENANCE) -> int:
         with reported(self.url):
@@ -29,8 +37,10 @@ class PostgresRuns:
                     provenance.tree_dirty, provenance.plan_fingerprint,
                 ),
             ).fetchone()  # fmt: skip
-        assert row is not None
-        return int(row[0])
+            assert row is not None
+            self.conn.execute(f"SELECT pg_advisory_lock({RUN_LOCK})", (int(row[0]),))
+        self.current = int(row[0])
+        return self.current
 
     def finish(self, run_id: int, exit_code: int, counts: Mapping[str, int]) -> None:
         with reported(self.url):
@@ -46,18 +56,11 @@ class PostgresRuns:
     def latest(self, command: str | None = None, limit: int = 10) -> list[RunInfo]:
         with reported(self.url):
             rows = self.conn.execute(
-                """SELECT id, command, started_at, finished_at, exit_code, counts, campaign_commit, tree_dirty,
-                          plan_fingerprint
-                   FROM runs WHERE campaign = %s AND (%s::text IS NULL OR command = %s) ORDER BY id DESC LIMIT %s""",
+                f"""SELECT {RunInfo.COLUMNS} FROM runs WHERE campaign = %s AND (%s::text IS NULL OR command = %s)
+                    ORDER BY id DESC LIMIT %s""",
                 (self.campaign, command, command, limit),
             ).fetchall()
-        return [
-            RunInfo(
-                int(run_id), command, started_at, finished_at, exit_code, json.loads(counts) if counts else {},
-                commit, dirty, plan,
-            )
-            for run_id, command, started_at, finished_at, exit_code, counts, commit, dirty, plan in rows
-        ]  # fmt: skip
+        return [RunInfo.of_row(row) for row in rows]
 
     def history(self, most: int) -> tuple[list[RunInfo], int]:
         with reported(self.url):

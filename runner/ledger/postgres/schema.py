@@ -18,6 +18,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from runner.errors import LedgerUnavailable, LedgerUnusable, UsageProblem
+from runner.policy.store import APPEND_ONLY, tables
 
 DEFAULT_SCHEMA = "campaign_runner"
 _SEARCH_PATH = re.compile(r"-c\s*search_path\s*=\s*([^\s,]+)")
@@ -122,6 +123,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # Shared pacing (runner.ledger.postgres.slots): the next free start time of each schedule.
         "CREATE TABLE pace (name TEXT PRIMARY KEY, next_slot DOUBLE PRECISION NOT NULL)",
     ),
+    # 2: the recipient store (runner.policy.store): opt-outs, replies and the contact history,
+    # shared by every campaign and host, as <outputs>/recipients.sqlite is without a shared ledger.
+    (
+        *tables("BIGSERIAL PRIMARY KEY"),
+        f"""CREATE FUNCTION opt_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN RAISE EXCEPTION '{APPEND_ONLY}'; END $$""",
+        """CREATE TRIGGER opt_events_no_change BEFORE UPDATE OR DELETE ON opt_events
+           FOR EACH ROW EXECUTE FUNCTION opt_events_append_only()""",
+        """CREATE TRIGGER opt_events_no_truncate BEFORE TRUNCATE ON opt_events
+           FOR EACH STATEMENT EXECUTE FUNCTION opt_events_append_only()""",
+    ),
+    # 3: which run claimed a message last (runner.ledger.postgres.runs: a live run holds a lock on
+    # its id), so a sender finishing beside others can tell their messages in flight from lost ones.
+    ("ALTER TABLE messages ADD COLUMN claimed_run BIGINT",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -172,6 +187,38 @@ def connect(url: str) -> psycopg.Connection[Any]:
     return conn
 
 
+def connect_read_only(url: str) -> psycopg.Connection[Any] | None:
+    """A connection whose transactions may only read (`campaign plan`), never migrating: None when
+    no runner ever made the schema. A schema a newer runner wrote is refused, as by `connect`."""
+    schema = schema_of(url)
+    with reported(url):
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=10, fallback_application_name="campaign-runner")
+        try:
+            conn.execute("SET default_transaction_read_only = on")
+            found = conn.execute(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = 'ledger_schema'",
+                (schema,),
+            ).fetchone()
+            if found is None:
+                conn.close()
+                return None
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+            row = conn.execute("SELECT version FROM ledger_schema").fetchone()
+            _refuse_newer(schema, 0 if row is None else int(row[0]))
+        except BaseException:
+            conn.close()
+            raise
+    return conn
+
+
+def _refuse_newer(schema: str, version: int) -> None:
+    if version > SCHEMA_VERSION:
+        raise LedgerUnusable(
+            f"the ledger schema {schema!r} was written by a newer campaign-runner (version {version}, this "
+            f"one knows up to {SCHEMA_VERSION}): upgrade campaign-runner on this host"
+        )
+
+
 def migrate(conn: psycopg.Connection[Any], schema: str) -> None:
     name = sql.Identifier(schema)
     with conn.transaction():
@@ -182,11 +229,7 @@ def migrate(conn: psycopg.Connection[Any], schema: str) -> None:
         conn.execute("CREATE TABLE IF NOT EXISTS ledger_schema (version INTEGER NOT NULL)")
         row = conn.execute("SELECT version FROM ledger_schema").fetchone()
         version = 0 if row is None else int(row[0])
-        if version > SCHEMA_VERSION:
-            raise LedgerUnusable(
-                f"the ledger schema {schema!r} was written by a newer campaign-runner (version {version}, this "
-                f"one knows up to {SCHEMA_VERSION}): upgrade campaign-runner on this host"
-            )
+        _refuse_newer(schema, version)
         for statements in MIGRATIONS[version:]:
             for statement in statements:
                 conn.execute(statement)  # (our own constant SQL)

@@ -6,11 +6,9 @@ import json
 import sqlite3
 from collections.abc import Iterable
 
-from runner.ledger.records import Planned, SkippedRow, now
+from runner.ledger.records import Planned, SkippedRow, in_batches, now
 from runner.ledger.sqlite.schema import get_meta, set_meta, transaction
 from runner.ledger.states import EDITABLE, MESSAGED, POLICY_DECIDED, REPLANNED, SENDABLE, State
-
-BATCH = 2000  # rows written at a time
 
 _EDITABLE = ", ".join(f"'{state}'" for state in EDITABLE)
 _SENDABLE = ", ".join(f"'{state}'" for state in SENDABLE)
@@ -42,17 +40,8 @@ class SqliteAudience:
         # (one sender per campaign: every run syncs)
         with transaction(self.db):
             self.db.execute("DELETE FROM skipped")
-            planned: list[Planned] = []
-            skipped: list[SkippedRow] = []
-            for item in items:
-                if isinstance(item, Planned):
-                    planned.append(item)
-                else:
-                    skipped.append(item)
-                if len(planned) >= BATCH or len(skipped) >= BATCH:
-                    self._write(run_id, campaign_commit, planned, skipped)
-                    planned, skipped = [], []
-            self._write(run_id, campaign_commit, planned, skipped)
+            for planned, skipped in in_batches(items):
+                self._write(run_id, campaign_commit, planned, skipped)
             set_meta(self.db, "audience_run", str(run_id))
             set_meta(self.db, "source_fingerprint", fingerprint)
         return run_id

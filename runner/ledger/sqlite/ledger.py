@@ -95,6 +95,9 @@ class SqliteLedger:
             counts[state] = counts.get(state, 0) + n
         return counts
 
+    def in_flight_elsewhere(self, run_id: int) -> dict[str, int]:
+        return {}  # (one sender per campaign: the campaign's lock)
+
     def attempted(self) -> int:
         row = self.db.execute(
             "SELECT COUNT(*) FROM messages WHERE seen_run = ? AND attempts > 0", (self.audience.last_run(),)

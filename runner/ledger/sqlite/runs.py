@@ -36,31 +36,12 @@ class SqliteRuns:
         return found[0] if found else None
 
     def latest(self, command: str | None = None, limit: int = 10) -> list[RunInfo]:
-        sql = (
-            "SELECT id, command, started_at, finished_at, exit_code, counts, campaign_commit, tree_dirty, "
-            "plan_fingerprint FROM runs"
-        )
+        sql = f"SELECT {RunInfo.COLUMNS} FROM runs"
         args: tuple[Any, ...] = ()
         if command:
             sql += " WHERE command = ?"
             args = (command,)
-        found = []
-        for row in self.db.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)):
-            run_id, command, started_at, finished_at, exit_code, counts, commit, dirty, plan = row
-            found.append(
-                RunInfo(
-                    run_id,
-                    command,
-                    started_at,
-                    finished_at,
-                    exit_code,
-                    json.loads(counts) if counts else {},
-                    commit,
-                    None if dirty is None else bool(dirty),
-                    plan,
-                )
-            )
-        return found
+        return [RunInfo.of_row(row) for row in self.db.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit))]
 
     def history(self, most: int) -> tuple[list[RunInfo], int]:
         total = int(self.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
