@@ -32,9 +32,9 @@ from runner.campaign.schema import load
 from runner.ledger.backend import open_ledger
 from runner.ledger.records import Batch, Outcome
 from runner.ledger.states import State
+from runner.outputs import campaign_folder
 from runner.report import csv as report
 from runner.sending.audience_pass import planned_rows
-from runner.sending.run import campaign_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 

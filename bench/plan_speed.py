@@ -42,8 +42,8 @@ def sync_ledger(campaign: Path, outputs: Path) -> None:
     from runner.campaign.expansion import Expansion
     from runner.campaign.schema import load
     from runner.ledger.backend import open_ledger
+    from runner.outputs import campaign_folder
     from runner.sending.audience_pass import planned_rows
-    from runner.sending.run import campaign_folder
 
     loaded = load(campaign)
     ledger = open_ledger(campaign_folder(outputs, loaded.id), loaded.id)

@@ -24,12 +24,13 @@ from runner.callbacks.receiver import create_receiver
 from runner.campaign.schema import Campaign
 from runner.errors import ExitCode
 from runner.ledger.backend import open_ledger
+from runner.outputs import SANDBOX_FOLDER, campaign_folder
 from runner.policy.replies import ReplyRecorder
 from runner.policy.rules import rules_for
 from runner.policy.store import STORE_FILE, open_store
 from runner.report import files as report_files
 from runner.report.cost import CostLine, describe_totals, summarize
-from runner.sending.run import SANDBOX_FOLDER, SendOptions, campaign_folder, send_campaign
+from runner.sending.run import SendOptions, send_campaign
 from runner.serving import BackgroundServer
 from runner.simulator import SimulatorConfig, create_app
 from runner.telesign.auth import DEMO_API_KEY, DEMO_CUSTOMER_ID, Credentials

@@ -25,13 +25,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner.callbacks.log import read_callbacks
+from runner.callbacks.log import read_callbacks, read_callbacks_and_replies
 from runner.callbacks.payload import Callback, Malformed
 from runner.callbacks.rules import ORDER_OF_CODE, ORDER_OF_FINAL, ORDER_TIMED, order_micros
 from runner.callbacks.timeparse import format_micros
 from runner.ledger.interface import Deliveries, Ledger
 from runner.ledger.records import ChannelStatus, Cost, MergedDelivery, MergeState, StoredDelivery
 from runner.policy.replies import INBOUND_CODE as INBOUND
+from runner.policy.replies import Reply
 from runner.report import files as report
 
 BATCH = 2_000  # callbacks of messages not seen yet, joined to them at a time
@@ -65,14 +66,22 @@ def enrich(
     logs: Iterable[Path],
     report_path: Path,
     replies: Callable[[], Mapping[str, tuple[int, bool]]] | None = None,
+    on_reply: Callable[[Reply], object] | None = None,
 ) -> EnrichResult:
     """Merge the logs' delivery callbacks into the ledger and rewrite the report (with `replies`,
-    the recipient store's reply counts for this campaign, read once the merge is done)."""
+    the recipient store's reply counts for this campaign, read once the merge is done). `on_reply`
+    is given each inbound reply as the same read of the logs comes to it (`campaign enrich` records
+    it in the recipient store: runner.policy.replies.apply_reply)."""
     logs = list(logs)
     result = EnrichResult()
     with ledger.deliveries.enriching():
         run = _Run(ledger.deliveries, result)
-        for record in read_callbacks(logs, run.next_arrival):
+        for record in (
+            read_callbacks_and_replies(logs, run.next_arrival) if on_reply else read_callbacks(logs, run.next_arrival)
+        ):
+            if isinstance(record, Reply):
+                on_reply(record)  # type: ignore[misc]  # (a Reply is read only with on_reply given)
+                continue
             result.lines += 1
             if isinstance(record, Malformed):
                 result.malformed += 1

@@ -32,11 +32,13 @@ from typing import Any
 
 from runner.callbacks.payload import Callback, Malformed, canonical_json, from_canonical, payload_to_callback
 from runner.errors import InvalidInput
+from runner.policy.replies import Reply, reply_in_line
 
 MAX_LINE_BYTES = 1024 * 1024  # the receiver refuses bodies over 64 KB; this leaves ample room
 _GZIP_MAGIC = b"\x1f\x8b"
 _UTF8_BOM = b"\xef\xbb\xbf"
 _READ_CHUNK = 64 * 1024
+_INBOUND = b"mo_"  # in every line that may be a reply (sub_resource mo_sms, mo_viber): others are not parsed for one
 _LINE_LIMIT = MAX_LINE_BYTES + 1  # read at most this much of a line: one byte more says it is too long
 
 LogRecord = Callback | Malformed
@@ -47,15 +49,24 @@ def read_callbacks(paths: Iterable[Path], first_arrival: int = 0) -> Iterator[Lo
     callbacks' `arrival` consecutively from `first_arrival` across all of them."""
     arrival = first_arrival
     for path in paths:
-        arrival = yield from _read(path, arrival)
+        arrival = yield from _read(path, arrival, False)  # type: ignore[misc]  # (no Reply: replies=False)
+
+
+def read_callbacks_and_replies(paths: Iterable[Path], first_arrival: int = 0) -> Iterator[LogRecord | Reply]:
+    """`read_callbacks`, and besides, for a line that carries an inbound reply (runner.policy.replies),
+    its `Reply`, just before that line's own record: one read of each log serves both the delivery
+    statuses and the opt-outs (`campaign enrich`)."""
+    arrival = first_arrival
+    for path in paths:
+        arrival = yield from _read(path, arrival, True)
 
 
 def read_log(path: Path, first_arrival: int = 0) -> Iterator[LogRecord]:
     """The records of one log (plain or gzip), streamed line by line."""
-    return _read(path, first_arrival)
+    return _read(path, first_arrival, False)  # type: ignore[return-value]  # (no Reply without replies=True)
 
 
-def _read(path: Path, first_arrival: int) -> Generator[LogRecord, None, int]:
+def _read(path: Path, first_arrival: int, replies: bool) -> Generator[LogRecord | Reply, None, int]:
     """The records of one log; returns the next arrival number. (The hot loop of `enrich`, a million
     lines a run: parse_line's fast way is written out here, each call saved counts.)"""
     name = str(path)
@@ -74,6 +85,10 @@ def _read(path: Path, first_arrival: int) -> Generator[LogRecord, None, int]:
                 if not raw:
                     break
                 number += 1
+                if replies and _INBOUND in raw:
+                    reply = reply_in_line(raw)
+                    if reply is not None:
+                        yield reply
                 if raw[-1:] != b"\n":
                     if len(raw) == _LINE_LIMIT:  # longer than MAX_LINE_BYTES: skipped, never held whole
                         _skip_line(stream)

@@ -11,10 +11,10 @@ from runner.campaign.schema import load
 from runner.commands.outputs_hint import sandbox_hint
 from runner.errors import ExitCode
 from runner.ledger.backend import campaign_lock, describe, open_existing, shared_ledger_url
-from runner.policy.replies import apply_reply, replies_in_logs
+from runner.outputs import campaign_folder
+from runner.policy.replies import Reply, apply_reply
 from runner.policy.rules import rules_for
 from runner.policy.store import open_store, where
-from runner.sending.run import campaign_folder
 
 
 def run(file: Path, logs: list[Path], outputs: Path, ledger_option: str | None = None) -> int:
@@ -32,10 +32,17 @@ def run(file: Path, logs: list[Path], outputs: Path, ledger_option: str | None =
     try:
         with campaign_lock(folder, campaign.id, "enrich", url):
             run_id = ledger.runs.start("enrich")
-            # Replies first: STOP and START into the repository's opt-out store (docs/policy.md)
+            # Replies, in the same read of the logs: STOP and START into the repository's opt-out
+            # store (docs/policy.md), all recorded before the report counts them
             keywords = rules_for(campaign).keywords
-            meanings = Counter(apply_reply(store, reply, keywords) for reply in replies_in_logs(logs))
-            result = enrich(ledger, logs, folder / "report.csv", lambda: store.replies_to(campaign.id))
+            meanings: Counter[str] = Counter()
+
+            def take_reply(reply: Reply) -> None:
+                meanings[apply_reply(store, reply, keywords)] += 1
+
+            result = enrich(
+                ledger, logs, folder / "report.csv", lambda: store.replies_to(campaign.id), on_reply=take_reply
+            )
             ledger.runs.finish(
                 run_id,
                 ExitCode.OK,

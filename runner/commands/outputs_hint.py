@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from runner.ledger.backend import ledger_exists
-from runner.sending.run import SANDBOX_FOLDER, campaign_folder
+from runner.outputs import SANDBOX_FOLDER, campaign_folder
 
 
 def sandbox_hint(outputs: Path, campaign_id: str, command: str, file: Path) -> str | None:

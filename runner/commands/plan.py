@@ -10,10 +10,10 @@ from runner.atomic import atomic_write
 from runner.campaign.schema import load
 from runner.errors import ExitCode, UsageProblem
 from runner.ledger.backend import open_read_only, shared_ledger_url
+from runner.outputs import campaign_folder
 from runner.plan import formats
 from runner.plan.compute import PlanOptions, make_plan
 from runner.plan.model import Plan
-from runner.sending.run import campaign_folder
 
 
 def run(

@@ -13,7 +13,7 @@ from runner.callbacks.poll import PollResult, poll
 from runner.campaign.schema import Campaign, load
 from runner.errors import ExitCode
 from runner.ledger.backend import campaign_lock, describe, open_existing, shared_ledger_url
-from runner.sending.run import campaign_folder
+from runner.outputs import campaign_folder
 from runner.telesign import settings as config
 from runner.telesign.settings import TelesignSettings
 

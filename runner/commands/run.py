@@ -21,6 +21,7 @@ from runner.commands.send import show
 from runner.errors import CampaignLocked, CannotProceed, ExitCode, InvalidInput
 from runner.ledger.backend import open_existing, shared_ledger_url
 from runner.ledger.states import claimable
+from runner.outputs import campaign_folder
 from runner.plan import git
 from runner.plan.inputs import plans_required
 from runner.plan.model import plan_beside, read_plan
@@ -28,7 +29,7 @@ from runner.plan.stale import PlanStale
 from runner.policy.schema import policy_for
 from runner.policy.store import read_store
 from runner.sending.audience_pass import source_fingerprint, with_opt_ins
-from runner.sending.run import SendOptions, campaign_folder, send_campaign
+from runner.sending.run import SendOptions, send_campaign
 from runner.telesign import settings as config
 from runner.telesign.settings import TelesignSettings
 

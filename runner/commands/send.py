@@ -12,8 +12,9 @@ from runner.campaign.schema import Campaign, load
 from runner.errors import EndpointUnreachable, ExitCode, InvalidInput, Problem, UsageProblem, WrongEndpoint
 from runner.ledger.backend import open_ledger, shared_ledger_url
 from runner.ledger.records import TestSend
+from runner.outputs import campaign_folder
 from runner.sending.audience_pass import CheckedAudience, check_every_row
-from runner.sending.run import CampaignRun, SendOptions, campaign_folder, send_campaign
+from runner.sending.run import CampaignRun, SendOptions, send_campaign
 from runner.sending.stops import wrong_endpoint_line
 from runner.telesign import settings as config
 from runner.telesign.client import Answer, OmnichannelClient

@@ -11,10 +11,10 @@ from runner.commands.outputs_hint import sandbox_hint
 from runner.errors import ExitCode, InvalidInput
 from runner.ledger.backend import describe, open_existing, shared_ledger_url
 from runner.ledger.records import RunInfo
+from runner.outputs import campaign_folder
 from runner.plan.model import plan_beside, read_plan
 from runner.policy.store import read_store
 from runner.report.cost import describe_totals, summarize
-from runner.sending.run import campaign_folder
 
 RUNS_SHOWN = 10
 # A run stopped by Ctrl-C or SIGTERM still finishes (runner.sending.signals): say how it ended.

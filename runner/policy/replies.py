@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from runner.callbacks.payload import canonical_json
@@ -110,30 +108,20 @@ def apply_reply(store: RecipientStore, reply: Reply, keywords: Keywords) -> Mean
     return meaning
 
 
-def replies_in_logs(paths: Iterable[Path]) -> Iterator[Reply]:
-    """The replies in callback logs (the receiver's lines or plain payloads, .gz too), streamed;
-    lines that do not mention an inbound channel are passed over without being parsed."""
-    import gzip
-
-    for path in paths:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as lines:
-            for raw in lines:
-                if b"mo_" not in raw:
-                    continue
-                try:
-                    document = json.loads(raw)
-                except ValueError:
-                    continue
-                if not isinstance(document, dict):
-                    continue
-                payload = document.get("payload") if "payload" in document else document
-                if not isinstance(payload, dict):
-                    continue
-                received = parse_updated_on(document.get("received_at"))
-                reply = parse_reply(payload, received)
-                if reply is not None:
-                    yield reply
+def reply_in_line(raw: bytes) -> Reply | None:
+    """The reply a callback log's line carries (a receiver's line or a plain payload), if any: the
+    log reader (runner.callbacks.log, read with replies=True) asks this of each line that mentions
+    an inbound channel, in the one pass that also reads the delivery callbacks."""
+    try:
+        document = json.loads(raw)
+    except (ValueError, RecursionError):  # (not JSON, or nested past the parser's depth: no reply)
+        return None
+    if not isinstance(document, dict):
+        return None
+    payload = document.get("payload") if "payload" in document else document
+    if not isinstance(payload, dict):
+        return None
+    return parse_reply(payload, parse_updated_on(document.get("received_at")))
 
 
 def _object(value: object) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from runner.ledger.backend import campaign_lock, ledger_exists, open_ledger
 from runner.ledger.interface import Ledger
 from runner.ledger.records import Provenance
 from runner.ledger.states import NOT_ACCEPTED, State, claimable
+from runner.outputs import campaign_folder
 from runner.plan import git
 from runner.policy.gate import Clock, Gate, system_clock
 from runner.policy.schema import policy_for
@@ -82,13 +83,6 @@ class CampaignRun:
     note: str = ""
     deferred: str = ""  # "N deferred until <first time>": not a failure (docs/policy.md)
     in_git: bool = True  # False: the campaign file is not in a git repository, no commit recorded
-
-
-SANDBOX_FOLDER = "sandbox"  # a rehearsal's outputs: <outputs>/sandbox/<campaign-id>/ (runner.sandbox)
-
-
-def campaign_folder(outputs: Path, campaign_id: str) -> Path:
-    return outputs / campaign_id
 
 
 def send_campaign(

@@ -5,6 +5,7 @@ the sandbox run twice."""
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import os
 import socket
@@ -16,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from runner.callbacks.log import MAX_LINE_BYTES
 from runner.telesign.auth import callback_headers
 from tests.fixtures.receiver import TEST_CREDENTIALS
 from tests.fixtures.simulator import MakeSimulator
@@ -91,6 +93,30 @@ def test_enrich_reads_replies_from_the_log_and_the_report_shows_them(
     assert sent.exit_code == 0 and "1 suppressed" in sent.output
     [row] = ledger_rows(out, "autumn")
     assert row["status_description"] == "opted out 2026-12-01 by a STOP reply to spring"
+
+
+def test_enrich_reads_a_reply_from_a_rotated_gzip_log_past_an_overlong_line(
+    tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
+    # one read of each log serves the delivery callbacks and the replies: a rotated log compressed
+    # without a .gz name is read by its content, and a line too long to hold is skipped, never held
+    sim = make_simulator()
+    out = tmp_path / "out"
+    file = write(tmp_path / "c", "spring", [STOPPER])
+    assert campaign("send", str(file), "--outputs", str(out), env=telesign_env(sim.url)).exit_code == 0
+    reference = next(r.reference_id for r in sim.app.accepted() if r.phone_number == STOPPER_DIGITS)
+    overlong = b'{"sub_resource": "mo_sms", "x": "' + b"y" * (MAX_LINE_BYTES + 10) + b'"}\n'
+    reply = json.dumps({"received_at": "2026-12-01T12:00:01Z", "payload": stop_from(STOPPER_DIGITS, reference)})
+    log = tmp_path / "callbacks.jsonl.1"
+    log.write_bytes(gzip.compress(overlong + reply.encode() + b"\n"))
+
+    result = campaign("enrich", str(file), "--callbacks", str(log), "--outputs", str(out))
+
+    assert result.exit_code == 0, result.output
+    assert f"{log}:1: line longer than {MAX_LINE_BYTES} bytes: skipped" in result.output
+    assert "1 replies read: 1 opted out" in result.output
+    listed = campaign("optouts", "list", "--outputs", str(out))
+    assert listed.output.startswith("+12125550100  opted out ")
 
 
 def test_optouts_by_hand_add_remove_list_export(tmp_path: Path, make_simulator: MakeSimulator) -> None:
