@@ -76,23 +76,39 @@ def enrich(
     result = EnrichResult()
     with ledger.deliveries.enriching():
         run = _Run(ledger.deliveries, result)
-        for record in (
+        records = (
             read_callbacks_and_replies(logs, run.next_arrival) if on_reply else read_callbacks(logs, run.next_arrival)
-        ):
-            if isinstance(record, Reply):
-                on_reply(record)  # type: ignore[misc]  # (a Reply is read only with on_reply given)
-                continue
-            result.lines += 1
-            if isinstance(record, Malformed):
+        )
+        # The hot loop, a million records a run: a callback whose message has a slot already (most
+        # of them) is merged here at once; `run.take` does the rest (runner.callbacks.enrichment._Run).
+        merged = run.merged
+        by_reference, add = merged.by_reference, merged.add
+        next_arrival = run.next_arrival
+        for record in records:
+            if isinstance(record, Callback):
+                result.lines += 1
+                next_arrival = record.arrival + 1
+                if record.code == INBOUND:  # a reply, not a delivery status: no message's status changes
+                    result.replies += 1
+                    continue
+                result.callbacks += 1
+                reference = record.reference_id
+                slot = None if reference is None else by_reference.get(reference)
+                if slot is not None:
+                    add(slot, record)
+                    continue
+                run.next_arrival = next_arrival  # (what a write-out in take records)
+                run.take(record)
+                merged = run.merged  # (a new one once MAX_MESSAGES were written out)
+                by_reference, add = merged.by_reference, merged.add
+            elif isinstance(record, Malformed):
+                result.lines += 1
                 result.malformed += 1
                 result.note(str(record))
-                continue
-            run.next_arrival = record.arrival + 1
-            if record.code == INBOUND:  # a reply, not a delivery status: no message's status changes
-                result.replies += 1
-                continue
-            result.callbacks += 1
-            run.take(record)
+            elif on_reply is not None:
+                on_reply(record)
+        run.next_arrival = next_arrival
+        by_reference = {}  # (let go: Merged.save frees the joins' memory for the writing, ~20 MB at 250,000)
         run.finish()
     report.write(ledger, report_path, replies() if replies is not None else None)
     return result

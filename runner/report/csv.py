@@ -45,6 +45,7 @@ _STATE = COLUMNS.index("state")
 _DESCRIPTION = COLUMNS.index("status_description")
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset(FORMULA_STARTS)  # (each one character)
 _E164 = re.compile(r"\+[0-9]{1,15}")
 _PHONE = COLUMNS.index("phone_number")
 
@@ -74,7 +75,12 @@ def report_row(row: Sequence[Any]) -> list[Any]:
             cells[text] = codes.description(cells[code])
     if not cells[_DESCRIPTION]:
         cells[_DESCRIPTION] = STATE_DESCRIPTIONS.get(cells[_STATE], cells[_DESCRIPTION])
-    return [neutralise(value, column) for column, value in enumerate(cells)]
+    # (neutralise asked only of a text that starts like a formula: 26 calls a row cost more than the
+    # rest of the report's writing, at 250,000 rows)
+    return [
+        neutralise(value, column) if isinstance(value, str) and value[:1] in _FORMULA_FIRST else value
+        for column, value in enumerate(cells)
+    ]
 
 
 def write(ledger: Ledger, path: Path, replies: Mapping[str, tuple[int, bool]] | None = None) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 import json
 import sqlite3
 from collections.abc import Collection, Iterator
@@ -151,7 +152,12 @@ class SqliteLedger:
                FROM skipped ORDER BY position""",
             (run_id,),
         )
-        for row in heapq.merge(messages, skipped, key=lambda row: int(row[0])):
+        first_skipped = skipped.fetchone()
+        if first_skipped is None:  # (the usual case: no merge to pay for, row by row)
+            for row in messages:
+                yield row[1:]
+            return
+        for row in heapq.merge(messages, itertools.chain((first_skipped,), skipped), key=lambda row: int(row[0])):
             yield row[1:]
 
     def states_of(self, keys: Collection[str]) -> dict[str, State]:
