@@ -178,6 +178,13 @@ class Ledger(Protocol):
         skipped rows; every state is present."""
         ...
 
+    def one_reading(self) -> AbstractContextManager[None]:
+        """The reads made inside it see the ledger as it was at one moment. A sender finishing beside
+        others takes their live messages out of its counts (in_flight_elsewhere): read at two
+        moments, another sender settling or claiming in between would leave a difference that
+        looks like this run's unfinished business (a false exit 3)."""
+        ...
+
     def in_flight_elsewhere(self, run_id: int) -> dict[str, int]:
         """Messages of the run's audience that another sender, alive now, claimed and has not
         settled yet (sending, or failed between its attempts), by state: a sender finishing beside

@@ -234,12 +234,20 @@ def _send_locked(
             elif outcome.invalid:
                 ledger.runs.finish(run_id, ExitCode.INVALID, {})
             else:
-                counts = ledger.counts(audience)
-                deferred = ledger.deferred(audience)
+                # Messages other live senders are still sending are theirs to report, not this run's:
+                # read with the counts at one moment. Another sender that settles its last messages
+                # and exits between the snapshot and the look at its lock would leave them counted
+                # here; a second reading (a fresh snapshot) sees them settled, while a dead sender's
+                # stay `sending` in every reading.
+                for _ in range(2):
+                    with ledger.one_reading():
+                        counts = ledger.counts(audience)
+                        deferred = ledger.deferred(audience)
+                        mine = _less(counts, ledger.in_flight_elsewhere(audience))
+                    code = exit_code(mine, outcome.stopped) if outcome.error is None else _error_code(outcome.error)
+                    if code != ExitCode.INCOMPLETE:
+                        break
                 later = f"{sum(n for _, n in deferred)} deferred until {deferred[0][0]}" if deferred else ""
-                # (messages other live senders are still sending are theirs to report: not this run's)
-                mine = _less(counts, ledger.in_flight_elsewhere(audience))
-                code = exit_code(mine, outcome.stopped) if outcome.error is None else _error_code(outcome.error)
                 # Finished before the report is written, so that report.html's run history shows
                 # this run's exit code (the code depends on the ledger's counts only, not the report).
                 ledger.runs.finish(run_id, code, counts)

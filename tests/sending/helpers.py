@@ -17,8 +17,9 @@ from tests.testing.cli import invoke
 
 
 def phone(i: int, last_digit: int) -> str:
-    """A valid US number (202-555-01xx is a fictional but valid range) ending in `last_digit`."""
-    return f"+1 202 555 {(i * 10 + last_digit) % 10000:04d}"
+    """A valid US number in Washington's 202 area ending in `last_digit`, distinct for every `i`: 202-555
+    for the first 1,000, then 202-554, 202-553... (a 3,000-recipient reliability run needs 3,000 phones)."""
+    return f"+1 202 {555 - i // 1000} {(i * 10 + last_digit) % 10000:04d}"
 
 
 def write_campaign(

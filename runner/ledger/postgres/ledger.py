@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -104,6 +105,14 @@ class PostgresLedger:
             ):
                 counts[state] = counts.get(state, 0) + int(n)
         return counts
+
+    @contextmanager
+    def one_reading(self) -> Iterator[None]:
+        # One REPEATABLE READ transaction: every query in it sees one snapshot of the messages
+        # (pg_locks, read by in_flight_elsewhere, is live: a sender that dies meanwhile counts as dead).
+        with reported(self.url), self.conn.transaction():
+            self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield
 
     def in_flight_elsewhere(self, run_id: int) -> dict[str, int]:
         # Claimed last by a run other than this process's whose lock is still held: its process is

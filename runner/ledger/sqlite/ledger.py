@@ -14,6 +14,7 @@ import itertools
 import json
 import sqlite3
 from collections.abc import Collection, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,9 @@ class SqliteLedger:
         for state, n in self.db.execute("SELECT state, COUNT(*) FROM skipped GROUP BY state"):
             counts[state] = counts.get(state, 0) + n
         return counts
+
+    def one_reading(self) -> AbstractContextManager[None]:
+        return nullcontext()  # (one sender per campaign, the campaign's lock: nobody writes meanwhile)
 
     def in_flight_elsewhere(self, run_id: int) -> dict[str, int]:
         return {}  # (one sender per campaign: the campaign's lock)
