@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runner.campaign.phones import BadNumber, PhoneCheck, to_e164
 from runner.policy.windows import Window, parse_window, zone
@@ -153,3 +155,26 @@ def test_a_numbers_zones_are_what_phonenumbers_says(written: str, check: PhoneCh
     found = zones_of(e164, None, None)
     assert list(found.names) == expected
     assert found.source == ("phone" if expected else "unknown")
+
+
+# The opening is remembered per UTC minute and set of zones (windows are written to the minute):
+# asked at any second of any minute, it is what the window's own search finds for that moment,
+# across DST changes, overnight and weekday-only windows and zones offset by 30 and 45 minutes.
+ZONES = ["America/New_York", "America/Los_Angeles", "Europe/London", "Asia/Kolkata", "Asia/Kathmandu",
+         "Australia/Sydney", "Australia/Adelaide", "Pacific/Chatham", "Asia/Tokyo"]  # fmt: skip
+WINDOWS = [TCPA, parse_window("22:00-06:30", None), parse_window("09:15-17:45", ["mon", "tue", "wed", "thu", "fri"])]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    window=st.sampled_from(WINDOWS),
+    at=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31)),
+    names=st.lists(st.sampled_from(ZONES), min_size=1, max_size=3, unique=True),
+)
+def test_the_remembered_opening_is_the_searched_one_at_any_second(
+    window: Window, at: datetime, names: list[str]
+) -> None:
+    moment, zones = at.replace(tzinfo=UTC), [zone(n) for n in names]
+    assert window.next_open(moment, zones) == window._next_open(moment, zones)
+    later_in_that_minute = moment.replace(second=59, microsecond=999_999)
+    assert window.next_open(later_in_that_minute, zones) == window._next_open(later_in_that_minute, zones)

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.fixtures.simulator import MakeSimulator
+from tests.fixtures.simulator import MakeSimulator, SimulatorServer
 from tests.sending.helpers import ROOT, campaign, subprocess_env, telesign_env, wait_for_accepted, write_campaign
 
 RECIPIENTS = 80
@@ -26,14 +26,21 @@ def sender(file: Path, out: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
+def slow_campaign(
+    tmp_path: Path, make_simulator: MakeSimulator, url: str
+) -> tuple[SimulatorServer, Path, dict[str, str]]:
+    """A simulator answering in 250 ms, the campaign, and the senders' environment on the shared ledger."""
+    sim = make_simulator(latency_ms=250)
+    file = write_campaign(tmp_path / "c", digits=[i % 6 for i in range(RECIPIENTS)], sending=SENDING)
+    return sim, file, subprocess_env(sim.url, CAMPAIGN_LEDGER_URL=url)
+
+
 def test_a_sender_finishing_beside_another_exits_0(
     tmp_path: Path, make_simulator: MakeSimulator, shared_ledger_url: str
 ) -> None:
     # Every answer takes 250 ms: whichever sender finds nothing left to claim first still sees
     # up to 4 of the other's messages `sending`.
-    sim = make_simulator(latency_ms=250)
-    file = write_campaign(tmp_path / "c", digits=[i % 6 for i in range(RECIPIENTS)], sending=SENDING)
-    env = subprocess_env(sim.url, CAMPAIGN_LEDGER_URL=shared_ledger_url)
+    sim, file, env = slow_campaign(tmp_path, make_simulator, shared_ledger_url)
     senders = [sender(file, tmp_path / f"host-{n}", env) for n in range(2)]
     outputs = [s.communicate(timeout=120)[0] for s in senders]
     assert [s.returncode for s in senders] == [0, 0], outputs
@@ -44,9 +51,7 @@ def test_a_sender_finishing_beside_another_exits_0(
 def test_messages_a_killed_sender_left_sending_still_make_the_other_exit_3(
     tmp_path: Path, make_simulator: MakeSimulator, shared_ledger_url: str
 ) -> None:
-    sim = make_simulator(latency_ms=250)
-    file = write_campaign(tmp_path / "c", digits=[i % 6 for i in range(RECIPIENTS)], sending=SENDING)
-    env = subprocess_env(sim.url, CAMPAIGN_LEDGER_URL=shared_ledger_url)
+    sim, file, env = slow_campaign(tmp_path, make_simulator, shared_ledger_url)
     killed, survivor = sender(file, tmp_path / "host-a", env), sender(file, tmp_path / "host-b", env)
     wait_for_accepted(sim.app, 12)
     killed.send_signal(signal.SIGKILL)  # with requests in flight: its claims stay `sending`
