@@ -369,33 +369,11 @@ Outcome by the phone number's last digit:
     default=None,
     help="Append one JSON line per accepted request to FILE (flushed at once).",
 )
-def simulate(
-    host: str,
-    port: int,
-    callback_url: str | None,
-    time_scale: float,
-    tps: int | None,
-    latency_ms: float,
-    fail_rate: float,
-    drop_rate: float,
-    seed: int,
-    journal_path: Path | None,
-) -> None:
+def simulate(**options: Any) -> None:
+    # (the options are typed once, by runner.commands.simulate.run's signature, which they reach as they are)
     from runner.commands import simulate as command
 
-    dispatch(
-        command.run,
-        host=host,
-        port=port,
-        callback_url=callback_url,
-        time_scale=time_scale,
-        tps=tps,
-        latency_ms=latency_ms,
-        fail_rate=fail_rate,
-        drop_rate=drop_rate,
-        seed=seed,
-        journal_path=journal_path,
-    )
+    dispatch(command.run, **options)
 
 
 def main() -> None:
