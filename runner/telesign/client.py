@@ -6,19 +6,21 @@ The rule that keeps "never send twice": only what certainly did not create a mes
 
 from __future__ import annotations
 
-import importlib
+import asyncio
 import json
-import ssl
-from collections.abc import Awaitable, Callable
+import urllib.request
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
 from runner.telesign import codes
 from runner.telesign.auth import basic_authorization, digest_headers
+from runner.telesign.connection import ConnectFailed, Connection, Endpoint, NoAnswer
 from runner.telesign.settings import TelesignSettings
 
 PATH = "/v1/omnichannel"
@@ -63,7 +65,21 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def classify(response: httpx.Response) -> Answer:
+class HTTPAnswer(Protocol):
+    """What classify reads of an answer: a runner.telesign.connection.Response, or an httpx.Response
+    (the proxied send's, the tests')."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def reason_phrase(self) -> str: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...  # looked up by lower-case name
+    @property
+    def content(self) -> bytes: ...
+
+
+def classify(response: HTTPAnswer) -> Answer:
     """What Telesign's answer means for this message. Branch on status.code, not on HTTP alone."""
     http = response.status_code
     code: int | None = None
@@ -119,55 +135,40 @@ def _not_telesign(http: int, telesign_json: bool) -> bool:
     return 200 <= http < 300 or (400 <= http < 500 and http not in (401, 429))
 
 
-def _content_kind(response: httpx.Response) -> str:
+def _content_kind(response: HTTPAnswer) -> str:
     kind = response.headers.get("content-type", "").split(";")[0].strip()
     return f"a {kind} page" if kind else "not JSON"
 
 
 class OmnichannelClient:
-    """`concurrency` keep-alive connections, split over several httpx clients of at most
-    CONNECTIONS_PER_POOL each: httpcore's pool rescans all its connections on every request, so
-    one pool of 32 costs about three times the CPU per request of eight pools of 4 (measured with
-    bench/send_throughput.py). Each sender worker keeps to its own lane, hence its own connection."""
-
-    CONNECTIONS_PER_POOL = 4
+    """POSTs omnichannel bodies on `concurrency` keep-alive connections, one per lane: each sender
+    worker keeps to its own lane, hence its own connection (runner.telesign.connection says why
+    these are not httpx's). Where the environment names a proxy for the endpoint (HTTPS_PROXY,
+    ALL_PROXY... as httpx and pip read them), requests go through httpx, which speaks to proxies."""
 
     def __init__(
         self, settings: TelesignSettings, concurrency: int, connect_timeout: float = 5.0, read_timeout: float = 15.0
     ):
         self.settings = settings
-        # Parsed once: httpx parses a URL given as text on every request (a tenth of its CPU here).
-        self.url = httpx.URL(settings.base_url + PATH)
-        # Basic auth's headers are the same for every request: built once (digest's never are).
+        self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
+        url = settings.base_url + PATH
+        self._proxied = _ProxiedClient(url, concurrency, connect_timeout, read_timeout) if _proxy_for(url) else None
+        self.endpoint = Endpoint.of(url)
+        # Every request's fixed lines, joined once; Basic auth's are the same for every request
+        # (digest's never are: a fresh date and nonce each time, added per request).
+        fixed = f"User-Agent: {USER_AGENT}\r\nAccept: application/json\r\n"
+        if settings.auth != "digest":
+            fixed += f"Authorization: {basic_authorization(settings.credentials)}\r\nContent-Type: application/json\r\n"
+        self._head = self.endpoint.head + fixed.encode("latin-1")
         self._basic = {"Authorization": basic_authorization(settings.credentials), "Content-Type": "application/json"}
-        pools = max(1, -(-concurrency // self.CONNECTIONS_PER_POOL))
-        per_pool = -(-concurrency // pools)
-        _load_network_backend()
-        # One TLS context for every pool: httpx builds one per client otherwise, loading the CA
-        # store each time (about 40 ms of CPU per pool, a third of a second at concurrency 32).
-        tls = ssl.create_default_context()
-        self.pools = [
-            httpx.AsyncClient(
-                limits=httpx.Limits(
-                    max_connections=per_pool,
-                    max_keepalive_connections=per_pool,
-                    # Drop idle connections before a server would (uvicorn closes them after 5 s,
-                    # many proxies soon after): a request written onto a connection the server has
-                    # just closed fails ambiguously and would have to be reported `unknown`.
-                    keepalive_expiry=2.0,
-                ),
-                timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout, pool=None),
-                headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-                verify=tls,
-                follow_redirects=False,  # a redirect means a wrong TELESIGN_BASE_URL: see _not_telesign
-            )
-            for _ in range(pools)
-        ]
-        self.per_pool = per_pool
+        self._lanes = [_Lane() for _ in range(max(1, concurrency))]
 
     async def close(self) -> None:
-        for pool in self.pools:
-            await pool.aclose()
+        for lane in self._lanes:
+            if lane.connection is not None:
+                lane.connection.close()
+        if self._proxied is not None:
+            await self._proxied.close()
 
     def _headers(self, body: bytes) -> dict[str, str]:
         if self.settings.auth == "digest":
@@ -175,20 +176,94 @@ class OmnichannelClient:
             return digest_headers(self.settings.credentials, "POST", PATH, body)
         return self._basic
 
+    def _request(self, body: bytes) -> bytes:
+        head = self._head
+        if self.settings.auth == "digest":
+            signed = "".join(f"{name}: {value}\r\n" for name, value in self._headers(body).items())
+            head += signed.encode("latin-1")
+        return b"%sContent-Length: %d\r\n\r\n%s" % (head, len(body), body)
+
     async def send(self, body: bytes, lane: int = 0, on_write: Callable[[], None] | None = None) -> Answer:
-        """POST one body; `lane` (the worker's number) picks the connection pool. `on_write` is
-        called when the request starts to be written: before that (waiting for a connection or a
-        pool slot), a cancelled send certainly reached no one."""
-        pool = self.pools[(lane // self.per_pool) % len(self.pools)]
+        """POST one body on `lane`'s connection. `on_write` is called right before the request is
+        written: before that (waiting for the lane or a connection), a cancelled send certainly
+        reached no one."""
+        if self._proxied is not None:
+            return await self._proxied.send(body, self._headers(body), on_write)
+        slot = self._lanes[lane % len(self._lanes)]
+        async with slot.lock:  # (one request at a time on a connection; uncontended in a send)
+            connection = slot.connection
+            if connection is None or not connection.usable(KEEPALIVE_EXPIRY):
+                if connection is not None:
+                    connection.close()
+                slot.connection = None
+                try:
+                    connection = slot.connection = await Connection.open(self.endpoint, self.connect_timeout)
+                except ConnectFailed as error:
+                    # The connection failed before the request was written: nothing reached Telesign.
+                    return Answer("retry", None, None, f"connection failed: {error}")
+            request = self._request(body)
+            if on_write is not None:
+                on_write()
+            try:
+                response = await connection.request(request, self.read_timeout)
+            except NoAnswer as error:
+                # Read timeout, connection dropped after writing, an answer that is not HTTP: the
+                # request may have been acted on.
+                return Answer("unknown", None, None, f"no answer: {error}")
+        return classify(response)
+
+
+# Drop idle connections before a server would (uvicorn closes them after 5 s, many proxies soon
+# after): a request written onto a connection the server has just closed fails ambiguously and
+# would have to be reported `unknown`.
+KEEPALIVE_EXPIRY = 2.0
+
+
+class _Lane:
+    __slots__ = ("lock", "connection")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.connection: Connection | None = None
+
+
+def _proxy_for(url: str) -> str | None:
+    """The proxy the environment names for `url`, as httpx reads it (HTTPS_PROXY / HTTP_PROXY /
+    ALL_PROXY, NO_PROXY), else None."""
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return proxy
+
+
+class _ProxiedClient:
+    """The send through a proxy named by the environment: httpx's client, which speaks to proxies."""
+
+    def __init__(self, url: str, concurrency: int, connect_timeout: float, read_timeout: float) -> None:
+        self.url = httpx.URL(url)
+        self.client = httpx.AsyncClient(
+            limits=httpx.Limits(
+                max_connections=concurrency,
+                max_keepalive_connections=concurrency,
+                keepalive_expiry=KEEPALIVE_EXPIRY,
+            ),
+            timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout, pool=None),
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            follow_redirects=False,  # a redirect means a wrong TELESIGN_BASE_URL: see _not_telesign
+        )
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def send(self, body: bytes, headers: dict[str, str], on_write: Callable[[], None] | None) -> Answer:
         extensions = {} if on_write is None else {"trace": _on_request_write(on_write)}
         try:
-            response = await pool.post(self.url, content=body, headers=self._headers(body), extensions=extensions)
+            response = await self.client.post(self.url, content=body, headers=headers, extensions=extensions)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
-            # The connection failed before the request was written: nothing reached Telesign.
             return Answer("retry", None, None, f"connection failed: {type(error).__name__}")
         except httpx.TransportError as error:
-            # Read timeout, connection dropped after writing, a write that failed midway: the
-            # request may have been acted on.
             return Answer("unknown", None, None, f"no answer: {type(error).__name__}")
         return classify(response)
 
@@ -201,13 +276,3 @@ def _on_request_write(callback: Callable[[], None]) -> Callable[[str, dict[str, 
             callback()
 
     return trace
-
-
-def _load_network_backend() -> None:
-    """httpcore imports its asyncio network backend (anyio's) on the first connection, which stalls
-    the event loop for tens of milliseconds just as the first paced requests leave: they then reach
-    Telesign bunched, over the rate in that second (bench/rate_accuracy.py). Import it now."""
-    try:
-        importlib.import_module("anyio._backends._asyncio")
-    except ImportError:
-        pass  # another httpcore backend layout: only the first request is slower
