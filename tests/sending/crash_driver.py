@@ -3,7 +3,8 @@
     python -m tests.sending.crash_driver POINT N campaign-args...
 
 POINT: before_claim (the claim's transaction is about to commit), after_claim (it committed,
-the request has not left), during_request (the request is on the wire), after_response (the
+the request has not left), after_write (the request was just handed to the socket, nothing of the
+answer read), during_request (the request is on the wire), after_response (the
 answer arrived, its outcome is not committed); during_sync (the ledger's sync has read N rows
 kept by the check pass, runner.sending.audience_pass), after_sync (the sync committed, nothing is
 claimed yet; N is ignored). SIGKILL: no handler, no cleanup, as kill -9."""
@@ -58,6 +59,17 @@ def install(point: str, nth: int) -> None:
     ) -> Answer:
         if point == "during_request" and reached():
             asyncio.get_running_loop().call_later(0.05, die)  # the simulator holds it for latency_ms
+        if point == "after_write" and reached():
+            # on_write runs right before the request is written, with no await in between: the
+            # next turn of the loop comes right after the write
+            written = on_write
+
+            def write_then_die() -> None:
+                if written is not None:
+                    written()
+                asyncio.get_running_loop().call_soon(die)
+
+            on_write = write_then_die
         answer = await send(self, body, lane, on_write)
         if point == "after_response" and reached():
             die()

@@ -48,7 +48,7 @@ def run_driver(point: str, nth: int, file: Path, out: Path, url: str) -> subproc
     )
 
 
-@pytest.mark.parametrize("point", ["before_claim", "after_claim", "during_request", "after_response"])
+@pytest.mark.parametrize("point", ["before_claim", "after_claim", "after_write", "during_request", "after_response"])
 def test_kill_9_then_rerun_messages_everyone_at_most_once(
     point: str, tmp_path: Path, make_simulator: MakeSimulator
 ) -> None:
