@@ -16,8 +16,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
-import httpx
-
 from runner.telesign import codes
 from runner.telesign.auth import basic_authorization, digest_headers
 from runner.telesign.connection import ConnectFailed, Connection, Endpoint, NoAnswer
@@ -242,6 +240,9 @@ class _ProxiedClient:
     """The send through a proxy named by the environment: httpx's client, which speaks to proxies."""
 
     def __init__(self, url: str, concurrency: int, connect_timeout: float, read_timeout: float) -> None:
+        import httpx  # (only here: a send without a proxy never imports it, a tenth of its start-up)
+
+        self.httpx = httpx
         self.url = httpx.URL(url)
         self.client = httpx.AsyncClient(
             limits=httpx.Limits(
@@ -259,6 +260,7 @@ class _ProxiedClient:
 
     async def send(self, body: bytes, headers: dict[str, str], on_write: Callable[[], None] | None) -> Answer:
         extensions = {} if on_write is None else {"trace": _on_request_write(on_write)}
+        httpx = self.httpx
         try:
             response = await self.client.post(self.url, content=body, headers=headers, extensions=extensions)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
