@@ -8,9 +8,10 @@ with the rate unlimited (rate = 10000) and CONCURRENCY requests in flight by:
   group commit, fsync), pacing, retries, progress, report: everything a user runs;
 - bare:   a subprocess with a plain httpx loop posting the same pre-rendered bodies (read from
   `send --dry-run`'s dry-run.jsonl) with the same Basic header, to the same server, with the same
-  concurrency and the same connection layout as the runner's client: one httpx.AsyncClient per
-  4 connections (concurrency 32: 8 clients of 4), each worker pinned to its lane's client, the
-  same keep-alive and timeouts. Nothing else: no ledger, no retries, no report.
+  concurrency, in httpx's cheapest layout measured here (the runner's own until it wrote its
+  connections itself, runner.telesign.connection): one httpx.AsyncClient per 4 connections
+  (concurrency 32: 8 clients of 4), each worker pinned to its lane's client, the same keep-alive
+  and timeouts. Nothing else: no ledger, no retries, no report.
 
 CPU is user + system seconds of each subprocess (resource.getrusage(RUSAGE_CHILDREN) around it;
 the simulator is a child too but is not reaped until the end, so it is not counted). Each figure
@@ -59,7 +60,7 @@ from runner.telesign.auth import basic_authorization
 url, path, concurrency = sys.argv[1], sys.argv[2], int(sys.argv[3])
 with open(path, "rb") as handle:
     bodies = [line.rstrip(b"\n") for line in handle if line.strip()]
-PER_POOL = 4  # the runner's OmnichannelClient.CONNECTIONS_PER_POOL
+PER_POOL = 4  # httpx's pool rescans its connections per request: small pools cost least
 
 async def main() -> None:
     pools_n = max(1, -(-concurrency // PER_POOL))

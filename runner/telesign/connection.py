@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -144,8 +145,7 @@ class Connection(asyncio.Protocol):
     # -- asyncio.Protocol ------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport) or hasattr(transport, "write")
-        self._transport = transport  # type: ignore[assignment]  # (uvloop's transports are not subclasses)
+        self._transport = cast(asyncio.Transport, transport)  # (a stream transport: create_connection's)
 
     def data_received(self, data: bytes) -> None:
         if self._answer is None:  # bytes nobody asked for (a 408 before closing): not reusable
