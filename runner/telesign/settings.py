@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlsplit
 
 from runner.errors import InvalidCredentials, MissingCredentials, UsageProblem
 from runner.telesign.auth import Credentials, key_problem
@@ -36,8 +37,10 @@ def from_environment(env: Mapping[str, str] | None = None) -> TelesignSettings:
     if auth not in ("basic", "digest"):
         raise UsageProblem(f"TELESIGN_AUTH must be `basic` or `digest`, not {auth!r}")
     base_url = env.get("TELESIGN_BASE_URL", "").strip() or DEFAULT_BASE_URL
-    if not base_url.startswith(("http://", "https://")):
-        raise UsageProblem(f"TELESIGN_BASE_URL must start with https:// (got {base_url!r})")
+    problem = base_url_problem(base_url)
+    if problem:
+        shown = "it is not shown: it holds a user name or password" if "@" in base_url else f"got {base_url!r}"
+        raise UsageProblem(f"TELESIGN_BASE_URL {problem} ({shown}); for example {DEFAULT_BASE_URL}")
     creds = Credentials(env["TELESIGN_CUSTOMER_ID"].strip(), env["TELESIGN_API_KEY"].strip())
     mode: AuthMode = "digest" if auth == "digest" else "basic"
     check_credentials(creds, mode)
@@ -51,6 +54,24 @@ def from_environment(env: Mapping[str, str] | None = None) -> TelesignSettings:
             f"TELESIGN_ACCOUNT_TPS must be a number of requests per second, 0 < TPS <= 10000 (got {tps_text!r})"
         )
     return TelesignSettings(creds, base_url.rstrip("/"), mode, tps)
+
+
+def base_url_problem(url: str) -> str | None:
+    """What makes `url` unusable as the scheme and host the runner adds /v1/omnichannel to."""
+    if not url.startswith(("http://", "https://")):
+        return "must start with https://"
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return "has a space or a control character"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises for a port out of range or not a number)
+    except ValueError as error:
+        return f"is not a URL: {error}"
+    if not parts.hostname:
+        return "has no host name"
+    if parts.query or parts.fragment or parts.username is not None:
+        return "must be the scheme and host only, without ?query, #fragment or user@"
+    return None
 
 
 def check_credentials(creds: Credentials, auth: AuthMode) -> None:

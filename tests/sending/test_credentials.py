@@ -97,3 +97,31 @@ def test_a_key_with_stray_characters_sends_with_digest_auth(tmp_path: Path, make
     result = campaign("send", str(file), "--outputs", str(tmp_path / "out"), env=env)
     assert result.exit_code == 0, result.output
     assert len(sim.app.accepted()) == 3
+
+
+@pytest.mark.parametrize(
+    ("base_url", "problem"),
+    [
+        ("https://rest-ww.tele sign.com", "a space"),
+        ("https://rest-ww.telesign.com:99999", "Port out of range"),
+        ("https://", "no host name"),
+        ("https://[::1", "not a URL"),
+        ("{url}/v1?x=1", "scheme and host only"),
+        ("https://customer:secret-pw@rest-ww.telesign.com", "scheme and host only"),
+    ],
+)
+def test_a_mistyped_base_url_is_one_line_naming_it_and_sends_nothing(
+    base_url: str, problem: str, tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
+    sim = make_simulator()
+    file = write_campaign(tmp_path / "c", digits=[i % 9 for i in range(RECIPIENTS)])
+    out = tmp_path / "out"
+    env = telesign_env(base_url.format(url=sim.url))
+    for command in (["send", str(file)], ["send", str(file), "--test-to", "+1 202 555 0911"]):
+        result = campaign(*command, "--outputs", str(out), env=env)
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output
+        assert "TELESIGN_BASE_URL" in result.output and problem in result.output
+        assert "secret-pw" not in result.output  # a password in the URL is never echoed
+        assert not (out / "test-campaign").exists()
+    assert sim.app.accepted() == [] and sum(sim.app.outcomes().values()) == 0
