@@ -10,9 +10,10 @@ messages merges in tens of MB; past MAX_MESSAGES what is merged is written out a
 on from the ledger, so memory stays bounded whatever the campaign's size. A million callbacks
 are never held: each is merged as it is read.
 
-Merged deliveries go to the ledger in one transaction (runner.ledger.interface.Deliveries.save): the messages'
-delivery columns, and what a later enrichment needs to go on merging (the winners' orders, the
-digests merged). So re-reading a log changes nothing, and enriching twice, or with logs repeated
+Merged deliveries go to the ledger in one transaction (runner.ledger.interface.Deliveries.save), a
+narrow row per message beside its own (runner.ledger.records.Delivery): the winners' fields the
+report shows, and what a later enrichment needs to go on merging (the winners' orders, the digests
+merged). So re-reading a log changes nothing, and enriching twice, or with logs repeated
 or reordered, gives a byte-identical report.
 """
 
@@ -23,6 +24,7 @@ import sys
 from array import array
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import compress
 from pathlib import Path
 
 from runner.callbacks.log import read_callbacks, read_callbacks_and_replies
@@ -30,7 +32,7 @@ from runner.callbacks.payload import Callback, Malformed
 from runner.callbacks.rules import ORDER_OF_CODE, ORDER_OF_FINAL, ORDER_TIMED, order_micros
 from runner.callbacks.timeparse import format_micros
 from runner.ledger.interface import Deliveries, Ledger
-from runner.ledger.records import ChannelStatus, Cost, MergedDelivery, MergeState, StoredDelivery
+from runner.ledger.records import Delivery
 from runner.policy.replies import INBOUND_CODE as INBOUND
 from runner.policy.replies import Reply
 from runner.report import files as report
@@ -175,7 +177,6 @@ _DESCRIPTION, _LAST_CHANNEL, _VIBER_DESCRIPTION, _SMS_DESCRIPTION, _TEXTS = 0, 1
 # rules.order_head, written out in `add`
 _RANKED, _FINAL, _TIMED = ORDER_OF_CODE.get, ORDER_OF_FINAL, ORDER_TIMED
 _EMPTY = array("q", [_NONE, 0, 0] * 3)
-_NO_COST = Cost()
 _NO_TEXTS = [None] * _TEXTS
 
 
@@ -256,30 +257,33 @@ class Merged:
         new.append(slot)
         return slot
 
-    def _load(self, slot: int, stored: StoredDelivery) -> None:
-        merge = stored.merge
-        self.seen[slot] = merge.seen
+    def _load(self, slot: int, stored: Delivery) -> None:
+        self.seen[slot] = stored.seen
         at, text_at = slot * _WIDTH, slot * _TEXTS
         numbers, texts = self.numbers, self.texts
-        if stored.code is not None:
-            numbers[at + _STATUS : at + _STATUS + 3] = array(
-                "q", (merge.status_order, merge.status_arrival, stored.code)
+        numbers[at + _STATUS : at + _STATUS + 3] = array("q", (stored.status_order, stored.status_arrival, stored.code))
+        texts[text_at + _DESCRIPTION] = _shared(stored.description)
+        texts[text_at + _LAST_CHANNEL] = _shared(stored.last_channel)
+        if order_micros(stored.status_order) is None:
+            self.raw_time[slot] = stored.updated_on
+        for offset, text_offset, order, arrival, code, description in (
+            (_VIBER, _VIBER_DESCRIPTION, stored.viber_order, stored.viber_arrival, stored.viber_code,
+             stored.viber_description),
+            (_SMS, _SMS_DESCRIPTION, stored.sms_order, stored.sms_arrival, stored.sms_code, stored.sms_description),
+        ):  # fmt: skip
+            if order is not None and arrival is not None and code is not None:
+                numbers[at + offset : at + offset + 3] = array("q", (order, arrival, code))
+                texts[text_at + text_offset] = _shared(description)
+        if stored.other_channels:
+            self.others[slot] = {name: (o, a, c, d) for name, (o, a, c, d) in json.loads(stored.other_channels).items()}
+        if stored.price_order is not None and stored.price_arrival is not None and stored.price is not None:
+            self.priced[slot] = (
+                stored.price_order,
+                stored.price_arrival,
+                stored.price,
+                stored.currency,
+                stored.sms_parts,
             )
-            texts[text_at + _DESCRIPTION] = _shared(stored.description)
-            texts[text_at + _LAST_CHANNEL] = _shared(stored.last_channel)
-            if order_micros(merge.status_order) is None:
-                self.raw_time[slot] = stored.updated_on
-        for offset, text_offset, order, arrival, channel in (
-            (_VIBER, _VIBER_DESCRIPTION, merge.viber_order, merge.viber_arrival, stored.viber),
-            (_SMS, _SMS_DESCRIPTION, merge.sms_order, merge.sms_arrival, stored.sms),
-        ):
-            if order is not None and arrival is not None and channel.code is not None:
-                numbers[at + offset : at + offset + 3] = array("q", (order, arrival, channel.code))
-                texts[text_at + text_offset] = _shared(channel.description)
-        if merge.other_channels:
-            self.others[slot] = {name: (o, a, c, d) for name, (o, a, c, d) in json.loads(merge.other_channels).items()}
-        if merge.price_order is not None and merge.price_arrival is not None and stored.cost.price is not None:
-            self.priced[slot] = (merge.price_order, merge.price_arrival, *stored.cost)
 
     # -- merging -------------------------------------------------------------------------------
 
@@ -347,35 +351,38 @@ class Merged:
     def save(self, deliveries: Deliveries, next_arrival: int) -> int:
         """Write the merged deliveries of the messages that changed; returns how many settled."""
         self.by_reference = self.by_external_id = {}  # done joining: their memory goes to the writing
-        changed = sorted((slot for slot in range(self.size) if self.changed[slot]), key=self.message.__getitem__)
-        return deliveries.save((self._row(slot) for slot in changed), next_arrival)
+        message = self.message
+        changed = sorted(compress(range(self.size), self.changed), key=message.__getitem__)
+        # (a slot has a reference only once a callback was merged into it: it changed)
+        references = {message[slot]: reference for slot, reference in self.reference.items()}
+        return deliveries.save(map(self._row, changed), next_arrival, references)
 
-    def _row(self, slot: int) -> MergedDelivery:
+    def _row(self, slot: int) -> Delivery:
         at, text_at = slot * _WIDTH, slot * _TEXTS
         order, arrival, code, viber_order, viber_arrival, viber_code, sms_order, sms_arrival, sms_code = self.numbers[
             at : at + _WIDTH
         ]
         description, last_channel, viber_description, sms_description = self.texts[text_at : text_at + _TEXTS]
         micros = order_micros(order)
-        viber, sms = viber_order != _NONE, sms_order != _NONE
         others = self.others.get(slot) if self.others else None
         priced = self.priced.get(slot) if self.priced else None
         seen = self.seen[slot]
-        return MergedDelivery(
-            self.message[slot], self.reference.get(slot) if self.reference else None, code, description, last_channel,
-            ChannelStatus(viber_code if viber else None, viber_description),
-            ChannelStatus(sms_code if sms else None, sms_description),
-            self.raw_time.get(slot) if micros is None else format_micros(micros),
-            len(seen) // _DIGEST,
-            MergeState(
-                seen, order, arrival,
-                viber_order if viber else None, viber_arrival if viber else None,
-                sms_order if sms else None, sms_arrival if sms else None,
-                json.dumps(others, sort_keys=True) if others else None,
-                *((None, None) if priced is None else priced[:2]),
-            ),
-            _NO_COST if priced is None else Cost(*priced[2:]),
+        viber, sms = viber_order != _NONE, sms_order != _NONE
+        price_order, price_arrival, price, currency, parts = _UNPRICED if priced is None else priced
+        return Delivery(
+            self.message[slot], code, description, last_channel,
+            viber_code if viber else None, viber_description, sms_code if sms else None, sms_description,
+            self.raw_time.get(slot) if micros is None else format_micros(micros), len(seen) // _DIGEST,
+            price, currency, parts,
+            seen, order, arrival,
+            viber_order if viber else None, viber_arrival if viber else None,
+            sms_order if sms else None, sms_arrival if sms else None,
+            json.dumps(others, sort_keys=True) if others else None,
+            price_order, price_arrival,
         )  # fmt: skip
+
+
+_UNPRICED = (None, None, None, None, None)
 
 
 def _holds(seen: bytes, digest: bytes) -> bool:

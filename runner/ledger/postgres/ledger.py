@@ -143,8 +143,9 @@ class PostgresLedger:
     def delivery_counts(self) -> dict[str, int]:
         with reported(self.url):
             rows = self.conn.execute(
-                f"""SELECT delivery_status_code, last_channel, COUNT(*) FROM messages
-                    WHERE campaign = %s AND seen_run = %s AND state = '{State.ACCEPTED}' GROUP BY 1, 2""",
+                f"""SELECT d.delivery_status_code, d.last_channel, COUNT(*) FROM messages m
+                    LEFT JOIN deliveries d ON d.message_id = m.id
+                    WHERE m.campaign = %s AND m.seen_run = %s AND m.state = '{State.ACCEPTED}' GROUP BY 1, 2""",
                 (self.campaign, self.audience.last_run()),
             ).fetchall()
         return delivery_tally((code, channel, int(n)) for code, channel, n in rows)
@@ -163,8 +164,10 @@ class PostgresLedger:
     def cost_rows(self) -> Iterator[tuple[str, str | None, str, str | None]]:
         with reported(self.url):
             rows = self.conn.execute(
-                f"""SELECT phone, last_channel, price, currency FROM messages
-                    WHERE campaign = %s AND seen_run = %s AND state = '{State.ACCEPTED}' AND price IS NOT NULL""",
+                f"""SELECT m.phone, d.last_channel, d.price, d.currency FROM messages m
+                    JOIN deliveries d ON d.message_id = m.id
+                    WHERE m.campaign = %s AND m.seen_run = %s AND m.state = '{State.ACCEPTED}'
+                      AND d.price IS NOT NULL""",
                 (self.campaign, self.audience.last_run()),
             ).fetchall()
         return iter([(phone, channel, price, currency) for phone, channel, price, currency in rows])
@@ -183,13 +186,14 @@ class PostgresLedger:
                           delivery_status_description, last_channel, viber_status_code, viber_status_description,
                           sms_status_code, sms_status_description, status_updated_on, callbacks, timezone,
                           not_before, price, currency, campaign_commit
-                   FROM (SELECT position, reference_id, external_id, recipient_id, phone, state, http_status,
-                                status_code, status_description, attempts, submitted_at, delivery_status_code,
-                                delivery_status_description, last_channel, viber_status_code,
-                                viber_status_description, sms_status_code, sms_status_description,
-                                status_updated_on, callbacks, timezone, not_before, price, currency,
-                                campaign_commit
-                         FROM messages WHERE campaign = %(campaign)s AND seen_run = %(run)s
+                   FROM (SELECT m.position, m.reference_id, m.external_id, m.recipient_id, m.phone, m.state,
+                                m.http_status, m.status_code, m.status_description, m.attempts, m.submitted_at,
+                                d.delivery_status_code, d.delivery_status_description, d.last_channel,
+                                d.viber_status_code, d.viber_status_description, d.sms_status_code,
+                                d.sms_status_description, d.status_updated_on, COALESCE(d.callbacks, 0) AS callbacks,
+                                m.timezone, m.not_before, d.price, d.currency, m.campaign_commit
+                         FROM messages m LEFT JOIN deliveries d ON d.message_id = m.id
+                         WHERE m.campaign = %(campaign)s AND m.seen_run = %(run)s
                          UNION ALL
                          SELECT position, NULL, NULL, recipient_id, phone, state, NULL, NULL, reason, NULL, NULL,
                                 NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,

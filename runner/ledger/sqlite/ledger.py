@@ -111,8 +111,9 @@ class SqliteLedger:
 
     def delivery_counts(self) -> dict[str, int]:
         rows = self.db.execute(
-            f"""SELECT delivery_status_code, last_channel, COUNT(*) FROM messages
-               WHERE seen_run = ? AND state = '{State.ACCEPTED}' GROUP BY 1, 2""",
+            f"""SELECT d.delivery_status_code, d.last_channel, COUNT(*) FROM messages m
+               LEFT JOIN deliveries d ON d.message_key = m.key
+               WHERE m.seen_run = ? AND m.state = '{State.ACCEPTED}' GROUP BY 1, 2""",
             (self.audience.last_run(),),
         )
         return delivery_tally(rows)
@@ -129,8 +130,9 @@ class SqliteLedger:
     def cost_rows(self) -> Iterator[tuple[str, str | None, str, str | None]]:
         return iter(
             self.db.execute(
-                f"""SELECT phone, last_channel, price, currency FROM messages
-                    WHERE seen_run = ? AND state = '{State.ACCEPTED}' AND price IS NOT NULL""",
+                f"""SELECT m.phone, d.last_channel, d.price, d.currency FROM messages m
+                    JOIN deliveries d ON d.message_key = m.key
+                    WHERE m.seen_run = ? AND m.state = '{State.ACCEPTED}' AND d.price IS NOT NULL""",
                 (self.audience.last_run(),),
             )
         )
@@ -140,12 +142,13 @@ class SqliteLedger:
         if run_id is None:
             return
         messages = self.db.execute(
-            """SELECT position, reference_id, external_id, recipient_id, phone, state, http_status, status_code,
-                      status_description, attempts, submitted_at, delivery_status_code, delivery_status_description,
-                      last_channel, viber_status_code, viber_status_description, sms_status_code,
-                      sms_status_description, status_updated_on, callbacks, timezone, not_before, price, currency,
-                      campaign_commit
-               FROM messages WHERE seen_run = ? ORDER BY position""",
+            """SELECT m.position, m.reference_id, m.external_id, m.recipient_id, m.phone, m.state, m.http_status,
+                      m.status_code, m.status_description, m.attempts, m.submitted_at, d.delivery_status_code,
+                      d.delivery_status_description, d.last_channel, d.viber_status_code, d.viber_status_description,
+                      d.sms_status_code, d.sms_status_description, d.status_updated_on, COALESCE(d.callbacks, 0),
+                      m.timezone, m.not_before, d.price, d.currency, m.campaign_commit
+               FROM messages m LEFT JOIN deliveries d ON d.message_key = m.key
+               WHERE m.seen_run = ? ORDER BY m.position""",
             (run_id,),
         )
         # A skipped row's commit is its run's: the campaign file that decided to skip it.
