@@ -211,8 +211,9 @@ class Ledger(Protocol):
         ...
 
     def report_rows(self) -> Iterator[tuple[Any, ...]]:
-        """The last run's audience in order, as report rows (runner.report.csv.COLUMNS): messages
-        and skipped rows (their reason as status_description) merged by audience position."""
+        """The last run's audience in order, as report rows: messages and skipped rows (their reason
+        as status_description) merged by audience position. Each row is `plain`, then its cells in
+        runner.report.csv.COLUMNS' order, replied and opted_out 0 and '' (runner.ledger.report_query)."""
         ...
 
     def states_of(self, keys: Collection[str]) -> dict[str, State]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import LedgerUnusable
+from runner.ledger.report_query import CELLS, SQLITE_PLAIN
 from runner.ledger.sqlite.audience import SqliteAudience
 from runner.ledger.sqlite.claims import SqliteClaims
 from runner.ledger.sqlite.deliveries import SqliteDeliveries
@@ -140,32 +141,20 @@ class SqliteLedger:
     def report_rows(self) -> Iterator[tuple[Any, ...]]:
         run_id = self.audience.last_run()
         if run_id is None:
-            return
-        messages = self.db.execute(
-            """SELECT m.position, m.reference_id, m.external_id, m.recipient_id, m.phone, m.state, m.http_status,
-                      m.status_code, m.status_description, m.attempts, m.submitted_at, d.delivery_status_code,
-                      d.delivery_status_description, d.last_channel, d.viber_status_code, d.viber_status_description,
-                      d.sms_status_code, d.sms_status_description, d.status_updated_on, COALESCE(d.callbacks, 0),
-                      m.timezone, m.not_before, d.price, d.currency, m.campaign_commit
-               FROM messages m LEFT JOIN deliveries d ON d.message_key = m.key
-               WHERE m.seen_run = ? ORDER BY m.position""",
-            (run_id,),
-        )
+            return iter(())
         # A skipped row's commit is its run's: the campaign file that decided to skip it.
-        skipped = self.db.cursor().execute(
-            """SELECT position, NULL, NULL, recipient_id, phone, state, NULL, NULL, reason, NULL, NULL,
-                      NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                      (SELECT campaign_commit FROM runs WHERE id = ?)
-               FROM skipped ORDER BY position""",
+        skipped = self.db.execute(
+            f"""SELECT position, FALSE, NULL, NULL, recipient_id, phone, state, NULL, NULL, reason, NULL, NULL,
+                       {", ".join(["NULL"] * 11)}, 0, '', NULL, NULL, (SELECT campaign_commit FROM runs WHERE id = ?)
+                FROM skipped ORDER BY position""",
             (run_id,),
         )
         first_skipped = skipped.fetchone()
-        if first_skipped is None:  # (the usual case: no merge to pay for, row by row)
-            for row in messages:
-                yield row[1:]
-            return
-        for row in heapq.merge(messages, itertools.chain((first_skipped,), skipped), key=lambda row: int(row[0])):
-            yield row[1:]
+        if first_skipped is None:  # (the usual case: the rows as the cursor gives them, no step of ours)
+            return self.db.execute("SELECT " + _REPORT, (run_id,))
+        messages = self.db.execute("SELECT m.position, " + _REPORT, (run_id,))
+        merged = heapq.merge(messages, itertools.chain((first_skipped,), skipped), key=lambda row: int(row[0]))
+        return (row[1:] for row in merged)
 
     def states_of(self, keys: Collection[str]) -> dict[str, State]:
         rows = self.db.execute(
@@ -189,3 +178,9 @@ class SqliteLedger:
             digest.update(f"{key}\0{state}\0{attempts}\n".encode())
             counts[state] = counts.get(state, 0) + 1
         return (digest.hexdigest() if counts else ""), counts  # "": as if there were no ledger
+
+
+# runner.ledger.report_query's row: `plain`, then the report's cells (after SELECT)
+_REPORT = f"""{SQLITE_PLAIN}, {", ".join(CELLS)}
+              FROM messages m LEFT JOIN deliveries d ON d.message_key = m.key
+              WHERE m.seen_run = ? ORDER BY m.position"""
