@@ -1,6 +1,6 @@
 """Enrichment: callback logs merged into each message's delivery columns, then the report rewritten.
 
-Logs are streamed (runner.callbacks.log.read_callbacks). Callbacks are joined to their messages (by
+Logs are streamed (runner.callbacks.log.Batches). Callbacks are joined to their messages (by
 reference_id, or by external_id where the send's answer was lost; those of messages not seen yet
 a batch at a time, in one query) and merged in memory by runner.callbacks.rules's rules: a message's
 status, and each channel's, is the greatest by (rules.order_head: rank, timed, updated_on),
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from itertools import compress
 from pathlib import Path
 
-from runner.callbacks.log import read_callbacks, read_callbacks_and_replies
+from runner.callbacks.log import Batches
 from runner.callbacks.payload import Callback, Malformed
 from runner.callbacks.rules import ORDER_OF_CODE, ORDER_OF_FINAL, ORDER_TIMED, order_micros
 from runner.callbacks.timeparse import format_micros
@@ -74,42 +74,39 @@ def enrich(
     the recipient store's reply counts for this campaign, read once the merge is done). `on_reply`
     is given each inbound reply as the same read of the logs comes to it (`campaign enrich` records
     it in the recipient store: runner.policy.replies.apply_reply)."""
-    logs = list(logs)
     result = EnrichResult()
     with ledger.deliveries.enriching():
         run = _Run(ledger.deliveries, result)
-        records = (
-            read_callbacks_and_replies(logs, run.next_arrival) if on_reply else read_callbacks(logs, run.next_arrival)
-        )
+        first = run.next_arrival
+        batches = Batches(logs, first, on_reply is not None)
         # The hot loop, a million records a run: a callback whose message has a slot already (most
         # of them) is merged here at once; `run.take` does the rest (runner.callbacks.enrichment._Run).
+        # Callbacks are counted once read, from their arrival numbers: consecutive, one each.
         merged = run.merged
         by_reference, add = merged.by_reference, merged.add
-        next_arrival = run.next_arrival
-        for record in records:
-            if isinstance(record, Callback):
-                result.lines += 1
-                next_arrival = record.arrival + 1
-                if record.code == INBOUND:  # a reply, not a delivery status: no message's status changes
-                    result.replies += 1
-                    continue
-                result.callbacks += 1
-                reference = record.reference_id
-                slot = None if reference is None else by_reference.get(reference)
-                if slot is not None:
-                    add(slot, record)
-                    continue
-                run.next_arrival = next_arrival  # (what a write-out in take records)
-                run.take(record)
-                merged = run.merged  # (a new one once MAX_MESSAGES were written out)
-                by_reference, add = merged.by_reference, merged.add
-            elif isinstance(record, Malformed):
-                result.lines += 1
-                result.malformed += 1
-                result.note(str(record))
-            elif on_reply is not None:
-                on_reply(record)
-        run.next_arrival = next_arrival
+        for batch in batches:
+            for record in batch:
+                if type(record) is Callback:
+                    if record.code == INBOUND:  # a reply, not a delivery status: no message's status changes
+                        result.replies += 1
+                        continue
+                    reference = record.reference_id
+                    slot = None if reference is None else by_reference.get(reference)
+                    if slot is not None:
+                        add(slot, record)
+                        continue
+                    run.next_arrival = record.arrival + 1  # (what a write-out in take records)
+                    run.take(record)
+                    merged = run.merged  # (a new one once MAX_MESSAGES were written out)
+                    by_reference, add = merged.by_reference, merged.add
+                elif type(record) is Malformed:
+                    result.malformed += 1
+                    result.note(str(record))
+                elif on_reply is not None:
+                    on_reply(record)  # type: ignore[arg-type]  # (a Reply: nothing else is read)
+        run.next_arrival = batches.arrival
+        result.lines = batches.arrival - first + result.malformed
+        result.callbacks = batches.arrival - first - result.replies
         by_reference = {}  # (let go: Merged.save frees the joins' memory for the writing, ~20 MB at 250,000)
         run.finish()
     report.write(ledger, report_path, replies() if replies is not None else None)
