@@ -56,10 +56,6 @@ class InvalidInput(RunnerError):
     def lines(self) -> list[str]:
         return [str(p) for p in self.problems] + ([self.conclusion] if self.conclusion else [])
 
-    def __reduce__(self) -> tuple[type[InvalidInput], tuple[list[Problem], str | None]]:
-        # (rebuilt whole where it is unpickled: a log read in another process, runner.callbacks.beside)
-        return type(self), (self.problems, self.conclusion)
-
     @classmethod
     def at(cls, path: Path | str, line: int | None, message: str) -> InvalidInput:
         return cls([Problem(str(path), line, message)])

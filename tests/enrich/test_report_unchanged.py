@@ -15,9 +15,6 @@ import json
 import random
 from pathlib import Path
 
-import pytest
-
-from runner.callbacks import beside
 from runner.callbacks.enrichment import enrich
 from runner.callbacks.log import receiver_line
 from runner.ledger.backend import open_ledger, shared_ledger_url
@@ -137,12 +134,7 @@ def enriched_report(folder: Path) -> bytes:
     return (folder / "report.csv").read_bytes()
 
 
-@pytest.mark.parametrize("read_beside", [False, True], ids=["logs-read-here", "logs-read-beside"])
-def test_enrichment_gives_the_report_it_gave_before_the_speed_ups(
-    tmp_path: Path, read_beside: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if read_beside:  # (these logs are small: read by a second process only when told)
-        monkeypatch.setattr(beside, "BESIDE_FROM_BYTES", 0)
+def test_enrichment_gives_the_report_it_gave_before_the_speed_ups(tmp_path: Path) -> None:
     assert enriched_report(tmp_path) == FIXTURE.read_bytes()
 
 
