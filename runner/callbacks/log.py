@@ -7,13 +7,15 @@ the gzip magic bytes, so a rotated `callbacks.log.1` that was compressed reads t
 - plain payloads, one a line, as Telesign posts them (e.g. exported from elsewhere):
   {"reference_id": "...", "external_id": "...", "status": {...}, "channel_status": [...]}
 
-There is one reader, `read_callbacks`, and one way to read a line, `parse_line`: a line exactly as
-the receiver writes it goes straight to the typed decoder (runner.callbacks.payload.from_canonical),
-with the payload's bytes hashed as they are; any other line, or a payload that decoder does not
-take, is read by `parse_line_carefully` (the json module, then the general rules), which decides.
+There is one reader, `Batches` (its records a list per block of lines; `read_callbacks` gives them
+one by one), and one way to read a line, `parse_line`: a line exactly as the receiver writes it goes
+straight to the typed decoder (runner.callbacks.payload.from_canonical), with the payload's bytes
+hashed as they are; any other line, or a payload that decoder does not take, is read by
+`parse_line_carefully` (the json module, then the general rules), which decides.
 
-Files are read line by line, so memory stays bounded whatever their size; a line longer than
-`MAX_LINE_BYTES` is skipped (as malformed) without being held whole. A line that cannot be used is
+A plain file is read BLOCK bytes at a time, a gzip one line by line, so memory stays bounded
+whatever their size; a line longer than `MAX_LINE_BYTES` is skipped (as malformed) without being
+held whole. A line that cannot be used is
 a `Malformed(path, line, reason)` record, never an exception: one bad line among a million must
 not stop an enrichment. Only a log that cannot be opened at all raises `InvalidInput`.
 """
