@@ -1,18 +1,19 @@
 """Enrichment: callback logs merged into each message's delivery columns, then the report rewritten.
 
-Logs are streamed (runner.callbacks.log.read_callbacks). Callbacks are joined to their messages (by
-reference_id, or by external_id where the send's answer was lost; those of messages not seen yet
-a batch at a time, in one query) and merged in memory by runner.callbacks.rules's rules: a message's
-status, and each channel's, is the greatest by (rules.order_head: rank, timed, updated_on),
-then arrival; a repeat (the same content digest) takes part once, as first read. The merge keeps
-a few numbers per message in arrays rather than Python objects, so that a campaign of 250,000
-messages merges in tens of MB; past MAX_MESSAGES what is merged is written out and merging goes
-on from the ledger, so memory stays bounded whatever the campaign's size. A million callbacks
-are never held: each is merged as it is read.
+Logs are streamed (runner.callbacks.log.Batches, a list of records per block of lines). Callbacks
+are joined to their messages (by reference_id, or by external_id where the send's answer was lost;
+those of messages not seen yet a batch at a time, in one query) and merged in memory by
+runner.callbacks.rules's rules: a message's status, and each channel's, is the greatest by
+(rules.order_head: rank, timed, updated_on), then arrival; a repeat (the same content digest) takes
+part once, as first read. The merge keeps a few numbers per message in arrays rather than Python
+objects, so that a campaign of 250,000 messages merges in tens of MB; past MAX_MESSAGES what is
+merged is written out and merging goes on from the ledger, so memory stays bounded whatever the
+campaign's size. A million callbacks are never held: each is merged as it is read.
 
-Merged deliveries go to the ledger in one transaction (runner.ledger.interface.Deliveries.save): the messages'
-delivery columns, and what a later enrichment needs to go on merging (the winners' orders, the
-digests merged). So re-reading a log changes nothing, and enriching twice, or with logs repeated
+Merged deliveries go to the ledger in one transaction (runner.ledger.interface.Deliveries.save), a
+narrow row per message beside its own (runner.ledger.records.Delivery): the winners' fields the
+report shows, and what a later enrichment needs to go on merging (the winners' orders, the digests
+merged). So re-reading a log changes nothing, and enriching twice, or with logs repeated
 or reordered, gives a byte-identical report.
 """
 
@@ -23,14 +24,15 @@ import sys
 from array import array
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import compress
 from pathlib import Path
 
-from runner.callbacks.log import read_callbacks, read_callbacks_and_replies
+from runner.callbacks.log import Batches
 from runner.callbacks.payload import Callback, Malformed
 from runner.callbacks.rules import ORDER_OF_CODE, ORDER_OF_FINAL, ORDER_TIMED, order_micros
 from runner.callbacks.timeparse import format_micros
 from runner.ledger.interface import Deliveries, Ledger
-from runner.ledger.records import ChannelStatus, Cost, MergedDelivery, MergeState, StoredDelivery
+from runner.ledger.records import Delivery
 from runner.policy.replies import INBOUND_CODE as INBOUND
 from runner.policy.replies import Reply
 from runner.report import files as report
@@ -72,42 +74,39 @@ def enrich(
     the recipient store's reply counts for this campaign, read once the merge is done). `on_reply`
     is given each inbound reply as the same read of the logs comes to it (`campaign enrich` records
     it in the recipient store: runner.policy.replies.apply_reply)."""
-    logs = list(logs)
     result = EnrichResult()
     with ledger.deliveries.enriching():
         run = _Run(ledger.deliveries, result)
-        records = (
-            read_callbacks_and_replies(logs, run.next_arrival) if on_reply else read_callbacks(logs, run.next_arrival)
-        )
+        first = run.next_arrival
+        batches = Batches(logs, first, on_reply is not None)
         # The hot loop, a million records a run: a callback whose message has a slot already (most
         # of them) is merged here at once; `run.take` does the rest (runner.callbacks.enrichment._Run).
+        # Callbacks are counted once read, from their arrival numbers: consecutive, one each.
         merged = run.merged
         by_reference, add = merged.by_reference, merged.add
-        next_arrival = run.next_arrival
-        for record in records:
-            if isinstance(record, Callback):
-                result.lines += 1
-                next_arrival = record.arrival + 1
-                if record.code == INBOUND:  # a reply, not a delivery status: no message's status changes
-                    result.replies += 1
-                    continue
-                result.callbacks += 1
-                reference = record.reference_id
-                slot = None if reference is None else by_reference.get(reference)
-                if slot is not None:
-                    add(slot, record)
-                    continue
-                run.next_arrival = next_arrival  # (what a write-out in take records)
-                run.take(record)
-                merged = run.merged  # (a new one once MAX_MESSAGES were written out)
-                by_reference, add = merged.by_reference, merged.add
-            elif isinstance(record, Malformed):
-                result.lines += 1
-                result.malformed += 1
-                result.note(str(record))
-            elif on_reply is not None:
-                on_reply(record)
-        run.next_arrival = next_arrival
+        for batch in batches:
+            for record in batch:
+                if type(record) is Callback:
+                    if record.code == INBOUND:  # a reply, not a delivery status: no message's status changes
+                        result.replies += 1
+                        continue
+                    reference = record.reference_id
+                    slot = None if reference is None else by_reference.get(reference)
+                    if slot is not None:
+                        add(slot, record)
+                        continue
+                    run.next_arrival = record.arrival + 1  # (what a write-out in take records)
+                    run.take(record)
+                    merged = run.merged  # (a new one once MAX_MESSAGES were written out)
+                    by_reference, add = merged.by_reference, merged.add
+                elif type(record) is Malformed:
+                    result.malformed += 1
+                    result.note(str(record))
+                elif on_reply is not None:
+                    on_reply(record)  # type: ignore[arg-type]  # (a Reply: nothing else is read)
+        run.next_arrival = batches.arrival
+        result.lines = batches.arrival - first + result.malformed
+        result.callbacks = batches.arrival - first - result.replies
         by_reference = {}  # (let go: Merged.save frees the joins' memory for the writing, ~20 MB at 250,000)
         run.finish()
     report.write(ledger, report_path, replies() if replies is not None else None)
@@ -175,7 +174,6 @@ _DESCRIPTION, _LAST_CHANNEL, _VIBER_DESCRIPTION, _SMS_DESCRIPTION, _TEXTS = 0, 1
 # rules.order_head, written out in `add`
 _RANKED, _FINAL, _TIMED = ORDER_OF_CODE.get, ORDER_OF_FINAL, ORDER_TIMED
 _EMPTY = array("q", [_NONE, 0, 0] * 3)
-_NO_COST = Cost()
 _NO_TEXTS = [None] * _TEXTS
 
 
@@ -256,30 +254,33 @@ class Merged:
         new.append(slot)
         return slot
 
-    def _load(self, slot: int, stored: StoredDelivery) -> None:
-        merge = stored.merge
-        self.seen[slot] = merge.seen
+    def _load(self, slot: int, stored: Delivery) -> None:
+        self.seen[slot] = stored.seen
         at, text_at = slot * _WIDTH, slot * _TEXTS
         numbers, texts = self.numbers, self.texts
-        if stored.code is not None:
-            numbers[at + _STATUS : at + _STATUS + 3] = array(
-                "q", (merge.status_order, merge.status_arrival, stored.code)
+        numbers[at + _STATUS : at + _STATUS + 3] = array("q", (stored.status_order, stored.status_arrival, stored.code))
+        texts[text_at + _DESCRIPTION] = _shared(stored.description)
+        texts[text_at + _LAST_CHANNEL] = _shared(stored.last_channel)
+        if order_micros(stored.status_order) is None:
+            self.raw_time[slot] = stored.updated_on
+        for offset, text_offset, order, arrival, code, description in (
+            (_VIBER, _VIBER_DESCRIPTION, stored.viber_order, stored.viber_arrival, stored.viber_code,
+             stored.viber_description),
+            (_SMS, _SMS_DESCRIPTION, stored.sms_order, stored.sms_arrival, stored.sms_code, stored.sms_description),
+        ):  # fmt: skip
+            if order is not None and arrival is not None and code is not None:
+                numbers[at + offset : at + offset + 3] = array("q", (order, arrival, code))
+                texts[text_at + text_offset] = _shared(description)
+        if stored.other_channels:
+            self.others[slot] = {name: (o, a, c, d) for name, (o, a, c, d) in json.loads(stored.other_channels).items()}
+        if stored.price_order is not None and stored.price_arrival is not None and stored.price is not None:
+            self.priced[slot] = (
+                stored.price_order,
+                stored.price_arrival,
+                stored.price,
+                stored.currency,
+                stored.sms_parts,
             )
-            texts[text_at + _DESCRIPTION] = _shared(stored.description)
-            texts[text_at + _LAST_CHANNEL] = _shared(stored.last_channel)
-            if order_micros(merge.status_order) is None:
-                self.raw_time[slot] = stored.updated_on
-        for offset, text_offset, order, arrival, channel in (
-            (_VIBER, _VIBER_DESCRIPTION, merge.viber_order, merge.viber_arrival, stored.viber),
-            (_SMS, _SMS_DESCRIPTION, merge.sms_order, merge.sms_arrival, stored.sms),
-        ):
-            if order is not None and arrival is not None and channel.code is not None:
-                numbers[at + offset : at + offset + 3] = array("q", (order, arrival, channel.code))
-                texts[text_at + text_offset] = _shared(channel.description)
-        if merge.other_channels:
-            self.others[slot] = {name: (o, a, c, d) for name, (o, a, c, d) in json.loads(merge.other_channels).items()}
-        if merge.price_order is not None and merge.price_arrival is not None and stored.cost.price is not None:
-            self.priced[slot] = (merge.price_order, merge.price_arrival, *stored.cost)
 
     # -- merging -------------------------------------------------------------------------------
 
@@ -347,35 +348,38 @@ class Merged:
     def save(self, deliveries: Deliveries, next_arrival: int) -> int:
         """Write the merged deliveries of the messages that changed; returns how many settled."""
         self.by_reference = self.by_external_id = {}  # done joining: their memory goes to the writing
-        changed = sorted((slot for slot in range(self.size) if self.changed[slot]), key=self.message.__getitem__)
-        return deliveries.save((self._row(slot) for slot in changed), next_arrival)
+        message = self.message
+        changed = sorted(compress(range(self.size), self.changed), key=message.__getitem__)
+        # (a slot has a reference only once a callback was merged into it: it changed)
+        references = {message[slot]: reference for slot, reference in self.reference.items()}
+        return deliveries.save(map(self._row, changed), next_arrival, references)
 
-    def _row(self, slot: int) -> MergedDelivery:
+    def _row(self, slot: int) -> Delivery:
         at, text_at = slot * _WIDTH, slot * _TEXTS
         order, arrival, code, viber_order, viber_arrival, viber_code, sms_order, sms_arrival, sms_code = self.numbers[
             at : at + _WIDTH
         ]
         description, last_channel, viber_description, sms_description = self.texts[text_at : text_at + _TEXTS]
         micros = order_micros(order)
-        viber, sms = viber_order != _NONE, sms_order != _NONE
         others = self.others.get(slot) if self.others else None
         priced = self.priced.get(slot) if self.priced else None
         seen = self.seen[slot]
-        return MergedDelivery(
-            self.message[slot], self.reference.get(slot) if self.reference else None, code, description, last_channel,
-            ChannelStatus(viber_code if viber else None, viber_description),
-            ChannelStatus(sms_code if sms else None, sms_description),
-            self.raw_time.get(slot) if micros is None else format_micros(micros),
-            len(seen) // _DIGEST,
-            MergeState(
-                seen, order, arrival,
-                viber_order if viber else None, viber_arrival if viber else None,
-                sms_order if sms else None, sms_arrival if sms else None,
-                json.dumps(others, sort_keys=True) if others else None,
-                *((None, None) if priced is None else priced[:2]),
-            ),
-            _NO_COST if priced is None else Cost(*priced[2:]),
+        viber, sms = viber_order != _NONE, sms_order != _NONE
+        price_order, price_arrival, price, currency, parts = _UNPRICED if priced is None else priced
+        return Delivery(
+            self.message[slot], code, description, last_channel,
+            viber_code if viber else None, viber_description, sms_code if sms else None, sms_description,
+            self.raw_time.get(slot) if micros is None else format_micros(micros), len(seen) // _DIGEST,
+            price, currency, parts,
+            seen, order, arrival,
+            viber_order if viber else None, viber_arrival if viber else None,
+            sms_order if sms else None, sms_arrival if sms else None,
+            json.dumps(others, sort_keys=True) if others else None,
+            price_order, price_arrival,
         )  # fmt: skip
+
+
+_UNPRICED = (None, None, None, None, None)
 
 
 def _holds(seen: bytes, digest: bytes) -> bool:

@@ -7,13 +7,15 @@ the gzip magic bytes, so a rotated `callbacks.log.1` that was compressed reads t
 - plain payloads, one a line, as Telesign posts them (e.g. exported from elsewhere):
   {"reference_id": "...", "external_id": "...", "status": {...}, "channel_status": [...]}
 
-There is one reader, `read_callbacks`, and one way to read a line, `parse_line`: a line exactly as
-the receiver writes it goes straight to the typed decoder (runner.callbacks.payload.from_canonical),
-with the payload's bytes hashed as they are; any other line, or a payload that decoder does not
-take, is read by `parse_line_carefully` (the json module, then the general rules), which decides.
+There is one reader, `Batches` (its records a list per block of lines; `read_callbacks` gives them
+one by one), and one way to read a line, `parse_line`: a line exactly as the receiver writes it goes
+straight to the typed decoder (runner.callbacks.payload.from_canonical), with the payload's bytes
+hashed as they are; any other line, or a payload that decoder does not take, is read by
+`parse_line_carefully` (the json module, then the general rules), which decides.
 
-Files are read line by line, so memory stays bounded whatever their size; a line longer than
-`MAX_LINE_BYTES` is skipped (as malformed) without being held whole. A line that cannot be used is
+A plain file is read BLOCK bytes at a time, a gzip one line by line, so memory stays bounded
+whatever their size; a line longer than `MAX_LINE_BYTES` is skipped (as malformed) without being
+held whole. A line that cannot be used is
 a `Malformed(path, line, reason)` record, never an exception: one bad line among a million must
 not stop an enrichment. Only a log that cannot be opened at all raises `InvalidInput`.
 """
@@ -26,9 +28,9 @@ import io
 import json
 import re
 import zlib
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from runner.callbacks.payload import Callback, Malformed, canonical_json, from_canonical, payload_to_callback
 from runner.errors import InvalidInput
@@ -40,6 +42,8 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 _READ_CHUNK = 64 * 1024
 _INBOUND = b"mo_"  # in every line that may be a reply (sub_resource mo_sms, mo_viber): others are not parsed for one
 _LINE_LIMIT = MAX_LINE_BYTES + 1  # read at most this much of a line: one byte more says it is too long
+BLOCK = 64 * 1024  # bytes of a plain log read at a time: a batch's records stay in the CPU's caches
+_GZIP_BATCH = 4096  # lines of a gzip log handed on at a time
 
 LogRecord = Callback | Malformed
 
@@ -47,28 +51,50 @@ LogRecord = Callback | Malformed
 def read_callbacks(paths: Iterable[Path], first_arrival: int = 0) -> Iterator[LogRecord]:
     """Every record of every log, in the order given (pass rotated logs oldest first), numbering
     callbacks' `arrival` consecutively from `first_arrival` across all of them."""
-    arrival = first_arrival
-    for path in paths:
-        arrival = yield from _read(path, arrival, False)  # type: ignore[misc]  # (no Reply: replies=False)
+    for batch in Batches(paths, first_arrival, False):
+        yield from batch  # type: ignore[misc]  # (no Reply: replies=False)
 
 
 def read_callbacks_and_replies(paths: Iterable[Path], first_arrival: int = 0) -> Iterator[LogRecord | Reply]:
     """`read_callbacks`, and besides, for a line that carries an inbound reply (runner.policy.replies),
     its `Reply`, just before that line's own record: one read of each log serves both the delivery
     statuses and the opt-outs (`campaign enrich`)."""
-    arrival = first_arrival
-    for path in paths:
-        arrival = yield from _read(path, arrival, True)
+    for batch in Batches(paths, first_arrival, True):
+        yield from batch
 
 
 def read_log(path: Path, first_arrival: int = 0) -> Iterator[LogRecord]:
-    """The records of one log (plain or gzip), streamed line by line."""
-    return _read(path, first_arrival, False)  # type: ignore[return-value]  # (no Reply without replies=True)
+    """The records of one log (plain or gzip), streamed."""
+    return read_callbacks([path], first_arrival)
 
 
-def _read(path: Path, first_arrival: int, replies: bool) -> Generator[LogRecord | Reply, None, int]:
-    """The records of one log; returns the next arrival number. (The hot loop of `enrich`, a million
-    lines a run: parse_line's fast way is written out here, each call saved counts.)"""
+class Batches:
+    """The records of the logs (and with `replies`, their replies) in order, a list at a time: one
+    list per block of lines read. `campaign enrich` iterates these lists, saving a generator step a
+    record (a million a run); `arrival` is the next arrival number once they are all read."""
+
+    def __init__(self, paths: Iterable[Path], first_arrival: int, replies: bool) -> None:
+        self.paths, self.arrival, self.replies = list(paths), first_arrival, replies
+
+    def __iter__(self) -> Iterator[list[LogRecord | Reply]]:
+        for path in self.paths:
+            self.arrival = yield from _read(path, self.arrival, self.replies)
+
+
+class _Overlong(NamedTuple):
+    head: bytes  # the first _LINE_LIMIT bytes of a line longer than MAX_LINE_BYTES (the rest is skipped)
+
+
+class _Unfinished(NamedTuple):
+    raw: bytes  # the file's last line, which has no newline
+
+
+_Lines = list[bytes] | _Overlong | _Unfinished
+
+
+def _read(path: Path, first_arrival: int, replies: bool) -> Generator[list[LogRecord | Reply], None, int]:
+    """The records of one log, a list per block of lines; returns the next arrival number. (The hot
+    loop of `enrich`, a million lines a run: parse_line's fast way is written out here.)"""
     name = str(path)
     try:
         stream = _open(path)
@@ -76,63 +102,131 @@ def _read(path: Path, first_arrival: int, replies: bool) -> Generator[LogRecord 
         raise InvalidInput.at(name, None, f"cannot read this callback log: {error.strerror or error}") from None
     arrival = first_arrival
     number = 0
-    unfinished: tuple[int, bytes] | None = None  # a last line without its newline, parsed once the end is clean
-    readline, receiver = stream.readline, _RECEIVER_LINE.fullmatch
+    receiver = _RECEIVER_BODY.fullmatch
     with stream:
         try:
-            while True:
-                raw = readline(_LINE_LIMIT)
-                if not raw:
-                    break
-                number += 1
-                if replies and _INBOUND in raw:
-                    reply = reply_in_line(raw)
-                    if reply is not None:
-                        yield reply
-                if raw[-1] != 10:  # (no newline: an int compared, no bytes made, a million times)
-                    if len(raw) == _LINE_LIMIT:  # longer than MAX_LINE_BYTES: skipped, never held whole
-                        _skip_line(stream)
-                        yield Malformed(name, number, f"line longer than {MAX_LINE_BYTES} bytes: skipped")
-                        continue
-                    if number == 1 and raw.startswith(_UTF8_BOM):
-                        raw = raw[len(_UTF8_BOM) :]
-                    if raw[:1] == b"{" or raw.strip():
-                        unfinished = (number, raw)
+            for lines in _lines_of(stream):
+                batch: list[LogRecord | Reply] = []
+                append = batch.append
+                if type(lines) is not list:  # (rare: a line too long, or a last line without newline)
+                    number += 1
+                    record = _odd_line(lines, name, number, arrival, replies, append)  # type: ignore[arg-type]
+                    if record is not None:
+                        arrival += type(record) is Callback
+                        append(record)
+                    yield batch
                     continue
-                match = receiver(raw)
-                record: LogRecord | None = (
-                    None if match is None else from_canonical(match.group(1), name, number, arrival)
-                )
-                if record is None:
-                    if number == 1 and raw.startswith(_UTF8_BOM):  # a log saved by a Windows editor
-                        raw = raw[len(_UTF8_BOM) :]
-                    if raw[:1] != b"{" and not raw.strip():  # (a line that starts with "{" is not blank)
-                        continue
-                    record = parse_line(raw, name, number, arrival)
-                if type(record) is Callback:
-                    arrival += 1
-                yield record
+                for raw in lines:  # (each without its newline)
+                    number += 1
+                    if replies and _INBOUND in raw:
+                        reply = reply_in_line(raw)
+                        if reply is not None:
+                            append(reply)
+                    match = receiver(raw)
+                    record = None if match is None else from_canonical(match[1], name, number, arrival)
+                    if record is None:
+                        if number == 1 and raw.startswith(_UTF8_BOM):  # a log saved by a Windows editor
+                            raw = raw[len(_UTF8_BOM) :]
+                        if raw[:1] != b"{" and not raw.strip():  # (a line that starts with "{" is not blank)
+                            continue
+                        record = parse_line(raw + b"\n", name, number, arrival)
+                    if type(record) is Callback:
+                        arrival += 1
+                    append(record)
+                yield batch
         except EOFError:
             # A .gz that ends before its end marker: copied or rotated while still being written.
             # Its last line, cut short, is not "not JSON": the file is truncated.
-            cut = unfinished[0] if unfinished is not None else number + 1
-            yield Malformed(
-                name,
-                cut,
-                "the .gz file is truncated here (copied while still being written?): "
-                "this line and anything after it are missing; read the complete file",
-            )
-            return arrival
+            yield [
+                Malformed(
+                    name,
+                    number + 1,
+                    "the .gz file is truncated here (copied while still being written?): "
+                    "this line and anything after it are missing; read the complete file",
+                )
+            ]
         except (OSError, zlib.error) as error:
             # A corrupt .gz: keep what was read, and say where the file stopped making sense.
-            yield Malformed(name, number + 1, f"the file cannot be read past this point ({error})")
-            return arrival
-    if unfinished is not None:  # a file whose last line has no newline: a line like any other
-        last = parse_line(unfinished[1], name, unfinished[0], arrival)
-        if not isinstance(last, Malformed):
-            arrival += 1
-        yield last
+            yield [Malformed(name, number + 1, f"the file cannot be read past this point ({error})")]
     return arrival
+
+
+def _odd_line(
+    lines: _Overlong | _Unfinished, name: str, number: int, arrival: int, replies: bool, add: Callable[[Reply], None]
+) -> LogRecord | None:
+    """The record of a line too long to read, or of a last line without its newline (a line like
+    any other), its reply given to `add` first."""
+    raw = lines[0]  # (the head of the one, the line of the other)
+    if replies and _INBOUND in raw:
+        reply = reply_in_line(raw)
+        if reply is not None:
+            add(reply)
+    if isinstance(lines, _Overlong):
+        return Malformed(name, number, f"line longer than {MAX_LINE_BYTES} bytes: skipped")
+    if number == 1 and raw.startswith(_UTF8_BOM):
+        raw = raw[len(_UTF8_BOM) :]
+    return parse_line(raw, name, number, arrival) if raw[:1] == b"{" or raw.strip() else None
+
+
+def _lines_of(stream: io.BufferedIOBase) -> Iterator[_Lines]:
+    """The lines of a log, without their newlines, a list per block read. A line longer than
+    MAX_LINE_BYTES comes as an _Overlong (its head; never held whole), a last line without newline
+    as an _Unfinished. A plain file is read a block at a time and split; a gzip one line by line,
+    as it decompresses (a corrupt or truncated .gz then stops at the same line whatever the block
+    size: every line decompressed before the fault is read)."""
+    if not isinstance(stream, gzip.GzipFile):
+        yield from _plain_lines(stream)
+        return
+    readline = stream.readline
+    lines: list[bytes] = []
+    try:
+        while raw := readline(_LINE_LIMIT):
+            if raw[-1] == 10:  # (an int compared, no bytes made)
+                lines.append(raw[:-1])
+                if len(lines) == _GZIP_BATCH:
+                    yield lines
+                    lines = []
+                continue
+            if lines:
+                yield lines
+                lines = []
+            if len(raw) == _LINE_LIMIT:  # longer than MAX_LINE_BYTES: skipped, never held whole
+                _skip_line(stream)
+                yield _Overlong(raw)
+            else:
+                yield _Unfinished(raw)
+    except (EOFError, OSError, zlib.error):
+        if lines:  # the lines read before the fault are read as ever
+            yield lines
+        raise
+    if lines:
+        yield lines
+
+
+def _plain_lines(stream: io.BufferedIOBase) -> Iterator[_Lines]:
+    tail = b""  # the start of a line whose newline is in a later block
+    skipping = False  # in the rest of a line too long to read
+    read = stream.read1
+    while block := read(BLOCK):
+        if skipping:
+            end = block.find(b"\n")
+            if end < 0:
+                continue
+            skipping, block = False, block[end + 1 :]
+        lines = block.split(b"\n")
+        if tail:
+            lines[0] = tail + lines[0]
+        tail = lines.pop()
+        if lines and len(lines[0]) > MAX_LINE_BYTES:  # (only the first can be: BLOCK <= MAX_LINE_BYTES)
+            yield _Overlong(lines[0][:_LINE_LIMIT])
+            del lines[0]
+        if lines:
+            yield lines
+        if len(tail) > MAX_LINE_BYTES:
+            yield _Overlong(tail[:_LINE_LIMIT])
+            tail, skipping = b"", True
+    if tail and not skipping:
+        yield _Unfinished(tail)
 
 
 def parse_line(raw: bytes | str, path: str, line: int, arrival: int) -> LogRecord:
@@ -197,6 +291,8 @@ def receiver_payload(raw: bytes) -> bytes | None:
 
 # {"received_at":"<a time: no quote, no escape>","payload":{...}}\n, as receiver_line writes it
 _RECEIVER_LINE = re.compile(rb'\{"received_at":"[^"\\]{0,64}","payload":(\{.*\})\}\n', re.DOTALL)
+# the same, of a line without its newline (as _read has them: no newline inside)
+_RECEIVER_BODY = re.compile(rb'\{"received_at":"[^"\\]{0,64}","payload":(\{.*\})\}', re.DOTALL)
 
 
 def _open(path: Path) -> io.BufferedIOBase:

@@ -14,13 +14,12 @@ from runner.ledger.records import (
     NO_PROVENANCE,
     Batch,
     Claimed,
-    MergedDelivery,
+    Delivery,
     Planned,
     Provenance,
     RunInfo,
     Sendable,
     SkippedRow,
-    StoredDelivery,
     TestSend,
 )
 from runner.ledger.states import State
@@ -102,9 +101,10 @@ class Claims(Protocol):
 
 
 class Deliveries(Protocol):
-    """What `enrich` (runner.callbacks.enrichment) reads and writes: for each message it touched,
-    the winners' fields in the message's delivery columns, and what a later enrichment needs to go
-    on merging where this one stopped. Messages are named by an integer id the backend gives."""
+    """What `enrich` (runner.callbacks.enrichment) reads and writes: for each message it touched, its
+    merged delivery (runner.ledger.records.Delivery: the winners' fields the report shows, and what a
+    later enrichment needs to go on merging where this one stopped), kept apart from the message's own
+    row. Messages are named by an integer id the backend gives."""
 
     def enriching(self) -> AbstractContextManager[None]:
         """Held for the length of an enrichment (a backend may relax durability inside: what it
@@ -126,7 +126,7 @@ class Deliveries(Protocol):
         """(external_id, message, reference_id) of the messages with these external_ids."""
         ...
 
-    def stored(self, messages: Collection[int]) -> list[StoredDelivery]:
+    def stored(self, messages: Collection[int]) -> list[Delivery]:
         """What earlier enrichments merged for these messages (those that have anything)."""
         ...
 
@@ -135,10 +135,11 @@ class Deliveries(Protocol):
         (none, or an intermediate one): what `campaign poll` asks about."""
         ...
 
-    def save(self, rows: Iterable[MergedDelivery], next_arrival: int) -> int:
-        """One transaction: each message's merged delivery (pass `rows` in id order). A callback
-        proves Telesign accepted the message: one in SETTLED_BY_CALLBACK becomes accepted and is
-        never resent. Returns how many were settled so."""
+    def save(self, rows: Iterable[Delivery], next_arrival: int, references: Mapping[int, str]) -> int:
+        """One transaction: each message's merged delivery (pass `rows` in id order), and for a
+        message that has none, the reference_id in `references` (message -> the winner's: one joined
+        by external_id, its answer lost). A callback proves Telesign accepted the message: one in
+        SETTLED_BY_CALLBACK becomes accepted and is never resent. Returns how many were settled so."""
         ...
 
 
@@ -210,8 +211,9 @@ class Ledger(Protocol):
         ...
 
     def report_rows(self) -> Iterator[tuple[Any, ...]]:
-        """The last run's audience in order, as report rows (runner.report.csv.COLUMNS): messages
-        and skipped rows (their reason as status_description) merged by audience position."""
+        """The last run's audience in order, as report rows: messages and skipped rows (their reason
+        as status_description) merged by audience position. Each row is `plain`, then its cells in
+        runner.report.csv.COLUMNS' order, replied and opted_out 0 and '' (runner.ledger.report_query)."""
         ...
 
     def states_of(self, keys: Collection[str]) -> dict[str, State]:

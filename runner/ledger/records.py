@@ -178,63 +178,46 @@ class TestSend:
 # several times cheaper to make, which counts when `enrich` writes 250,000 of them in a run.
 
 
-class ChannelStatus(NamedTuple):
-    """A channel's winning status as a message's delivery columns have it."""
+class Delivery(NamedTuple):
+    """A message's merged delivery as the ledger keeps it: one `deliveries` row, field for field in
+    the order of DELIVERY_COLUMNS after the message's id (runner.ledger.interface.Deliveries). First
+    the winners' fields the report shows, then what a later enrichment needs to go on merging where
+    this one stopped. Flat, so that a backend writes a quarter of a million of them as they are."""
 
-    code: int | None
+    message: int  # the message's id in the ledger (runner.ledger.interface.Deliveries)
+    code: int  # the winning status's
     description: str | None
-
-
-class MergeState(NamedTuple):
-    """What `enrich` needs to go on merging a message's callbacks where the last one stopped: the
-    order (runner.callbacks.rules.order_head) and arrival of each winning status and the digests of
-    the callbacks merged. None for a channel with no status yet."""
-
+    last_channel: str | None
+    viber_code: int | None  # the Viber channel's winning status (None: none yet)
+    viber_description: str | None
+    sms_code: int | None
+    sms_description: str | None
+    updated_on: str | None  # the winner's time, as the report shows it
+    callbacks: int  # distinct callbacks merged
+    price: str | None  # what the message cost (runner.callbacks.rules, rule 6), as Telesign wrote it
+    currency: str | None
+    sms_parts: int | None
     seen: bytes  # the first bytes of each merged callback's sha256, end to end
-    status_order: int
+    status_order: int  # runner.callbacks.rules.order_head of the winning status, and its arrival
     status_arrival: int
     viber_order: int | None
     viber_arrival: int | None
     sms_order: int | None
     sms_arrival: int | None
     other_channels: str | None  # JSON {channel: [order, arrival, code, description]}: channels without columns
-    price_order: int | None = None  # the order and arrival of the status report the cost came from
-    price_arrival: int | None = None
+    price_order: int | None  # the order and arrival of the status report the cost came from
+    price_arrival: int | None
 
 
-class Cost(NamedTuple):
-    """What a message cost, as Telesign's status reports told it (runner.callbacks.rules, rule 6)."""
-
-    price: str | None = None  # as Telesign wrote it ("0.0050")
-    currency: str | None = None
-    sms_parts: int | None = None
-
-
-class StoredDelivery(NamedTuple):
-    """A message's merged delivery as the ledger has it."""
-
-    message: int  # the message's id in the ledger (runner.ledger.interface.Deliveries)
-    code: int | None
-    description: str | None
-    last_channel: str | None
-    viber: ChannelStatus
-    sms: ChannelStatus
-    updated_on: str | None
-    merge: MergeState
-    cost: Cost = Cost()
-
-
-class MergedDelivery(NamedTuple):
-    """A message's merged delivery, to be saved: its columns, then what a later merge needs."""
-
-    message: int
-    reference_id: str | None  # the winner's, for a message whose own is unknown (its answer was lost)
-    code: int
-    description: str | None
-    last_channel: str | None
-    viber: ChannelStatus
-    sms: ChannelStatus
-    updated_on: str | None
-    callbacks: int
-    merge: MergeState
-    cost: Cost = Cost()
+# The `deliveries` table's columns (after the message's key or id) in Delivery's order: the names
+# the messages' delivery columns had before they moved there (ledger version 7 / schema 4), so the
+# report's columns read the same.
+DELIVERY_COLUMNS = (
+    "delivery_status_code", "delivery_status_description", "last_channel", "viber_status_code",
+    "viber_status_description", "sms_status_code", "sms_status_description", "status_updated_on", "callbacks",
+    "price", "currency", "sms_parts",
+    "seen", "status_order", "status_arrival", "viber_order", "viber_arrival", "sms_order", "sms_arrival",
+    "other_channels", "price_order", "price_arrival",
+)  # fmt: skip
+# The first of them: the message's delivery columns, as the report shows them.
+SHOWN_COLUMNS = DELIVERY_COLUMNS[: DELIVERY_COLUMNS.index("seen")]

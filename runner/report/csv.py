@@ -91,11 +91,20 @@ def write(ledger: Ledger, path: Path, replies: Mapping[str, tuple[int, bool]] | 
     with atomic_write(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
-        for row in ledger.report_rows():  # None is written as an empty field
-            # The ledger's row ends with price, currency and the campaign commit; replied and
-            # opted_out (from the recipient store) go before them.
-            *cells, price, currency, commit = row
-            count, stopped = replies.get(row[_PHONE], (0, False))
-            writer.writerow(report_row((*cells, count, "yes" if stopped else "", price, currency, commit)))
-            rows += 1
+        write_row = writer.writerow
+        # The ledger's rows come in COLUMNS' order after `plain` (runner.ledger.report_query): a plain
+        # row needs nothing of report_row, and is written as it is, unless its phone has replies.
+        # None is written as an empty field.
+        for rows, row in enumerate(ledger.report_rows(), 1):  # noqa: B007  (rows: the count, once done)
+            if row[0] and (not replies or row[_ROW_PHONE] not in replies):
+                write_row(row[1:])
+                continue
+            cells = list(row[1:])
+            count, stopped = replies.get(cells[_PHONE], (0, False))
+            cells[_REPLIED], cells[_OPTED_OUT] = count, "yes" if stopped else ""
+            write_row(report_row(cells))
     return rows
+
+
+_ROW_PHONE = 1 + _PHONE  # (in the ledger's row, after `plain`)
+_REPLIED, _OPTED_OUT = COLUMNS.index("replied"), COLUMNS.index("opted_out")

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from runner.callbacks.timeparse import format_utc, parse_updated_on
+from runner.callbacks.timeparse import format_micros, format_utc, from_micros, parse_updated_on, to_micros
 
 UTC = UTC
 
@@ -80,3 +82,9 @@ def test_times_are_written_back_as_iso_8601_utc_with_z() -> None:
     assert moment is not None
     assert format_utc(moment) == "2020-05-04T20:07:01.226000Z"
     assert parse_updated_on(format_utc(moment)) == moment
+
+
+@given(st.integers(0, to_micros(datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC))))
+def test_a_time_formatted_from_its_microseconds_is_format_utc_of_it(micros: int) -> None:
+    # (format_micros looks seconds up in a table it keeps: each answer as format_utc's)
+    assert format_micros(micros) == format_micros(micros) == format_utc(from_micros(micros))

@@ -63,7 +63,7 @@ READ_BACK = (
 
 def delivery_columns(ledger: Ledger) -> list[list[Any]]:
     """READ_BACK of each message, in audience order."""
-    at = [COLUMNS.index(name) for name in READ_BACK]
+    at = [1 + COLUMNS.index(name) for name in READ_BACK]  # (after `plain`)
     return [[row[i] for i in at] for row in ledger.report_rows()]
 
 

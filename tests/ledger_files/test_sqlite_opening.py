@@ -24,6 +24,59 @@ def make_old_ledger(folder: Path, campaign_id: str, version: int = 1) -> sqlite3
     return db
 
 
+# The delivery columns `messages` had up to version 6 (migration 7 moved them to `deliveries`)
+DELIVERY_COLUMNS_OF_MESSAGES = (
+    "delivery_status_code INTEGER", "delivery_status_description TEXT", "last_channel TEXT",
+    "viber_status_code INTEGER", "viber_status_description TEXT", "sms_status_code INTEGER",
+    "sms_status_description TEXT", "status_updated_on TEXT", "callbacks INTEGER NOT NULL DEFAULT 0", "price TEXT",
+    "currency TEXT", "sms_parts INTEGER",
+)  # fmt: skip
+
+
+def delivery_columns_back_on_messages(db: sqlite3.Connection) -> None:
+    """Lay a ledger of today out as version 6 did: each message's delivery columns on its own row."""
+    names = [column.split()[0] for column in DELIVERY_COLUMNS_OF_MESSAGES]
+    for column in DELIVERY_COLUMNS_OF_MESSAGES:
+        db.execute(f"ALTER TABLE messages ADD COLUMN {column}")
+    db.execute(
+        f"""UPDATE messages SET ({", ".join(names)}) = (SELECT {", ".join(names)} FROM deliveries
+            WHERE message_key = messages.key) WHERE key IN (SELECT message_key FROM deliveries)"""
+    )
+    for name in names:
+        db.execute(f"ALTER TABLE deliveries DROP COLUMN {name}")
+    db.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
+    db.commit()
+
+
+def test_a_ledger_whose_messages_hold_their_delivery_columns_moves_them_and_reports_the_same(
+    tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
+    sim = make_simulator()
+    file = write_campaign(tmp_path / "c", digits=[0, 1, 2])
+    out = tmp_path / "out"
+    assert campaign("send", str(file), "--outputs", str(out), env=telesign_env(sim.url)).exit_code == 0
+    log = tmp_path / "cb.jsonl"
+    with log.open("wb") as handle:
+        for accepted in sim.app.accepted()[:2]:  # the third message has no callback: no deliveries row
+            for change in accepted.changes:
+                payload = status_payload(accepted.reference_id, accepted.external_id, change, accepted.accepted_at, 1.0)
+                handle.write(receiver_line("2026-12-01T10:00:00Z", payload))
+    assert campaign("enrich", str(file), "--callbacks", str(log), "--outputs", str(out)).exit_code == 0
+    report = out / "test-campaign" / "report.csv"
+    before = report.read_bytes()
+    db = sqlite3.connect(out / "test-campaign" / schema.LEDGER_FILE)
+    delivery_columns_back_on_messages(db)
+    db.close()
+    report.unlink()
+    # the same log again: every callback is a repeat of one merged before the move
+    assert campaign("enrich", str(file), "--callbacks", str(log), "--outputs", str(out)).exit_code == 0
+    assert report.read_bytes() == before
+    db = sqlite3.connect(out / "test-campaign" / schema.LEDGER_FILE)
+    columns = {row[1] for row in db.execute("PRAGMA table_info(messages)")}
+    assert not columns & {column.split()[0] for column in DELIVERY_COLUMNS_OF_MESSAGES}
+    assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(schema.SCHEMA_VERSION),)
+
+
 def test_a_ledger_of_another_campaign_is_refused_by_name(tmp_path: Path) -> None:
     file = write_campaign(tmp_path / "c", campaign_id="spring")
     out = tmp_path / "out"
@@ -76,6 +129,7 @@ def test_a_ledger_from_before_the_cost_columns_gains_them_and_goes_on_merging(
     assert campaign("enrich", str(file), "--callbacks", str(logs[0]), "--outputs", str(out)).exit_code == 0
     # Make it a ledger as the version before the cost migration wrote it: no cost columns.
     db = sqlite3.connect(out / "test-campaign" / schema.LEDGER_FILE)
+    delivery_columns_back_on_messages(db)
     for table, column in (("messages", "price"), ("messages", "currency"), ("messages", "sms_parts"),
                           ("deliveries", "price_order"), ("deliveries", "price_arrival")):  # fmt: skip
         db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")

@@ -1,23 +1,32 @@
-"""The PostgreSQL ledger's side of `enrich`. One enrichment of a campaign at a time: a
+"""The PostgreSQL ledger's side of `enrich`: each message's merged delivery kept in its `deliveries`
+row (schema.MIGRATIONS, 4). One enrichment of a campaign at a time: a
 session-scoped advisory lock, held for the length of it and released by the server if the
 process dies (senders go on meanwhile: their claims and outcomes are row updates). A message's
 id here is messages.id."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from itertools import islice
 from typing import Any
 
 import psycopg
 
 from runner.errors import CampaignLocked
 from runner.ledger.postgres.schema import reported, retrying
-from runner.ledger.records import ChannelStatus, Cost, MergedDelivery, MergeState, StoredDelivery, now
+from runner.ledger.records import DELIVERY_COLUMNS, Delivery, now
 from runner.ledger.states import SETTLED_BY_CALLBACK, State
 from runner.telesign import codes
 
-CHUNK = 1000
+CHUNK = 5000
+# (a Delivery is written as it is: its message's id, then its fields in the columns' order)
+_SAVE = f"""INSERT INTO deliveries (message_id, {", ".join(DELIVERY_COLUMNS)})
+            VALUES ({", ".join(["%s"] * (1 + len(DELIVERY_COLUMNS)))})
+            ON CONFLICT (message_id) DO UPDATE SET
+            {", ".join(f"{column} = excluded.{column}" for column in DELIVERY_COLUMNS)}"""
+_STORED = f"SELECT message_id, {', '.join(DELIVERY_COLUMNS)} FROM deliveries WHERE message_id = ANY(%s)"
+_SEEN = DELIVERY_COLUMNS.index("seen") + 1
 
 
 class PostgresDeliveries:
@@ -78,97 +87,52 @@ class PostgresDeliveries:
                 )
             ]
 
-    def stored(self, messages: Collection[int]) -> list[StoredDelivery]:
+    def stored(self, messages: Collection[int]) -> list[Delivery]:
         with reported(self.url):
-            rows = self.conn.execute(
-                """SELECT m.id, m.delivery_status_code, m.delivery_status_description, m.last_channel,
-                          m.viber_status_code, m.viber_status_description, m.sms_status_code,
-                          m.sms_status_description, m.status_updated_on, d.seen, d.status_order, d.status_arrival,
-                          d.viber_order, d.viber_arrival, d.sms_order, d.sms_arrival, d.other_channels,
-                          d.price_order, d.price_arrival, m.price, m.currency, m.sms_parts
-                   FROM messages m JOIN deliveries d ON d.message_id = m.id
-                   WHERE m.id = ANY(%s)""",
-                (list(messages),),
-            ).fetchall()
-        return [
-            StoredDelivery(
-                message=int(message),
-                code=code,
-                description=description,
-                last_channel=last_channel,
-                viber=ChannelStatus(viber_code, viber_description),
-                sms=ChannelStatus(sms_code, sms_description),
-                updated_on=updated_on,
-                merge=MergeState(bytes(seen), *orders),
-                cost=Cost(price, currency, sms_parts),
-            )
-            for (
-                message, code, description, last_channel, viber_code, viber_description, sms_code, sms_description,
-                updated_on, seen, *orders, price, currency, sms_parts,
-            ) in rows
-        ]  # fmt: skip
+            rows = self.conn.execute(_STORED, (list(messages),)).fetchall()
+        # (BYTEA may come back as a memoryview)
+        return [Delivery._make((*row[:_SEEN], bytes(row[_SEEN]), *row[_SEEN + 1 :])) for row in rows]
 
     def awaiting_status(self) -> Iterator[tuple[str, str | None]]:
         with reported(self.url):
             rows = self.conn.execute(
-                f"""SELECT reference_id, submitted_at FROM messages
-                    WHERE campaign = %s AND state = '{State.ACCEPTED}' AND reference_id IS NOT NULL
-                      AND (delivery_status_code IS NULL OR delivery_status_code = ANY(%s))
-                    ORDER BY id""",
+                f"""SELECT m.reference_id, m.submitted_at FROM messages m
+                    LEFT JOIN deliveries d ON d.message_id = m.id
+                    WHERE m.campaign = %s AND m.state = '{State.ACCEPTED}' AND m.reference_id IS NOT NULL
+                      AND (d.delivery_status_code IS NULL OR d.delivery_status_code = ANY(%s))
+                    ORDER BY m.id""",
                 (self.campaign, sorted(codes.INTERMEDIATE)),
             ).fetchall()
         return iter([(reference, submitted) for reference, submitted in rows])
 
-    def save(self, rows: Iterable[MergedDelivery], next_arrival: int) -> int:
-        chunks: list[list[MergedDelivery]] = []
-        chunk: list[MergedDelivery] = []
-        for row in rows:
-            chunk.append(row)
-            if len(chunk) == CHUNK:
-                chunks.append(chunk)
-                chunk = []
-        if chunk:
+    def save(self, rows: Iterable[Delivery], next_arrival: int, references: Mapping[int, str]) -> int:
+        rows = iter(rows)
+        chunks: list[list[Delivery]] = []
+        while chunk := list(islice(rows, CHUNK)):
             chunks.append(chunk)
         # (held in memory to be retried whole as a deadlock victim: `enrich` already holds them)
         with reported(self.url):
-            return retrying(lambda: self._save(chunks, next_arrival))
+            return retrying(lambda: self._save(chunks, next_arrival, references))
 
-    def _save(self, chunks: list[list[MergedDelivery]], next_arrival: int) -> int:
+    def _save(self, chunks: list[list[Delivery]], next_arrival: int, references: Mapping[int, str]) -> int:
+        # (narrow rows; the wide `messages` rows are only written where a message's state or
+        # reference_id changes: a few)
         conn = self.conn
         stamp = now()
         settled = 0
         with conn.transaction(), conn.cursor() as cur:
             for chunk in chunks:
-                cur.executemany(
-                    """UPDATE messages SET reference_id = COALESCE(reference_id, %s),
-                         delivery_status_code = %s, delivery_status_description = %s, last_channel = %s,
-                         viber_status_code = %s, viber_status_description = %s, sms_status_code = %s,
-                         sms_status_description = %s, status_updated_on = %s, callbacks = %s, price = %s,
-                         currency = %s, sms_parts = %s, updated_at = %s
-                       WHERE id = %s""",
-                    [
-                        (
-                            r.reference_id, r.code, r.description, r.last_channel, r.viber.code, r.viber.description,
-                            r.sms.code, r.sms.description, r.updated_on, r.callbacks, *r.cost, stamp, r.message,
-                        )
-                        for r in chunk
-                    ],
-                )  # fmt: skip
-                cur.executemany(
-                    """INSERT INTO deliveries VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-                       ON CONFLICT (message_id) DO UPDATE SET seen = excluded.seen,
-                         status_order = excluded.status_order, status_arrival = excluded.status_arrival,
-                         viber_order = excluded.viber_order, viber_arrival = excluded.viber_arrival,
-                         sms_order = excluded.sms_order, sms_arrival = excluded.sms_arrival,
-                         other_channels = excluded.other_channels, price_order = excluded.price_order,
-                         price_arrival = excluded.price_arrival""",
-                    [(r.message, *r.merge) for r in chunk],
-                )
+                cur.executemany(_SAVE, chunk)
                 settled += conn.execute(
-                    f"""UPDATE messages SET state = '{State.ACCEPTED}'
-                        WHERE state = ANY(%s) AND id = ANY(%s)""",
-                    (list(SETTLED_BY_CALLBACK), [r.message for r in chunk]),
+                    f"""UPDATE messages SET state = '{State.ACCEPTED}', updated_at = %s
+                        WHERE id = ANY(%s) AND state = ANY(%s)""",
+                    (stamp, [row[0] for row in chunk], list(SETTLED_BY_CALLBACK)),
                 ).rowcount
+            if references:  # messages joined by external_id: their answer, and reference_id, were lost
+                cur.executemany(
+                    "UPDATE messages SET reference_id = COALESCE(reference_id, %s), updated_at = %s WHERE id = %s",
+                    [(reference, stamp, message) for message, reference in references.items()],
+                )
             conn.execute(
                 "UPDATE campaigns SET callback_arrivals = %s WHERE campaign = %s", (next_arrival, self.campaign)
             )

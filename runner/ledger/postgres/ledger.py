@@ -18,6 +18,7 @@ from runner.ledger.postgres.runs import PostgresRuns
 from runner.ledger.postgres.schema import connect, connect_read_only, reported
 from runner.ledger.postgres.slots import PostgresSlots
 from runner.ledger.records import now
+from runner.ledger.report_query import CELLS, POSTGRES_PLAIN
 from runner.ledger.states import MESSAGED, State
 from runner.ledger.tally import delivery_tally, empty_counts
 
@@ -143,8 +144,9 @@ class PostgresLedger:
     def delivery_counts(self) -> dict[str, int]:
         with reported(self.url):
             rows = self.conn.execute(
-                f"""SELECT delivery_status_code, last_channel, COUNT(*) FROM messages
-                    WHERE campaign = %s AND seen_run = %s AND state = '{State.ACCEPTED}' GROUP BY 1, 2""",
+                f"""SELECT d.delivery_status_code, d.last_channel, COUNT(*) FROM messages m
+                    LEFT JOIN deliveries d ON d.message_id = m.id
+                    WHERE m.campaign = %s AND m.seen_run = %s AND m.state = '{State.ACCEPTED}' GROUP BY 1, 2""",
                 (self.campaign, self.audience.last_run()),
             ).fetchall()
         return delivery_tally((code, channel, int(n)) for code, channel, n in rows)
@@ -163,8 +165,10 @@ class PostgresLedger:
     def cost_rows(self) -> Iterator[tuple[str, str | None, str, str | None]]:
         with reported(self.url):
             rows = self.conn.execute(
-                f"""SELECT phone, last_channel, price, currency FROM messages
-                    WHERE campaign = %s AND seen_run = %s AND state = '{State.ACCEPTED}' AND price IS NOT NULL""",
+                f"""SELECT m.phone, d.last_channel, d.price, d.currency FROM messages m
+                    JOIN deliveries d ON d.message_id = m.id
+                    WHERE m.campaign = %s AND m.seen_run = %s AND m.state = '{State.ACCEPTED}'
+                      AND d.price IS NOT NULL""",
                 (self.campaign, self.audience.last_run()),
             ).fetchall()
         return iter([(phone, channel, price, currency) for phone, channel, price, currency in rows])
@@ -177,25 +181,20 @@ class PostgresLedger:
         # transaction: the report is one consistent snapshot).
         with reported(self.url), self.conn.transaction(), self.conn.cursor(name="report") as cur:
             cur.itersize = 2000
-            cur.execute(
-                """SELECT reference_id, external_id, recipient_id, phone, state, http_status, status_code,
-                          status_description, attempts, submitted_at, delivery_status_code,
-                          delivery_status_description, last_channel, viber_status_code, viber_status_description,
-                          sms_status_code, sms_status_description, status_updated_on, callbacks, timezone,
-                          not_before, price, currency, campaign_commit
-                   FROM (SELECT position, reference_id, external_id, recipient_id, phone, state, http_status,
-                                status_code, status_description, attempts, submitted_at, delivery_status_code,
-                                delivery_status_description, last_channel, viber_status_code,
-                                viber_status_description, sms_status_code, sms_status_description,
-                                status_updated_on, callbacks, timezone, not_before, price, currency,
-                                campaign_commit
-                         FROM messages WHERE campaign = %(campaign)s AND seen_run = %(run)s
-                         UNION ALL
-                         SELECT position, NULL, NULL, recipient_id, phone, state, NULL, NULL, reason, NULL, NULL,
-                                NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                                (SELECT campaign_commit FROM runs WHERE id = %(run)s)
-                         FROM skipped WHERE campaign = %(campaign)s) audience
-                   ORDER BY position""",
-                {"campaign": self.campaign, "run": run_id},
-            )
+            cur.execute(_REPORT, {"campaign": self.campaign, "run": run_id})
             yield from cur
+
+
+# runner.ledger.report_query's row: `plain`, then the report's cells; skipped rows (their reason as
+# status_description, their run's commit) merged in by position, never plain
+_REPORT = f"""SELECT {", ".join(f"c{i}" for i in range(len(CELLS) + 1))}
+              FROM (SELECT m.position, {POSTGRES_PLAIN} AS c0,
+                           {", ".join(f"{cell} AS c{i}" for i, cell in enumerate(CELLS, 1))}
+                    FROM messages m LEFT JOIN deliveries d ON d.message_id = m.id
+                    WHERE m.campaign = %(campaign)s AND m.seen_run = %(run)s
+                    UNION ALL
+                    SELECT position, FALSE, NULL, NULL, recipient_id, phone, state, NULL, NULL, reason, NULL, NULL,
+                           {", ".join(["NULL"] * 11)}, 0, '', NULL, NULL,
+                           (SELECT campaign_commit FROM runs WHERE id = %(run)s)
+                    FROM skipped WHERE campaign = %(campaign)s) audience
+              ORDER BY position"""

@@ -23,6 +23,16 @@ from runner.policy.store import APPEND_ONLY, tables
 DEFAULT_SCHEMA = "campaign_runner"
 _SEARCH_PATH = re.compile(r"-c\s*search_path\s*=\s*([^\s,]+)")
 
+# The delivery columns migration 4 moves from `messages` to `deliveries` (written out there: a
+# shipped migration never changes, whatever later code calls these columns).
+_MOVED = (
+    "delivery_status_code INTEGER", "delivery_status_description TEXT", "last_channel TEXT",
+    "viber_status_code INTEGER", "viber_status_description TEXT", "sms_status_code INTEGER",
+    "sms_status_description TEXT", "status_updated_on TEXT", "callbacks INTEGER NOT NULL DEFAULT 0", "price TEXT",
+    "currency TEXT", "sms_parts INTEGER",
+)  # fmt: skip
+_MOVED_NAMES = tuple(column.split()[0] for column in _MOVED)
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: the ledger of every campaign, as the SQLite ledger's tables with a campaign column.
     (
@@ -137,6 +147,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 3: which run claimed a message last (runner.ledger.postgres.runs: a live run holds a lock on
     # its id), so a sender finishing beside others can tell their messages in flight from lost ones.
     ("ALTER TABLE messages ADD COLUMN claimed_run BIGINT",),
+    # 4: a message's delivery columns move to its `deliveries` row (runner.ledger.records.Delivery):
+    # an enrichment updated each wide `messages` row (a new row version, body and all) to change
+    # ~100 bytes; now it writes narrow rows, and the report joins them (docs/callbacks.md).
+    (
+        "ALTER TABLE deliveries " + ", ".join(f"ADD COLUMN {column}" for column in _MOVED),
+        f"""UPDATE deliveries d SET ({", ".join(_MOVED_NAMES)}) =
+              (SELECT {", ".join(_MOVED_NAMES)} FROM messages m WHERE m.id = d.message_id)""",
+        "ALTER TABLE messages " + ", ".join(f"DROP COLUMN {name}" for name in _MOVED_NAMES),
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

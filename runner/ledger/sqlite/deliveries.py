@@ -1,32 +1,28 @@
 """The SQLite ledger's side of `enrich`: messages found by reference_id or external_id, and each
-message's merged delivery kept in its delivery columns and in `deliveries` (schema.MIGRATIONS).
-A message's id here is its rowid."""
+message's merged delivery kept in its `deliveries` row (schema.MIGRATIONS, 7). A message's id here
+is its rowid."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from itertools import islice
 
-from runner.ledger.records import ChannelStatus, Cost, MergedDelivery, MergeState, StoredDelivery, now
+from runner.ledger.records import DELIVERY_COLUMNS, Delivery, now
 from runner.ledger.sqlite.schema import get_meta, set_meta, transaction
 from runner.ledger.states import SETTLED_BY_CALLBACK, State
 from runner.telesign import codes
 
-CHUNK = 1000  # messages written per statement batch
+CHUNK = 5000  # messages written per statement batch
 _SETTLED_FROM = ", ".join(f"'{state}'" for state in SETTLED_BY_CALLBACK)
-
-
-def _chunks(rows: Iterable[MergedDelivery], size: int) -> Iterator[list[MergedDelivery]]:
-    chunk: list[MergedDelivery] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+# (a Delivery is written as it is, its message's key in place of its rowid)
+_SAVE = f"""INSERT OR REPLACE INTO deliveries (message_key, {", ".join(DELIVERY_COLUMNS)})
+            VALUES ({", ".join("?" * (1 + len(DELIVERY_COLUMNS)))})"""
+_STORED = f"""SELECT m.rowid, {", ".join("d." + column for column in DELIVERY_COLUMNS)}
+              FROM deliveries d JOIN messages m ON m.key = d.message_key
+              WHERE m.rowid IN (SELECT value FROM json_each(?))"""
 
 
 class SqliteDeliveries:
@@ -67,78 +63,48 @@ class SqliteDeliveries:
             (json.dumps(list(external_ids)),),
         ).fetchall()
 
-    def stored(self, messages: Collection[int]) -> list[StoredDelivery]:
-        rows = self.db.execute(
-            """SELECT m.rowid, m.delivery_status_code, m.delivery_status_description, m.last_channel,
-                      m.viber_status_code, m.viber_status_description, m.sms_status_code, m.sms_status_description,
-                      m.status_updated_on, d.seen, d.status_order, d.status_arrival, d.viber_order, d.viber_arrival,
-                      d.sms_order, d.sms_arrival, d.other_channels, d.price_order, d.price_arrival,
-                      m.price, m.currency, m.sms_parts
-               FROM messages m JOIN deliveries d ON d.message_key = m.key
-               WHERE m.rowid IN (SELECT value FROM json_each(?))""",
-            (json.dumps(list(messages)),),
-        )
-        return [
-            StoredDelivery(
-                message=rowid,
-                code=code,
-                description=description,
-                last_channel=last_channel,
-                viber=ChannelStatus(viber_code, viber_description),
-                sms=ChannelStatus(sms_code, sms_description),
-                updated_on=updated_on,
-                merge=MergeState(seen, *orders),
-                cost=Cost(price, currency, sms_parts),
-            )
-            for (
-                rowid, code, description, last_channel, viber_code, viber_description, sms_code, sms_description,
-                updated_on, seen, *orders, price, currency, sms_parts,
-            ) in rows
-        ]  # fmt: skip
+    def stored(self, messages: Collection[int]) -> list[Delivery]:
+        return list(map(Delivery._make, self.db.execute(_STORED, (json.dumps(list(messages)),))))
 
     def awaiting_status(self) -> Iterator[tuple[str, str | None]]:
         # (any message accepted, in the last audience or not: it was sent, its status is worth knowing)
         return iter(
             self.db.execute(
-                f"""SELECT reference_id, submitted_at FROM messages
-                    WHERE state = '{State.ACCEPTED}' AND reference_id IS NOT NULL
-                      AND (delivery_status_code IS NULL OR delivery_status_code IN (SELECT value FROM json_each(?)))
-                    ORDER BY rowid""",
+                f"""SELECT m.reference_id, m.submitted_at FROM messages m
+                    LEFT JOIN deliveries d ON d.message_key = m.key
+                    WHERE m.state = '{State.ACCEPTED}' AND m.reference_id IS NOT NULL
+                      AND (d.delivery_status_code IS NULL
+                           OR d.delivery_status_code IN (SELECT value FROM json_each(?)))
+                    ORDER BY m.rowid""",
                 (json.dumps(sorted(codes.INTERMEDIATE)),),
             ).fetchall()
         )
 
-    def save(self, rows: Iterable[MergedDelivery], next_arrival: int) -> int:
-        # (in rowid order, the writes walk the table once)
+    def save(self, rows: Iterable[Delivery], next_arrival: int, references: Mapping[int, str]) -> int:
+        # (narrow rows, written as they come; the wide `messages` rows are only written where a
+        # message's state or reference_id changes: a few)
         db = self.db
-        stamp = now()
         settled = 0
+        rows = iter(rows)
         with transaction(db):
-            for chunk in _chunks(rows, CHUNK):
-                db.executemany(
-                    """UPDATE messages SET reference_id = COALESCE(reference_id, ?),
-                         delivery_status_code = ?, delivery_status_description = ?, last_channel = ?,
-                         viber_status_code = ?, viber_status_description = ?, sms_status_code = ?,
-                         sms_status_description = ?, status_updated_on = ?, callbacks = ?, price = ?, currency = ?,
-                         sms_parts = ?, updated_at = ?
-                       WHERE rowid = ?""",
-                    [
-                        (
-                            r.reference_id, r.code, r.description, r.last_channel, r.viber.code, r.viber.description,
-                            r.sms.code, r.sms.description, r.updated_on, r.callbacks, *r.cost, stamp, r.message,
-                        )
-                        for r in chunk
-                    ],
-                )  # fmt: skip
-                db.executemany(
-                    """INSERT OR REPLACE INTO deliveries VALUES
-                         ((SELECT key FROM messages WHERE rowid = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    [(r.message, *r.merge) for r in chunk],
+            while chunk := list(islice(rows, CHUNK)):
+                messages = json.dumps([row[0] for row in chunk])
+                # (the keys of a chunk in one query: a subquery a row cost three times as much)
+                keys = dict(
+                    db.execute(
+                        "SELECT rowid, key FROM messages WHERE rowid IN (SELECT value FROM json_each(?))", (messages,)
+                    )
                 )
+                db.executemany(_SAVE, [(keys[row[0]], *row[1:]) for row in chunk])
                 settled += db.execute(
-                    f"""UPDATE messages SET state = '{State.ACCEPTED}'
-                        WHERE state IN ({_SETTLED_FROM}) AND rowid IN (SELECT value FROM json_each(?))""",
-                    (json.dumps([r.message for r in chunk]),),
+                    f"""UPDATE messages SET state = '{State.ACCEPTED}', updated_at = ?
+                        WHERE rowid IN (SELECT value FROM json_each(?)) AND state IN ({_SETTLED_FROM})""",
+                    (now(), messages),
                 ).rowcount
+            if references:  # messages joined by external_id: their answer, and reference_id, were lost
+                db.executemany(
+                    "UPDATE messages SET reference_id = COALESCE(reference_id, ?), updated_at = ? WHERE rowid = ?",
+                    [(reference, now(), message) for message, reference in references.items()],
+                )
             set_meta(db, "callback_arrivals", str(next_arrival))
         return settled

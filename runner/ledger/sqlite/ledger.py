@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import LedgerUnusable
+from runner.ledger.report_query import CELLS, SQLITE_PLAIN
 from runner.ledger.sqlite.audience import SqliteAudience
 from runner.ledger.sqlite.claims import SqliteClaims
 from runner.ledger.sqlite.deliveries import SqliteDeliveries
@@ -111,8 +112,9 @@ class SqliteLedger:
 
     def delivery_counts(self) -> dict[str, int]:
         rows = self.db.execute(
-            f"""SELECT delivery_status_code, last_channel, COUNT(*) FROM messages
-               WHERE seen_run = ? AND state = '{State.ACCEPTED}' GROUP BY 1, 2""",
+            f"""SELECT d.delivery_status_code, d.last_channel, COUNT(*) FROM messages m
+               LEFT JOIN deliveries d ON d.message_key = m.key
+               WHERE m.seen_run = ? AND m.state = '{State.ACCEPTED}' GROUP BY 1, 2""",
             (self.audience.last_run(),),
         )
         return delivery_tally(rows)
@@ -129,8 +131,9 @@ class SqliteLedger:
     def cost_rows(self) -> Iterator[tuple[str, str | None, str, str | None]]:
         return iter(
             self.db.execute(
-                f"""SELECT phone, last_channel, price, currency FROM messages
-                    WHERE seen_run = ? AND state = '{State.ACCEPTED}' AND price IS NOT NULL""",
+                f"""SELECT m.phone, d.last_channel, d.price, d.currency FROM messages m
+                    JOIN deliveries d ON d.message_key = m.key
+                    WHERE m.seen_run = ? AND m.state = '{State.ACCEPTED}' AND d.price IS NOT NULL""",
                 (self.audience.last_run(),),
             )
         )
@@ -138,31 +141,20 @@ class SqliteLedger:
     def report_rows(self) -> Iterator[tuple[Any, ...]]:
         run_id = self.audience.last_run()
         if run_id is None:
-            return
-        messages = self.db.execute(
-            """SELECT position, reference_id, external_id, recipient_id, phone, state, http_status, status_code,
-                      status_description, attempts, submitted_at, delivery_status_code, delivery_status_description,
-                      last_channel, viber_status_code, viber_status_description, sms_status_code,
-                      sms_status_description, status_updated_on, callbacks, timezone, not_before, price, currency,
-                      campaign_commit
-               FROM messages WHERE seen_run = ? ORDER BY position""",
-            (run_id,),
-        )
+            return iter(())
         # A skipped row's commit is its run's: the campaign file that decided to skip it.
-        skipped = self.db.cursor().execute(
-            """SELECT position, NULL, NULL, recipient_id, phone, state, NULL, NULL, reason, NULL, NULL,
-                      NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                      (SELECT campaign_commit FROM runs WHERE id = ?)
-               FROM skipped ORDER BY position""",
+        skipped = self.db.execute(
+            f"""SELECT position, FALSE, NULL, NULL, recipient_id, phone, state, NULL, NULL, reason, NULL, NULL,
+                       {", ".join(["NULL"] * 11)}, 0, '', NULL, NULL, (SELECT campaign_commit FROM runs WHERE id = ?)
+                FROM skipped ORDER BY position""",
             (run_id,),
         )
         first_skipped = skipped.fetchone()
-        if first_skipped is None:  # (the usual case: no merge to pay for, row by row)
-            for row in messages:
-                yield row[1:]
-            return
-        for row in heapq.merge(messages, itertools.chain((first_skipped,), skipped), key=lambda row: int(row[0])):
-            yield row[1:]
+        if first_skipped is None:  # (the usual case: the rows as the cursor gives them, no step of ours)
+            return self.db.execute("SELECT " + _REPORT, (run_id,))
+        messages = self.db.execute("SELECT m.position, " + _REPORT, (run_id,))
+        merged = heapq.merge(messages, itertools.chain((first_skipped,), skipped), key=lambda row: int(row[0]))
+        return (row[1:] for row in merged)
 
     def states_of(self, keys: Collection[str]) -> dict[str, State]:
         rows = self.db.execute(
@@ -186,3 +178,9 @@ class SqliteLedger:
             digest.update(f"{key}\0{state}\0{attempts}\n".encode())
             counts[state] = counts.get(state, 0) + 1
         return (digest.hexdigest() if counts else ""), counts  # "": as if there were no ledger
+
+
+# runner.ledger.report_query's row: `plain`, then the report's cells (after SELECT)
+_REPORT = f"""{SQLITE_PLAIN}, {", ".join(CELLS)}
+              FROM messages m LEFT JOIN deliveries d ON d.message_key = m.key
+              WHERE m.seen_run = ? ORDER BY m.position"""
