@@ -9,18 +9,12 @@ from pathlib import Path
 
 from runner.callbacks.enrichment import enrich
 from runner.ledger.backend import open_ledger, shared_ledger_url
+from runner.ledger.moved import DELIVERY_COLUMNS
 from runner.ledger.sqlite import schema
 from tests.enrich.test_report_unchanged import FIXTURE, logs, make_ledger
 from tests.fixtures.ledger import LedgerBackend
 
-# What `messages` had (migration 7 / schema 4 moved them to `deliveries`), written out here: the
-# old layout, as old versions made it.
-OLD_COLUMNS = (
-    "delivery_status_code INTEGER", "delivery_status_description TEXT", "last_channel TEXT",
-    "viber_status_code INTEGER", "viber_status_description TEXT", "sms_status_code INTEGER",
-    "sms_status_description TEXT", "status_updated_on TEXT", "callbacks INTEGER NOT NULL DEFAULT 0", "price TEXT",
-    "currency TEXT", "sms_parts INTEGER",
-)  # fmt: skip
+OLD_COLUMNS = DELIVERY_COLUMNS  # what `messages` had, as old versions made it
 NAMES = ", ".join(column.split()[0] for column in OLD_COLUMNS)
 OF_DELIVERIES = ", ".join("d." + column.split()[0] for column in OLD_COLUMNS)
 

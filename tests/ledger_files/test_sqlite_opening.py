@@ -9,6 +9,7 @@ from pathlib import Path
 
 from runner.callbacks.log import receiver_line
 from runner.ledger.backend import open_ledger
+from runner.ledger.moved import DELIVERY_COLUMNS
 from runner.ledger.sqlite import schema
 from runner.simulator.outcomes import status_payload
 from tests.fixtures.simulator import MakeSimulator
@@ -24,19 +25,10 @@ def make_old_ledger(folder: Path, campaign_id: str, version: int = 1) -> sqlite3
     return db
 
 
-# The delivery columns `messages` had up to version 6 (migration 7 moved them to `deliveries`)
-DELIVERY_COLUMNS_OF_MESSAGES = (
-    "delivery_status_code INTEGER", "delivery_status_description TEXT", "last_channel TEXT",
-    "viber_status_code INTEGER", "viber_status_description TEXT", "sms_status_code INTEGER",
-    "sms_status_description TEXT", "status_updated_on TEXT", "callbacks INTEGER NOT NULL DEFAULT 0", "price TEXT",
-    "currency TEXT", "sms_parts INTEGER",
-)  # fmt: skip
-
-
 def delivery_columns_back_on_messages(db: sqlite3.Connection) -> None:
     """Lay a ledger of today out as version 6 did: each message's delivery columns on its own row."""
-    names = [column.split()[0] for column in DELIVERY_COLUMNS_OF_MESSAGES]
-    for column in DELIVERY_COLUMNS_OF_MESSAGES:
+    names = [column.split()[0] for column in DELIVERY_COLUMNS]
+    for column in DELIVERY_COLUMNS:
         db.execute(f"ALTER TABLE messages ADD COLUMN {column}")
     db.execute(
         f"""UPDATE messages SET ({", ".join(names)}) = (SELECT {", ".join(names)} FROM deliveries
@@ -73,7 +65,7 @@ def test_a_ledger_whose_messages_hold_their_delivery_columns_moves_them_and_repo
     assert report.read_bytes() == before
     db = sqlite3.connect(out / "test-campaign" / schema.LEDGER_FILE)
     columns = {row[1] for row in db.execute("PRAGMA table_info(messages)")}
-    assert not columns & {column.split()[0] for column in DELIVERY_COLUMNS_OF_MESSAGES}
+    assert not columns & {column.split()[0] for column in DELIVERY_COLUMNS}
     assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(schema.SCHEMA_VERSION),)
 
 

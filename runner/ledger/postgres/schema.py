@@ -18,20 +18,11 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from runner.errors import LedgerUnavailable, LedgerUnusable, UsageProblem
+from runner.ledger.moved import DELIVERY_COLUMN_NAMES, DELIVERY_COLUMNS
 from runner.policy.store import APPEND_ONLY, tables
 
 DEFAULT_SCHEMA = "campaign_runner"
 _SEARCH_PATH = re.compile(r"-c\s*search_path\s*=\s*([^\s,]+)")
-
-# The delivery columns migration 4 moves from `messages` to `deliveries` (written out there: a
-# shipped migration never changes, whatever later code calls these columns).
-_MOVED = (
-    "delivery_status_code INTEGER", "delivery_status_description TEXT", "last_channel TEXT",
-    "viber_status_code INTEGER", "viber_status_description TEXT", "sms_status_code INTEGER",
-    "sms_status_description TEXT", "status_updated_on TEXT", "callbacks INTEGER NOT NULL DEFAULT 0", "price TEXT",
-    "currency TEXT", "sms_parts INTEGER",
-)  # fmt: skip
-_MOVED_NAMES = tuple(column.split()[0] for column in _MOVED)
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: the ledger of every campaign, as the SQLite ledger's tables with a campaign column.
@@ -151,10 +142,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # an enrichment updated each wide `messages` row (a new row version, body and all) to change
     # ~100 bytes; now it writes narrow rows, and the report joins them (docs/callbacks.md).
     (
-        "ALTER TABLE deliveries " + ", ".join(f"ADD COLUMN {column}" for column in _MOVED),
-        f"""UPDATE deliveries d SET ({", ".join(_MOVED_NAMES)}) =
-              (SELECT {", ".join(_MOVED_NAMES)} FROM messages m WHERE m.id = d.message_id)""",
-        "ALTER TABLE messages " + ", ".join(f"DROP COLUMN {name}" for name in _MOVED_NAMES),
+        "ALTER TABLE deliveries " + ", ".join(f"ADD COLUMN {column}" for column in DELIVERY_COLUMNS),
+        f"""UPDATE deliveries d SET ({", ".join(DELIVERY_COLUMN_NAMES)}) =
+              (SELECT {", ".join(DELIVERY_COLUMN_NAMES)} FROM messages m WHERE m.id = d.message_id)""",
+        "ALTER TABLE messages " + ", ".join(f"DROP COLUMN {name}" for name in DELIVERY_COLUMN_NAMES),
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from runner.atomic import atomic_path
 from runner.errors import LedgerUnusable
+from runner.ledger.moved import DELIVERY_COLUMN_NAMES, DELIVERY_COLUMNS
 
 LEDGER_FILE = "ledger.sqlite"
 
@@ -78,16 +79,6 @@ CREATE TABLE test_sends (
 );
 """
 
-# The delivery columns migration 7 moves from `messages` to `deliveries` (written out there: a
-# shipped migration never changes, whatever later code calls these columns).
-_MOVED = (
-    "delivery_status_code INTEGER", "delivery_status_description TEXT", "last_channel TEXT",
-    "viber_status_code INTEGER", "viber_status_description TEXT", "sms_status_code INTEGER",
-    "sms_status_description TEXT", "status_updated_on TEXT", "callbacks INTEGER NOT NULL DEFAULT 0", "price TEXT",
-    "currency TEXT", "sms_parts INTEGER",
-)  # fmt: skip
-_MOVED_NAMES = tuple(column.split()[0] for column in _MOVED)
-
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 2: per message that has callbacks, what `enrich` needs to go on merging them
     # (runner.callbacks.enrichment): the order of each winning status (runner.callbacks.rules.order_head,
@@ -138,10 +129,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # an enrichment of 250,000 messages wrote each ~1 KB `messages` row again (its body and all) to
     # change ~100 bytes; now it writes narrow rows, and the report joins them (docs/callbacks.md).
     (
-        *(f"ALTER TABLE deliveries ADD COLUMN {column}" for column in _MOVED),
-        f"""UPDATE deliveries SET ({", ".join(_MOVED_NAMES)}) =
-              (SELECT {", ".join(_MOVED_NAMES)} FROM messages WHERE messages.key = deliveries.message_key)""",
-        *(f"ALTER TABLE messages DROP COLUMN {name}" for name in _MOVED_NAMES),
+        *(f"ALTER TABLE deliveries ADD COLUMN {column}" for column in DELIVERY_COLUMNS),
+        f"""UPDATE deliveries SET ({", ".join(DELIVERY_COLUMN_NAMES)}) =
+              (SELECT {", ".join(DELIVERY_COLUMN_NAMES)} FROM messages WHERE messages.key = deliveries.message_key)""",
+        *(f"ALTER TABLE messages DROP COLUMN {name}" for name in DELIVERY_COLUMN_NAMES),
     ),
 )
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
