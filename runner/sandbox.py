@@ -30,7 +30,7 @@ from runner.policy.rules import rules_for
 from runner.policy.store import STORE_FILE, open_store
 from runner.report import files as report_files
 from runner.report.cost import CostLine, describe_totals, summarize
-from runner.report.csv import COLUMNS
+from runner.report.csv import ROW_DESCRIPTION
 from runner.sending.run import SendOptions, send_campaign
 from runner.serving import BackgroundServer
 from runner.simulator import SimulatorConfig, create_app
@@ -96,11 +96,7 @@ def rehearse(
         enriched = enrich(ledger, [log], folder / "report.csv", lambda: replies_store.replies_to(campaign.id))
         counts, delivery, attempted = ledger.counts(), ledger.delivery_counts(), ledger.attempted()
         deferred = ledger.deferred()
-        opted_out = sum(
-            1
-            for row in ledger.report_rows()
-            if str(row[1 + COLUMNS.index("status_description")] or "").startswith("opted out")
-        )
+        opted_out = sum(1 for row in ledger.report_rows() if str(row[ROW_DESCRIPTION] or "").startswith("opted out"))
         cost = summarize(ledger.cost_rows())
     finally:
         ledger.close()

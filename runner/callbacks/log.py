@@ -85,11 +85,7 @@ class _Overlong(NamedTuple):
     head: bytes  # the first _LINE_LIMIT bytes of a line longer than MAX_LINE_BYTES (the rest is skipped)
 
 
-class _Unfinished(NamedTuple):
-    raw: bytes  # the file's last line, which has no newline
-
-
-_Lines = list[bytes] | _Overlong | _Unfinished
+_Lines = list[bytes] | _Overlong
 
 
 def _read(path: Path, first_arrival: int, replies: bool) -> Generator[list[LogRecord | Reply], None, int]:
@@ -102,18 +98,15 @@ def _read(path: Path, first_arrival: int, replies: bool) -> Generator[list[LogRe
         raise InvalidInput.at(name, None, f"cannot read this callback log: {error.strerror or error}") from None
     arrival = first_arrival
     number = 0
-    receiver = _RECEIVER_BODY.fullmatch
+    receiver = _RECEIVER_LINE.fullmatch
     with stream:
         try:
             for lines in _lines_of(stream):
                 batch: list[LogRecord | Reply] = []
                 append = batch.append
-                if type(lines) is not list:  # (rare: a line too long, or a last line without newline)
+                if type(lines) is _Overlong:  # (rare: a line too long to read)
                     number += 1
-                    record = _odd_line(lines, name, number, arrival, replies, append)  # type: ignore[arg-type]
-                    if record is not None:
-                        arrival += type(record) is Callback
-                        append(record)
+                    _overlong(lines.head, name, number, replies, append)
                     yield batch
                     continue
                 for raw in lines:  # (each without its newline)
@@ -123,13 +116,15 @@ def _read(path: Path, first_arrival: int, replies: bool) -> Generator[list[LogRe
                         if reply is not None:
                             append(reply)
                     match = receiver(raw)
-                    record = None if match is None else from_canonical(match[1], name, number, arrival)
+                    record: LogRecord | None = (
+                        None if match is None else from_canonical(match[1], name, number, arrival)
+                    )
                     if record is None:
                         if number == 1 and raw.startswith(_UTF8_BOM):  # a log saved by a Windows editor
                             raw = raw[len(_UTF8_BOM) :]
                         if raw[:1] != b"{" and not raw.strip():  # (a line that starts with "{" is not blank)
                             continue
-                        record = parse_line(raw + b"\n", name, number, arrival)
+                        record = parse_line(raw, name, number, arrival)
                     if type(record) is Callback:
                         arrival += 1
                     append(record)
@@ -151,27 +146,19 @@ def _read(path: Path, first_arrival: int, replies: bool) -> Generator[list[LogRe
     return arrival
 
 
-def _odd_line(
-    lines: _Overlong | _Unfinished, name: str, number: int, arrival: int, replies: bool, add: Callable[[Reply], None]
-) -> LogRecord | None:
-    """The record of a line too long to read, or of a last line without its newline (a line like
-    any other), its reply given to `add` first."""
-    raw = lines[0]  # (the head of the one, the line of the other)
-    if replies and _INBOUND in raw:
-        reply = reply_in_line(raw)
+def _overlong(head: bytes, name: str, number: int, replies: bool, add: Callable[[LogRecord | Reply], None]) -> None:
+    """A line too long to read: its reply (in its head), if any, then why it is skipped."""
+    if replies and _INBOUND in head:
+        reply = reply_in_line(head)
         if reply is not None:
             add(reply)
-    if isinstance(lines, _Overlong):
-        return Malformed(name, number, f"line longer than {MAX_LINE_BYTES} bytes: skipped")
-    if number == 1 and raw.startswith(_UTF8_BOM):
-        raw = raw[len(_UTF8_BOM) :]
-    return parse_line(raw, name, number, arrival) if raw[:1] == b"{" or raw.strip() else None
+    add(Malformed(name, number, f"line longer than {MAX_LINE_BYTES} bytes: skipped"))
 
 
 def _lines_of(stream: io.BufferedIOBase) -> Iterator[_Lines]:
     """The lines of a log, without their newlines, a list per block read. A line longer than
-    MAX_LINE_BYTES comes as an _Overlong (its head; never held whole), a last line without newline
-    as an _Unfinished. A plain file is read a block at a time and split; a gzip one line by line,
+    MAX_LINE_BYTES comes as an _Overlong (its head; never held whole); a last line without newline
+    is a line like any other. A plain file is read a block at a time and split; a gzip one line by line,
     as it decompresses (a corrupt or truncated .gz then stops at the same line whatever the block
     size: every line decompressed before the fault is read)."""
     if not isinstance(stream, gzip.GzipFile):
@@ -194,7 +181,7 @@ def _lines_of(stream: io.BufferedIOBase) -> Iterator[_Lines]:
                 _skip_line(stream)
                 yield _Overlong(raw)
             else:
-                yield _Unfinished(raw)
+                yield [raw]
     except (EOFError, OSError, zlib.error):
         if lines:  # the lines read before the fault are read as ever
             yield lines
@@ -226,7 +213,7 @@ def _plain_lines(stream: io.BufferedIOBase) -> Iterator[_Lines]:
             yield _Overlong(tail[:_LINE_LIMIT])
             tail, skipping = b"", True
     if tail and not skipping:
-        yield _Unfinished(tail)
+        yield [tail]
 
 
 def parse_line(raw: bytes | str, path: str, line: int, arrival: int) -> LogRecord:
@@ -290,9 +277,8 @@ def receiver_payload(raw: bytes) -> bytes | None:
 
 
 # {"received_at":"<a time: no quote, no escape>","payload":{...}}\n, as receiver_line writes it
-_RECEIVER_LINE = re.compile(rb'\{"received_at":"[^"\\]{0,64}","payload":(\{.*\})\}\n', re.DOTALL)
-# the same, of a line without its newline (as _read has them: no newline inside)
-_RECEIVER_BODY = re.compile(rb'\{"received_at":"[^"\\]{0,64}","payload":(\{.*\})\}', re.DOTALL)
+# (its newline optional: _read has the lines without theirs, a last line may have none)
+_RECEIVER_LINE = re.compile(rb'\{"received_at":"[^"\\]{0,64}","payload":(\{.*\})\}\n?', re.DOTALL)
 
 
 def _open(path: Path) -> io.BufferedIOBase:

@@ -5,10 +5,10 @@ name them, and the tests that build a ledger in the old layout make them."""
 
 from __future__ import annotations
 
-DELIVERY_COLUMNS = (
+MOVED_COLUMNS = (
     "delivery_status_code INTEGER", "delivery_status_description TEXT", "last_channel TEXT",
     "viber_status_code INTEGER", "viber_status_description TEXT", "sms_status_code INTEGER",
     "sms_status_description TEXT", "status_updated_on TEXT", "callbacks INTEGER NOT NULL DEFAULT 0", "price TEXT",
     "currency TEXT", "sms_parts INTEGER",
 )  # fmt: skip
-DELIVERY_COLUMN_NAMES = tuple(column.split()[0] for column in DELIVERY_COLUMNS)
+MOVED_COLUMN_NAMES = tuple(column.split()[0] for column in MOVED_COLUMNS)

@@ -219,5 +219,3 @@ DELIVERY_COLUMNS = (
     "seen", "status_order", "status_arrival", "viber_order", "viber_arrival", "sms_order", "sms_arrival",
     "other_channels", "price_order", "price_arrival",
 )  # fmt: skip
-# The first of them: the message's delivery columns, as the report shows them.
-SHOWN_COLUMNS = DELIVERY_COLUMNS[: DELIVERY_COLUMNS.index("seen")]

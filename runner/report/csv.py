@@ -107,4 +107,5 @@ def write(ledger: Ledger, path: Path, replies: Mapping[str, tuple[int, bool]] | 
 
 
 _ROW_PHONE = 1 + _PHONE  # (in the ledger's row, after `plain`)
+ROW_DESCRIPTION = 1 + _DESCRIPTION
 _REPLIED, _OPTED_OUT = COLUMNS.index("replied"), COLUMNS.index("opted_out")

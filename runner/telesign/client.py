@@ -150,15 +150,13 @@ class OmnichannelClient:
         self.settings = settings
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
         url = settings.base_url + PATH
-        self._proxied = _ProxiedClient(url, concurrency, connect_timeout, read_timeout) if _proxy_for(url) else None
+        self._proxied = _ProxiedClient(url, concurrency, connect_timeout, read_timeout) if _proxied(url) else None
         self.endpoint = Endpoint.of(url)
+        self._basic = {"Authorization": basic_authorization(settings.credentials), "Content-Type": "application/json"}
         # Every request's fixed lines, joined once; Basic auth's are the same for every request
         # (digest's never are: a fresh date and nonce each time, added per request).
-        fixed = f"User-Agent: {USER_AGENT}\r\nAccept: application/json\r\n"
-        if settings.auth != "digest":
-            fixed += f"Authorization: {basic_authorization(settings.credentials)}\r\nContent-Type: application/json\r\n"
-        self._head = self.endpoint.head + fixed.encode("latin-1")
-        self._basic = {"Authorization": basic_authorization(settings.credentials), "Content-Type": "application/json"}
+        fixed = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        self._head = self.endpoint.head + _lines(fixed if settings.auth == "digest" else fixed | self._basic)
         self._lanes = [_Lane() for _ in range(max(1, concurrency))]
 
     async def close(self) -> None:
@@ -175,10 +173,7 @@ class OmnichannelClient:
         return self._basic
 
     def _request(self, body: bytes) -> bytes:
-        head = self._head
-        if self.settings.auth == "digest":
-            signed = "".join(f"{name}: {value}\r\n" for name, value in self._headers(body).items())
-            head += signed.encode("latin-1")
+        head = self._head if self.settings.auth != "digest" else self._head + _lines(self._headers(body))
         return b"%sContent-Length: %d\r\n\r\n%s" % (head, len(body), body)
 
     async def send(self, body: bytes, lane: int = 0, on_write: Callable[[], None] | None = None) -> Answer:
@@ -225,15 +220,18 @@ class _Lane:
         self.connection: Connection | None = None
 
 
-def _proxy_for(url: str) -> str | None:
-    """The proxy the environment names for `url`, as httpx reads it (HTTPS_PROXY / HTTP_PROXY /
-    ALL_PROXY, NO_PROXY), else None."""
+def _lines(headers: Mapping[str, str]) -> bytes:
+    """Header lines as written on the wire."""
+    return "".join(f"{name}: {value}\r\n" for name, value in headers.items()).encode("latin-1")
+
+
+def _proxied(url: str) -> bool:
+    """Whether the environment names a proxy for `url`, as httpx reads it (HTTPS_PROXY / HTTP_PROXY
+    / ALL_PROXY, NO_PROXY)."""
     parts = urlsplit(url)
     proxies = urllib.request.getproxies_environment()
-    proxy = proxies.get(parts.scheme) or proxies.get("all")
-    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
-        return None
-    return proxy
+    named = proxies.get(parts.scheme) or proxies.get("all")
+    return bool(named) and not urllib.request.proxy_bypass(parts.hostname or "")
 
 
 class _ProxiedClient:
@@ -242,7 +240,6 @@ class _ProxiedClient:
     def __init__(self, url: str, concurrency: int, connect_timeout: float, read_timeout: float) -> None:
         import httpx  # (only here: a send without a proxy never imports it, a tenth of its start-up)
 
-        self.httpx = httpx
         self.url = httpx.URL(url)
         self.client = httpx.AsyncClient(
             limits=httpx.Limits(
@@ -259,8 +256,9 @@ class _ProxiedClient:
         await self.client.aclose()
 
     async def send(self, body: bytes, headers: dict[str, str], on_write: Callable[[], None] | None) -> Answer:
+        import httpx
+
         extensions = {} if on_write is None else {"trace": _on_request_write(on_write)}
-        httpx = self.httpx
         try:
             response = await self.client.post(self.url, content=body, headers=headers, extensions=extensions)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:

@@ -61,17 +61,18 @@ class Endpoint:
     head: bytes  # "POST <target> HTTP/1.1" and the Host header, CRLF-terminated
 
     @classmethod
-    def of(cls, url: str, tls: ssl.SSLContext | None = None) -> Endpoint:
+    def of(cls, url: str) -> Endpoint:
+        """`url`: a base URL runner.telesign.settings accepted (no query, no user@) and the path."""
         parts = urlsplit(url)
         secure = parts.scheme == "https"
         host = parts.hostname or ""
         port = parts.port or (443 if secure else 80)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        target = parts.path or "/"
         named = host if host.isascii() else host.encode("idna").decode("ascii")
         named = f"[{named}]" if ":" in named else named  # an IPv6 literal keeps its brackets in Host
         authority = named if port == (443 if secure else 80) else f"{named}:{port}"
         head = f"POST {target} HTTP/1.1\r\nHost: {authority}\r\n".encode("ascii")
-        return cls(host, port, (tls or ssl.create_default_context()) if secure else None, head)
+        return cls(host, port, ssl.create_default_context() if secure else None, head)
 
 
 class Connection(asyncio.Protocol):
@@ -124,7 +125,7 @@ class Connection(asyncio.Protocol):
         assert self._transport is not None and self._answer is None
         answer: asyncio.Future[Response] = self._loop.create_future()
         self._answer = answer
-        self._reason, self._headers, self._body, self._size, self._headed = b"", {}, [], 0, False
+        self._reset()
         self._keep = True
         self._transport.write(data)
         timer = self._loop.call_later(timeout, self._fail, "ReadTimeout")
@@ -191,13 +192,17 @@ class Connection(asyncio.Protocol):
             return
         code = self._parser.get_status_code()
         if 100 <= code < 200:  # an interim answer (100 Continue): the real one follows
-            self._reason, self._headers, self._body, self._size, self._headed = b"", {}, [], 0, False
+            self._reset()
             return
         self._keep = not self.closed and self._parser.should_keep_alive()
         body = b"".join(self._body)[:MAX_ANSWER_BYTES]
         answer.set_result(Response(code, self._reason.decode("latin-1"), self._headers, body))
 
     # ------------------------------------------------------------------------------------------------
+
+    def _reset(self) -> None:
+        """Ready for an answer's first byte."""
+        self._reason, self._headers, self._body, self._size, self._headed = b"", {}, [], 0, False
 
     def _until_close(self) -> bool:
         """Whether the answer's body is delimited by the connection's end (no length, not chunked)."""

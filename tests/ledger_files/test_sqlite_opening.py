@@ -9,11 +9,12 @@ from pathlib import Path
 
 from runner.callbacks.log import receiver_line
 from runner.ledger.backend import open_ledger
-from runner.ledger.moved import DELIVERY_COLUMNS
+from runner.ledger.moved import MOVED_COLUMN_NAMES
 from runner.ledger.sqlite import schema
 from runner.simulator.outcomes import status_payload
 from tests.fixtures.simulator import MakeSimulator
 from tests.sending.helpers import campaign, telesign_env, write_campaign
+from tests.testing.old_ledgers import back_to_the_old_layout_sqlite
 
 
 def make_old_ledger(folder: Path, campaign_id: str, version: int = 1) -> sqlite3.Connection:
@@ -23,21 +24,6 @@ def make_old_ledger(folder: Path, campaign_id: str, version: int = 1) -> sqlite3
     db.execute("INSERT INTO meta VALUES ('schema_version', ?), ('campaign_id', ?)", (str(version), campaign_id))
     db.commit()
     return db
-
-
-def delivery_columns_back_on_messages(db: sqlite3.Connection) -> None:
-    """Lay a ledger of today out as version 6 did: each message's delivery columns on its own row."""
-    names = [column.split()[0] for column in DELIVERY_COLUMNS]
-    for column in DELIVERY_COLUMNS:
-        db.execute(f"ALTER TABLE messages ADD COLUMN {column}")
-    db.execute(
-        f"""UPDATE messages SET ({", ".join(names)}) = (SELECT {", ".join(names)} FROM deliveries
-            WHERE message_key = messages.key) WHERE key IN (SELECT message_key FROM deliveries)"""
-    )
-    for name in names:
-        db.execute(f"ALTER TABLE deliveries DROP COLUMN {name}")
-    db.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
-    db.commit()
 
 
 def test_a_ledger_whose_messages_hold_their_delivery_columns_moves_them_and_reports_the_same(
@@ -56,16 +42,14 @@ def test_a_ledger_whose_messages_hold_their_delivery_columns_moves_them_and_repo
     assert campaign("enrich", str(file), "--callbacks", str(log), "--outputs", str(out)).exit_code == 0
     report = out / "test-campaign" / "report.csv"
     before = report.read_bytes()
-    db = sqlite3.connect(out / "test-campaign" / schema.LEDGER_FILE)
-    delivery_columns_back_on_messages(db)
-    db.close()
+    back_to_the_old_layout_sqlite(out / "test-campaign" / schema.LEDGER_FILE)
     report.unlink()
     # the same log again: every callback is a repeat of one merged before the move
     assert campaign("enrich", str(file), "--callbacks", str(log), "--outputs", str(out)).exit_code == 0
     assert report.read_bytes() == before
     db = sqlite3.connect(out / "test-campaign" / schema.LEDGER_FILE)
     columns = {row[1] for row in db.execute("PRAGMA table_info(messages)")}
-    assert not columns & {column.split()[0] for column in DELIVERY_COLUMNS}
+    assert not columns & set(MOVED_COLUMN_NAMES)
     assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(schema.SCHEMA_VERSION),)
 
 
@@ -120,8 +104,8 @@ def test_a_ledger_from_before_the_cost_columns_gains_them_and_goes_on_merging(
         logs[-1].write_bytes(receiver_line("2026-12-01T10:00:00Z", payload))
     assert campaign("enrich", str(file), "--callbacks", str(logs[0]), "--outputs", str(out)).exit_code == 0
     # Make it a ledger as the version before the cost migration wrote it: no cost columns.
+    back_to_the_old_layout_sqlite(out / "test-campaign" / schema.LEDGER_FILE)
     db = sqlite3.connect(out / "test-campaign" / schema.LEDGER_FILE)
-    delivery_columns_back_on_messages(db)
     for table, column in (("messages", "price"), ("messages", "currency"), ("messages", "sms_parts"),
                           ("deliveries", "price_order"), ("deliveries", "price_arrival")):  # fmt: skip
         db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")

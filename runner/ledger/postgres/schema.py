@@ -18,7 +18,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from runner.errors import LedgerUnavailable, LedgerUnusable, UsageProblem
-from runner.ledger.moved import DELIVERY_COLUMN_NAMES, DELIVERY_COLUMNS
+from runner.ledger.moved import MOVED_COLUMN_NAMES, MOVED_COLUMNS
 from runner.policy.store import APPEND_ONLY, tables
 
 DEFAULT_SCHEMA = "campaign_runner"
@@ -142,10 +142,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # an enrichment updated each wide `messages` row (a new row version, body and all) to change
     # ~100 bytes; now it writes narrow rows, and the report joins them (docs/callbacks.md).
     (
-        "ALTER TABLE deliveries " + ", ".join(f"ADD COLUMN {column}" for column in DELIVERY_COLUMNS),
-        f"""UPDATE deliveries d SET ({", ".join(DELIVERY_COLUMN_NAMES)}) =
-              (SELECT {", ".join(DELIVERY_COLUMN_NAMES)} FROM messages m WHERE m.id = d.message_id)""",
-        "ALTER TABLE messages " + ", ".join(f"DROP COLUMN {name}" for name in DELIVERY_COLUMN_NAMES),
+        "ALTER TABLE deliveries " + ", ".join(f"ADD COLUMN {column}" for column in MOVED_COLUMNS),
+        f"""UPDATE deliveries d SET ({", ".join(MOVED_COLUMN_NAMES)}) =
+              (SELECT {", ".join(MOVED_COLUMN_NAMES)} FROM messages m WHERE m.id = d.message_id)""",
+        "ALTER TABLE messages " + ", ".join(f"DROP COLUMN {name}" for name in MOVED_COLUMN_NAMES),
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -84,6 +84,7 @@ class SqliteDeliveries:
         # (narrow rows, written as they come; the wide `messages` rows are only written where a
         # message's state or reference_id changes: a few)
         db = self.db
+        stamp = now()
         settled = 0
         rows = iter(rows)
         with transaction(db):
@@ -99,12 +100,12 @@ class SqliteDeliveries:
                 settled += db.execute(
                     f"""UPDATE messages SET state = '{State.ACCEPTED}', updated_at = ?
                         WHERE rowid IN (SELECT value FROM json_each(?)) AND state IN ({_SETTLED_FROM})""",
-                    (now(), messages),
+                    (stamp, messages),
                 ).rowcount
             if references:  # messages joined by external_id: their answer, and reference_id, were lost
                 db.executemany(
                     "UPDATE messages SET reference_id = COALESCE(reference_id, ?), updated_at = ? WHERE rowid = ?",
-                    [(reference, now(), message) for message, reference in references.items()],
+                    [(reference, stamp, message) for message, reference in references.items()],
                 )
             set_meta(db, "callback_arrivals", str(next_arrival))
         return settled

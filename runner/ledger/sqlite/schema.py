@@ -14,7 +14,7 @@ from pathlib import Path
 
 from runner.atomic import atomic_path
 from runner.errors import LedgerUnusable
-from runner.ledger.moved import DELIVERY_COLUMN_NAMES, DELIVERY_COLUMNS
+from runner.ledger.moved import MOVED_COLUMN_NAMES, MOVED_COLUMNS
 
 LEDGER_FILE = "ledger.sqlite"
 
@@ -154,9 +154,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # an enrichment of 250,000 messages wrote each ~1 KB `messages` row again (its body and all) to
     # change ~100 bytes; now it writes narrow rows, and the report joins them (docs/callbacks.md).
     (
-        *(f"ALTER TABLE deliveries ADD COLUMN {column}" for column in DELIVERY_COLUMNS),
-        f"""UPDATE deliveries SET ({", ".join(DELIVERY_COLUMN_NAMES)}) =
-              (SELECT {", ".join(DELIVERY_COLUMN_NAMES)} FROM messages WHERE messages.key = deliveries.message_key)""",
+        *(f"ALTER TABLE deliveries ADD COLUMN {column}" for column in MOVED_COLUMNS),
+        f"""UPDATE deliveries SET ({", ".join(MOVED_COLUMN_NAMES)}) =
+              (SELECT {", ".join(MOVED_COLUMN_NAMES)} FROM messages WHERE messages.key = deliveries.message_key)""",
         # `messages` made again without them, in one copy: twelve DROP COLUMNs rewrite the table
         # twelve times (6.4 s once for a 250,000-message ledger, measured). SQLite's own recipe
         # for a schema change ALTER TABLE cannot make (sqlite.org/lang_altertable.html).
