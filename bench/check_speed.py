@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import figure
+from bench.common import figure, machine_scaling
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -280,6 +280,10 @@ def main() -> None:
         print(
             f"cold / one process: {speedup:.2f}x rows per wall second"
             f"   (target >= 1.6x: {'met' if speedup >= 1.6 else 'MISSED'})"
+        )
+        print(
+            f"  this machine's own ceiling for two processes against one, now: {machine_scaling().work:.2f}x "
+            "(bench.common.machine_scaling: a plain loop alone, then two at once)"
         )
         print(f"warm audience: {warm.wall:.2f} s   (target at 1,000,000 rows < 10 s; here {10 * scale:.1f} s pro rata)")
         print(f"fully cached: {cached.wall:.2f} s   (target at 1,000,000 rows < 2 s)")

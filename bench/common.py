@@ -169,3 +169,44 @@ def figure(name: str, value: float, unit: str, baseline: float | None, target: s
             }
         )
     )
+
+
+# A loop of plain Python work, nothing shared: what one process can do on one core.
+_SPIN = "import sys\nx = 0\nfor i in range(int(sys.argv[1])): x += i\n"
+
+
+def _spin(loops: int, copies: int) -> tuple[float, float]:
+    """`copies` processes each running _SPIN `loops` times, started together: (wall seconds until
+    the last ends, CPU seconds per copy)."""
+    started = time.perf_counter()
+    procs = [subprocess.Popen([sys.executable, "-c", _SPIN, str(loops)]) for _ in range(copies)]
+    cpu = 0.0
+    for proc in procs:
+        _, _, usage = os.wait4(proc.pid, 0)
+        cpu += usage.ru_utime + usage.ru_stime
+    return time.perf_counter() - started, cpu / copies
+
+
+@dataclass
+class Scaling:
+    """What a second busy process adds on this machine, now (machine_scaling)."""
+
+    work: float  # work done per wall second, two processes at once against one alone (2.0: two free cores)
+    cpu: float  # CPU seconds the same work costs each of two at once, against one alone (1.0: no contention)
+
+
+def machine_scaling(seconds: float = 1.0, rounds: int = 3) -> Scaling:
+    """The same plain loop run alone, then as two processes at once (the median of `rounds`). On two
+    cores of its own `work` is 2.0 and `cpu` 1.0; where the cores are shared with a busy host or
+    are SMT siblings, two processes do less, and each spends more CPU time on the same work (seen
+    here on a "2-core" VM: work 1.08x to 1.65x). It is the ceiling of any figure that compares two
+    processes with one in the same run, such as two senders against one."""
+    loops = 1_000_000
+    while _spin(loops, 1)[0] < seconds / 4:  # (calibrated so that one copy takes about `seconds`)
+        loops *= 4
+    loops = int(loops * seconds / _spin(loops, 1)[0])
+    measured = []
+    for _ in range(rounds):
+        (alone, alone_cpu), (together, together_cpu) = _spin(loops, 1), _spin(loops, 2)
+        measured.append(Scaling(2 * alone / together, together_cpu / alone_cpu))
+    return sorted(measured, key=lambda s: s.work)[len(measured) // 2]
