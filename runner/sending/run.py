@@ -148,7 +148,13 @@ def _hold_to_plan(campaign: Campaign, ledger: Ledger, gate: Gate, options: SendO
     changes = changes_since(saved, fresh, now, own_progress=_only_this_plan_since(ledger, saved))
     if changes:
         raise PlanStale(campaign.id, options.plan_path, changes)
-    return replace(options, limit=fresh.counts.to_send + fresh.counts.deferred, resend_unknown=False)
+    # What the plan counted, to send now and deferred together, and never more than its own
+    # --limit in one run: deferred messages whose window has opened since the plan was made join
+    # those to send now, and without the plan's cap they would be sent past it (a plan made at
+    # night with --limit 100 would send the whole morning's opening at once).
+    counted = fresh.counts.to_send + fresh.counts.deferred
+    limit = counted if saved.limit is None else min(counted, saved.limit)
+    return replace(options, limit=limit, resend_unknown=False)
 
 
 SETTLING_COMMANDS = ("enrich", "poll")  # change a ledger only by settling answers: never more to send

@@ -75,3 +75,22 @@ def test_a_plan_goes_on_being_applied_as_windows_open_and_nothing_twice(
     phones = [r.phone_number for r in sim.app.accepted()]
     assert len(phones) == len(set(phones)) > saved.counts.to_send
     assert len(phones) <= saved.counts.to_send + saved.counts.deferred
+
+
+def test_a_plan_with_a_cap_sends_no_more_than_its_cap_when_windows_have_opened(
+    tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
+    """`plan --limit 2` made while most recipients are outside their window counts 2 to send and
+    the rest deferred; applied hours later, when more windows are open, one run still sends at
+    most 2 (it sent every message inside its window, past the cap, before)."""
+    sim = make_simulator()
+    file = write_campaign(tmp_path / "campaigns", AT - timedelta(hours=1))
+    out = tmp_path / "out"
+    saved = make_plan(load(file), None, PlanOptions(now=AT, outputs=out, limit=2))
+    assert (saved.limit, saved.counts.to_send) == (2, 2) and saved.counts.deferred > 0
+    later = AT + timedelta(hours=8)  # more recipients inside their window than the cap
+    assert make_plan(load(file), None, PlanOptions(now=later, outputs=tmp_path / "fresh")).counts.to_send > 2
+
+    options = SendOptions(outputs=out, now=later, log_format="plain", plan=saved, plan_path="plan.json")
+    assert send_campaign(load(file), settings(sim), options).exit_code == 0
+    assert len(sim.app.accepted()) == 2
