@@ -42,7 +42,18 @@ def run(
         )
     if plan_path is not None:
         return send_planned(
-            files, plan_path, dry_run, sandbox, resend_unknown, limit, test_to, outputs, log_format, wait, url
+            files,
+            plan_path,
+            dry_run,
+            sandbox,
+            resend_unknown,
+            limit,
+            test_to,
+            outputs,
+            log_format,
+            wait,
+            url,
+            recipient_id,
         )
     refuse_conflicts(files, dry_run, sandbox, resend_unknown, limit, test_to, recipient_id)
     if wait and (dry_run or sandbox or test_to is not None):
@@ -111,6 +122,7 @@ def send_planned(
     log_format: str,
     wait: bool = False,
     url: str | None = None,
+    recipient_id: str | None = None,
 ) -> int:
     """`send FILE --plan PLAN.json`: the reviewed plan, or nothing (docs/plan.md); with --wait, its
     deferred messages as their windows open."""
@@ -126,11 +138,16 @@ def send_planned(
             ("--resend-unknown", resend_unknown),
             ("--limit", limit is not None),
             ("--test-to", test_to is not None),
+            # (refused, not ignored: a user naming one recipient must not send the whole campaign)
+            ("--recipient", recipient_id is not None),
         )
         if given
     ]
     if clashing:
-        raise UsageProblem(f"--plan sends what the plan says: drop {', '.join(clashing)} (or plan with it)")
+        # Only --limit has a plan-side equivalent; the others are rehearsals or one-recipient
+        # sends, which a plan is not.
+        how = "; to cap the send, make the plan with `campaign plan FILE --limit N -o PLAN.json`" if limit else ""
+        raise UsageProblem(f"--plan sends exactly what the plan says: drop {', '.join(clashing)}{how}")
     saved = read_plan(plan_path)
     settings = config.from_environment()
     options = SendOptions(

@@ -172,3 +172,20 @@ def test_status_shows_the_applied_plans_cost_estimate(tmp_path: Path, make_simul
     send_with_plan(file, plan, out, sim)
     status = campaign("status", str(file), "--outputs", str(out)).stdout
     assert "plan estimate (campaign.plan.json): 0.0800 to 0.4800 EUR" in status
+
+
+def test_options_a_plan_does_not_take_are_refused_never_ignored(tmp_path: Path, make_simulator: MakeSimulator) -> None:
+    """`--recipient` with `--plan` sent the whole campaign (it was silently ignored); every option
+    a plan does not take is a usage error, named, and nothing is sent."""
+    sim = make_simulator()
+    file = mixed_campaign(tmp_path / "c")
+    out, plan = tmp_path / "out", tmp_path / "plan.json"
+    save_plan(file, out, plan)
+    for option in (["--recipient", "r-0000"], ["--dry-run"], ["--limit", "1"], ["--test-to", phone(0, 1)]):
+        result = campaign(
+            "send", str(file), "--plan", str(plan), "--outputs", str(out), *option, env=telesign_env(sim.url)
+        )
+        assert result.exit_code == 2, (option, result.output)
+        assert f"drop {option[0]}" in result.stderr
+        assert ("campaign plan FILE --limit N" in result.stderr) == (option[0] == "--limit")
+    assert requests_answered(sim) == 0
