@@ -8,7 +8,7 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
 from runner.errors import InvalidInput
 
@@ -111,8 +111,10 @@ class Plan(_Model):
     plan_format: int = PLAN_FORMAT
     campaign_id: str
     campaign_file: str
-    created_at: datetime
-    valid_until: datetime
+    # With their UTC offset: a time without one (a hand edit) cannot be compared with the send's
+    # clock, and is refused as not a plan rather than read as some zone's time.
+    created_at: AwareDatetime
+    valid_until: AwareDatetime
     runner_version: str
     limit: int | None  # `campaign plan --limit N`: the send applies the same cap
     fingerprint: str  # sha256 over everything the send depends on (docs/plan.md, "Fingerprint")

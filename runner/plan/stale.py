@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from runner.errors import ExitCode, RunnerError
-from runner.plan.model import InputFile, Plan
+from runner.plan.model import VALID_FOR, InputFile, Plan
 
 DONE_STATES = ("accepted", "rejected", "unknown", "sending")  # reached (or may have reached) Telesign
 
@@ -67,7 +67,16 @@ def changes_since(saved: Plan, fresh: Plan, now: datetime, own_progress: bool = 
     if saved.campaign_id != fresh.campaign_id:
         return [f"the plan is for campaign {saved.campaign_id!r}, not {fresh.campaign_id!r}"]
     changes: list[str] = []
-    if now > saved.valid_until:
+    if saved.valid_until - saved.created_at > VALID_FOR:
+        # Only a hand edit makes this: `campaign plan` writes created_at + VALID_FOR. An edited
+        # validity would let a day-old review stand for today's send (docs/plan.md).
+        changes.append(
+            f"the plan's validity was edited: valid until {saved.valid_until.isoformat(timespec='minutes')}, "
+            f"{(saved.valid_until - saved.created_at).total_seconds() / 3600:g} hours after it was made "
+            f"({saved.created_at.isoformat(timespec='minutes')}); a plan is valid for "
+            f"{VALID_FOR.total_seconds() / 3600:g} hours"
+        )
+    elif now > saved.valid_until:
         hours = (saved.valid_until - saved.created_at).total_seconds() / 3600
         changes.append(
             f"the plan expired at {saved.valid_until.isoformat(timespec='minutes')} "

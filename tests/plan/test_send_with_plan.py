@@ -189,3 +189,26 @@ def test_options_a_plan_does_not_take_are_refused_never_ignored(tmp_path: Path, 
         assert f"drop {option[0]}" in result.stderr
         assert ("campaign plan FILE --limit N" in result.stderr) == (option[0] == "--limit")
     assert requests_answered(sim) == 0
+
+
+def test_a_hand_edited_time_is_refused_with_its_line_not_a_traceback(
+    tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
+    """A plan's times without their UTC offset stopped the send with a TypeError traceback (naive
+    against aware datetimes); a validity stretched by hand was honoured."""
+    sim = make_simulator()
+    file = mixed_campaign(tmp_path / "c")
+    out, plan = tmp_path / "out", tmp_path / "plan.json"
+    data = save_plan(file, out, plan)
+
+    naive = {**data, "created_at": data["created_at"][:19], "valid_until": data["valid_until"][:19]}
+    plan.write_text(json.dumps(naive), encoding="utf-8")
+    code, lines = send_with_plan(file, plan, out, sim)
+    assert code == 1 and lines == [f"{plan}: not a plan (created_at: Input should have timezone info); make it again"]
+
+    stretched = {**data, "valid_until": (datetime.now(UTC) + timedelta(days=30)).isoformat()}
+    plan.write_text(json.dumps(stretched), encoding="utf-8")
+    code, lines = send_with_plan(file, plan, out, sim)
+    assert code == 1
+    assert lines[1].startswith("  the plan's validity was edited: valid until ") and "valid for 24 hours" in lines[1]
+    assert requests_answered(sim) == 0
