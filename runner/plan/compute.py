@@ -117,7 +117,12 @@ class _Tally:
                 self.take(message)
 
     def _digest(self, message: Message) -> None:
-        self.send_digest.update(f"{message.external_id}\0".encode() + hashlib.sha256(message.body).digest())
+        self.send_digest.update(message_digest(message))
+
+
+def message_digest(message: Message) -> bytes:
+    """What a digest of messages takes of one: its external id and its exact body."""
+    return f"{message.external_id}\0".encode() + hashlib.sha256(message.body).digest()
 
 
 def make_plan(
@@ -157,8 +162,10 @@ def _make_plan(
 
     tally = _Tally(ledger, gate, options, run_cap(options.limit, spec.sending.max_per_run), take)
     suppressed: Counter[str] = Counter()
+    every_message = hashlib.sha256()
     for item in expansion:
         if isinstance(item, Message):
+            every_message.update(message_digest(item))
             tally.add(item)
         elif isinstance(item, Skipped) and item.state == "suppressed":
             suppressed[item.reason.removeprefix(SUPPRESSED_BY)] += 1
@@ -188,6 +195,7 @@ def _make_plan(
                 "ledger": ledger_digest,
                 "opt_outs": opt_outs_digest,
                 "to_send": to_send_digest,
+                "messages": every_message.hexdigest(),
                 "options": [options.resend_unknown, options.limit],
             }
         ).encode()
@@ -205,6 +213,7 @@ def _make_plan(
         opt_outs=opted_out,
         opt_outs_digest=opt_outs_digest,
         to_send_digest=to_send_digest,
+        messages_digest=every_message.hexdigest(),
         schedule=schedule_note(campaign, now),
         counts=Counts(
             audience_rows=summary.recipients,

@@ -7,7 +7,7 @@ import hashlib
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from runner.campaign.render import find_templates_folder
+from runner.campaign.render import find_templates_folder, included_templates
 from runner.campaign.schema import Campaign
 from runner.plan import git
 from runner.plan.model import InputFile
@@ -44,6 +44,8 @@ def sources(campaign: Campaign) -> list[tuple[str, Path]]:
     names = [spec.viber.text_template, spec.sms.text_template if spec.sms else None]
     if templates is not None:
         found += [("template", (templates / name).resolve()) for name in names if name]
+        # ... and what they include: an edited footer changes every message as much as the text
+        found += [("template", path) for path in included_templates(campaign, templates)]
     policy = policy_file(campaign)
     if policy is not None:
         found.append(("policy", policy.resolve()))

@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
 from runner.errors import InvalidInput
 
-PLAN_FORMAT = 1
+PLAN_FORMAT = 2  # 2: messages_digest
 VALID_FOR = timedelta(hours=24)  # docs/plan.md, "How long a plan is valid"
 
 
@@ -123,6 +123,9 @@ class Plan(_Model):
     opt_outs: int  # phones opted out now in the repository's recipient store
     opt_outs_digest: str
     to_send_digest: str  # the messages to send: external ids and exact bodies
+    # Every message the inputs make (external ids, exact bodies), whatever the ledger or the clock
+    # says of it: what a plan applied by several runs is held to once its own runs moved the ledger.
+    messages_digest: str
     schedule: str | None  # "not due until ..." / "past its end ..."; None: due
     counts: Counts
     messages: Messages

@@ -99,6 +99,16 @@ def changes_since(saved: Plan, fresh: Plan, now: datetime, own_progress: bool = 
             if new > 0
             else f"opt-outs changed since the plan: {saved.opt_outs:,} -> {fresh.opt_outs:,} phones opted out"
         )
+    if not changes and saved.messages_digest != fresh.messages_digest:
+        # No file the plan lists changed, yet the messages did: a template found only when
+        # rendering (`{% include name %}`), or one that renders differently each time. Checked
+        # whoever moved the ledger: after a run of this plan, the texts left must still be the
+        # reviewed ones.
+        changes.append(
+            "the messages differ from the plan though none of the files it lists changed "
+            f"({saved.counts.messages:,} -> {fresh.counts.messages:,} messages): something a template reads "
+            "changed, or a template renders differently each time (as `random` does), which no plan can hold"
+        )
     if own_progress:
         planned, left = saved.counts.to_send + saved.counts.deferred, fresh.counts.to_send + fresh.counts.deferred
         if left > planned:

@@ -134,7 +134,7 @@ def test_a_plan_of_another_campaign_or_no_plan_at_all(tmp_path: Path, make_simul
     code, lines = send_with_plan(file, plan, out, sim)
     assert (code, lines[1]) == (1, "  the plan is for campaign 'other', not 'test-campaign'")
 
-    plan.write_text('{"plan_format": 1, "campaign_id": "test-campaign"', encoding="utf-8")
+    plan.write_text('{"plan_format": 2, "campaign_id": "test-campaign"', encoding="utf-8")
     code, lines = send_with_plan(file, plan, out, sim)
     assert code == 1 and lines[0].startswith(f"{plan}:1: not a plan (JSON: ")
     code, lines = send_with_plan(file, tmp_path / "missing.json", out, sim)
@@ -212,3 +212,67 @@ def test_a_hand_edited_time_is_refused_with_its_line_not_a_traceback(
     assert code == 1
     assert lines[1].startswith("  the plan's validity was edited: valid until ") and "valid for 24 hours" in lines[1]
     assert requests_answered(sim) == 0
+
+
+def included_footer_campaign(folder: Path, include: str) -> Path:
+    """A campaign whose Viber text includes templates/footer.j2 (`include` names it), sent at
+    most two messages per run, so that a plan is applied by several runs."""
+    file = mixed_campaign(folder, sending="rate = 1000\nconcurrency = 8\nmax_attempts = 3\nmax_per_run = 2")
+    (folder / "templates").mkdir()
+    (folder / "templates" / "footer.j2").write_text(" Reply STOP to opt out.", encoding="utf-8")
+    text = file.read_text(encoding="utf-8")
+    text = text.replace("is on its way:", "is on its way:" + include)
+    text = text.replace('message_type = "ARN"', 'message_type = "ARN"\n[vars]\nfooter = "footer.j2"')
+    file.write_text(text, encoding="utf-8")
+    return file
+
+
+def test_an_edited_included_template_is_refused_before_and_after_a_run_of_the_plan(
+    tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
+    """A file the text includes was no input of the plan: edited before the send, the refusal said
+    only 'the messages to send differ from the plan: 2 -> 2'; edited after a first run of the plan,
+    the next run sent the new text, never reviewed. Now it is an input, named when it changes."""
+    sim = make_simulator()
+    folder = tmp_path / "c"
+    file = included_footer_campaign(folder, "{% include 'footer.j2' %}")
+    out, plan = tmp_path / "out", tmp_path / "plan.json"
+    inputs = save_plan(file, out, plan)["inputs"]
+    assert [i["path"] for i in inputs if i["role"] == "template"] == [shown(folder / "templates" / "footer.j2")]
+
+    footer = folder / "templates" / "footer.j2"
+    footer.write_text(" Text STOP to quit.", encoding="utf-8")
+    code, lines = send_with_plan(file, plan, out, sim)
+    assert (code, lines[1:-1]) == (1, [f"  {shown(footer)} changed since the plan"])
+
+    footer.write_text(" Reply STOP to opt out.", encoding="utf-8")
+    assert send_with_plan(file, plan, out, sim)[0] == 0
+    assert requests_answered(sim) == 2  # max_per_run: the rest for the plan's next runs
+    footer.write_text(" Text STOP to quit.", encoding="utf-8")
+    code, lines = send_with_plan(file, plan, out, sim)
+    assert (code, lines[1:-1]) == (1, [f"  {shown(footer)} changed since the plan"])
+    assert requests_answered(sim) == 2
+
+
+def test_messages_changed_by_a_template_no_plan_can_list_are_refused_after_a_run(
+    tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
+    """`{% include footer %}` names its file only when rendering: no input of the plan. Its edit
+    after a run of the plan is caught by the digest of every message, and said as such."""
+    sim = make_simulator()
+    folder = tmp_path / "c"
+    file = included_footer_campaign(folder, "{% include footer %}")
+    out, plan = tmp_path / "out", tmp_path / "plan.json"
+    save_plan(file, out, plan)
+    assert send_with_plan(file, plan, out, sim)[0] == 0
+    assert requests_answered(sim) == 2
+
+    (folder / "templates" / "footer.j2").write_text(" Text STOP to quit.", encoding="utf-8")
+    code, lines = send_with_plan(file, plan, out, sim)
+    assert code == 1
+    assert lines[1:-1] == [
+        "  the messages differ from the plan though none of the files it lists changed (8 -> 8 messages): "
+        "something a template reads changed, or a template renders differently each time (as `random` does), "
+        "which no plan can hold"
+    ]
+    assert requests_answered(sim) == 2
