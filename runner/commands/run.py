@@ -131,6 +131,13 @@ def with_committed_plan(campaign: Campaign, options: SendOptions) -> SendOptions
     if not path.is_file():
         raise CannotProceed(f"{campaign.id}: skipped: the policy requires a reviewed plan and {path} is missing; {how}")
     state = git.state_of(path)
+    why = git.unreadable(path) if state is None else None
+    if why is not None:
+        raise CannotProceed(
+            f"{campaign.id}: skipped: the policy requires a committed plan and git cannot say whether {path} "
+            f"is committed ({why}); let git read the repository as the user cron runs as "
+            "(its owner, or `git config --global --add safe.directory DIR`)"
+        )
     if state is not None and state.dirty:
         raise CannotProceed(
             f"{campaign.id}: skipped: the policy requires a committed plan and {path} "

@@ -44,6 +44,31 @@ def state_of(path: Path) -> GitState | None:
     return GitState(commit, commit is None or bool(status and status.strip()))
 
 
+def unreadable(path: Path) -> str | None:
+    """Why git cannot answer for `path` though a work tree holds it (a `.git` in its folder or
+    above): git missing, or refusing a repository another user owns ("dubious ownership"). None
+    when git answers, or when there is no repository. `state_of` reads both cases as "not in git",
+    right for provenance but not where a commit is required (cron's require_plan): there, a git
+    that cannot read must not pass for no git at all."""
+    folder = path.resolve().parent
+    if not any((f / ".git").exists() for f in (folder, *folder.parents)):
+        return None
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"git could not be run: {error}"
+    if done.returncode == 0:
+        return None
+    said = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+    return said[0].removeprefix("fatal: ") if said else f"git exited with {done.returncode}"
+
+
 def shown(path: Path) -> str:
     """A path as a reviewer reads it: relative to its repository's root, else to the current
     folder, else absolute."""

@@ -56,3 +56,27 @@ def test_without_the_policy_cron_sends_as_before(tmp_path: Path, make_simulator:
                       env=telesign_env(sim.url))  # fmt: skip
     assert result.exit_code == 0, result.output
     assert requests_answered(sim) == 2
+
+
+def test_cron_refuses_a_plan_whose_commit_git_cannot_read(tmp_path: Path, make_simulator: MakeSimulator) -> None:
+    """A repository owned by another user than cron's: git refuses it ("dubious ownership") and
+    the plan's commit could not be checked; cron read that as "not in a git repository" and applied
+    an uncommitted plan. Now the campaign is skipped (exit 4) with git's reason, nothing sent."""
+    from runner.plan import git
+
+    sim = make_simulator()
+    root = tmp_path / "campaigns"
+    (tmp_path / "policy.toml").write_text("[sending]\nrequire_plan = true\n", encoding="utf-8")
+    file = write_campaign(root / "a", digits=[1, 2], campaign_id="a")
+    init_repository(tmp_path)
+    out = tmp_path / "out"
+    git.repository_of.cache_clear()  # a real command starts with none; in-process runs share it
+    env = telesign_env(sim.url, GIT_TEST_ASSUME_DIFFERENT_OWNER="1")  # git's own switch for this case
+    # Made on the sending host, as its user, and never committed.
+    plan = campaign("plan", str(file), "-o", str(root / "a" / "campaign.plan.json"), "--outputs", str(out), env=env)
+    assert plan.exit_code == 0, plan.output
+    result = campaign("run", str(root), "--outputs", str(out), "--log-format", "plain", env=env)
+    assert result.exit_code == 4, result.output
+    assert "a: skipped: the policy requires a committed plan and git cannot say whether" in result.stderr
+    assert "dubious ownership" in result.stderr
+    assert requests_answered(sim) == 0
