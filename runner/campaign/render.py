@@ -111,7 +111,7 @@ def included_templates(campaign: Campaign, templates_folder: Path | None) -> lis
             if name is None or name in seen:
                 continue
             seen.add(name)
-            found.append((templates_folder / name).resolve())
+            found.append(templates_folder / name)
             queue.append(_read(templates_folder / name))
     return found
 

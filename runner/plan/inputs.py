@@ -45,7 +45,7 @@ def sources(campaign: Campaign) -> list[tuple[str, Path]]:
     if templates is not None:
         found += [("template", (templates / name).resolve()) for name in names if name]
         # ... and what they include: an edited footer changes every message as much as the text
-        found += [("template", path) for path in included_templates(campaign, templates)]
+        found += [("template", path.resolve()) for path in included_templates(campaign, templates)]
     policy = policy_file(campaign)
     if policy is not None:
         found.append(("policy", policy.resolve()))

@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from runner.campaign.audience import Skipped
 from runner.campaign.expansion import Expansion, Message
+from runner.campaign.render import included_templates
 from runner.campaign.schema import Campaign
 from runner.ledger.records import Planned, SkippedRow
 from runner.ledger.states import State
@@ -66,10 +67,11 @@ def _skipped_row(item: Skipped) -> SkippedRow:
 
 def source_fingerprint(campaign: Campaign, templates_folder: Path | None) -> str:
     """What the campaign's messages are made of: the bytes of the campaign file and of its
-    audience, suppression and template files, each named relative to the campaign's folder.
-    `templates_folder`: where its templates are looked up (the Renderer's, found once). By content,
-    not modification time or absolute path: senders on several hosts sharing one ledger
-    (docs/scaling-out.md) must agree on it, or each would sync the audience again."""
+    audience, suppression and template files (those its texts include too), each named relative
+    to the campaign's folder. `templates_folder`: where its templates are looked up (the
+    Renderer's, found once). By content, not modification time or absolute path: senders on
+    several hosts sharing one ledger (docs/scaling-out.md) must agree on it, or each would sync
+    the audience again."""
     digest = hashlib.sha256(campaign.path.read_bytes())
     spec = campaign.spec
     names = [n for n in (spec.audience.file, *spec.audience.suppress) if n]
@@ -78,6 +80,9 @@ def source_fingerprint(campaign: Campaign, templates_folder: Path | None) -> str
         paths += [
             templates_folder / n for n in (spec.viber.text_template, spec.sms.text_template if spec.sms else None) if n
         ]
+        # ... and the files those texts include: an edited footer changes the messages as much as
+        # the text does, and a shared ledger skips the sync of inputs it has synced already
+        paths += included_templates(campaign, templates_folder)
     for path in paths:
         name = os.path.relpath(path, campaign.folder)
         try:

@@ -132,3 +132,29 @@ def test_a_message_that_may_have_been_sent_keeps_its_body_when_the_text_changes(
     assert message["state"] == "unknown"
     # the audit trail says what Telesign may have received, not what the file says today
     assert message["body"].encode("utf-8") == dropped.raw_body
+
+
+def test_an_edited_included_template_applies_to_what_is_not_sent_yet(
+    tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
+    """The text includes templates/footer.j2. Edited between runs, the footer is part of what the
+    messages are made of: on a shared ledger, which syncs the audience again only when its inputs
+    changed, the next run used to send the old footer."""
+    sim = make_simulator()
+    folder = tmp_path / "c"
+    file = write_campaign(folder, digits=[1, 2, 3, 4], text=V1 + "{% include 'footer.j2' %}")
+    (folder / "templates").mkdir()
+    footer = folder / "templates" / "footer.j2"
+    footer.write_text(" Reply STOP to opt out.", encoding="utf-8")
+    out = tmp_path / "out"
+    env = telesign_env(sim.url)
+    assert campaign("send", str(file), "--limit", "2", "--outputs", str(out), env=env).exit_code == 0
+    footer.write_text(" Text QUIT to leave.", encoding="utf-8")
+    result = campaign("send", str(file), "--outputs", str(out), env=env)
+    assert result.exit_code == 0, result.output
+
+    footers = sorted(
+        "old" if b"Reply STOP" in body else "new" if b"Text QUIT" in body else "none"
+        for [body] in bodies_sent(sim).values()
+    )
+    assert footers == ["new", "new", "old", "old"]
