@@ -89,9 +89,9 @@ def included_templates(campaign: Campaign, templates_folder: Path | None) -> lis
     """The template files the campaign's texts include, import or extend (`{% include "footer.j2"
     %}`), and those theirs do in turn, in the order first met, without the text templates the
     campaign names itself. The send reads them as it renders, so they make its messages as much as
-    the files it names (the plan lists them as inputs). A name computed when rendering
-    (`{% include name %}`) cannot be known here: the plan's digest of every message catches what
-    such a template changes."""
+    the files it names (the plan lists them as inputs, the shared ledger's sync compares them). A
+    name computed when rendering (`{% include name %}`) cannot be known here: any file of the
+    templates folder may be it, so all of them are listed."""
     if templates_folder is None:
         return []
     spec = campaign.spec
@@ -108,12 +108,26 @@ def included_templates(campaign: Campaign, templates_folder: Path | None) -> lis
         except jinja2.TemplateSyntaxError:  # the Renderer has refused it already
             continue
         for name in meta.find_referenced_templates(tree):
-            if name is None or name in seen:
+            if name is None:  # any file may be it (but those named or found already)
+                every = _every_template(templates_folder)
+                return found + [p for p in every if p.relative_to(templates_folder).as_posix() not in seen]
+            if name in seen:
                 continue
             seen.add(name)
             found.append(templates_folder / name)
             queue.append(_read(templates_folder / name))
     return found
+
+
+def _every_template(folder: Path) -> list[Path]:
+    """The files of the templates folder, but an editor's own (hidden files, `name~` backups): an
+    open editor must not make a plan stale."""
+    return sorted(
+        path
+        for path in folder.rglob("*")
+        if path.is_file() and not path.name.endswith("~")
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    )  # fmt: skip
 
 
 def _read(path: Path) -> str:

@@ -254,20 +254,43 @@ def test_an_edited_included_template_is_refused_before_and_after_a_run_of_the_pl
     assert requests_answered(sim) == 2
 
 
-def test_messages_changed_by_a_template_no_plan_can_list_are_refused_after_a_run(
+def test_a_template_named_when_rendering_is_an_input_as_every_file_it_may_be(
     tmp_path: Path, make_simulator: MakeSimulator
 ) -> None:
-    """`{% include footer %}` names its file only when rendering: no input of the plan. Its edit
-    after a run of the plan is caught by the digest of every message, and said as such."""
+    """`{% include footer %}` names its file only when rendering: every file of the templates
+    folder may be it, so every one is an input of the plan (but an editor's own files), and an
+    edit after a run of the plan is refused naming the file."""
     sim = make_simulator()
     folder = tmp_path / "c"
     file = included_footer_campaign(folder, "{% include footer %}")
+    (folder / "templates" / ".footer.j2.swp").write_bytes(b"an editor's swap file")
     out, plan = tmp_path / "out", tmp_path / "plan.json"
-    save_plan(file, out, plan)
+    inputs = save_plan(file, out, plan)["inputs"]
+    footer = folder / "templates" / "footer.j2"
+    assert [i["path"] for i in inputs if i["role"] == "template"] == [shown(footer)]
     assert send_with_plan(file, plan, out, sim)[0] == 0
     assert requests_answered(sim) == 2
 
-    (folder / "templates" / "footer.j2").write_text(" Text STOP to quit.", encoding="utf-8")
+    (folder / "templates" / ".footer.j2.swp").write_bytes(b"the editor saved its swap file again")
+    # the plan still holds: its next two messages are sent (the simulator refuses one of them, exit 3)
+    assert send_with_plan(file, plan, out, sim)[0] == 3
+    assert requests_answered(sim) == 4
+    footer.write_text(" Text STOP to quit.", encoding="utf-8")
+    code, lines = send_with_plan(file, plan, out, sim)
+    assert (code, lines[1:-1]) == (1, [f"  {shown(footer)} changed since the plan"])
+    assert requests_answered(sim) == 4
+
+
+def test_messages_that_differ_each_time_they_are_made_can_never_be_sent_with_a_plan(
+    tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
+    """A text that renders differently each time (`random`) changes no file the plan lists; the
+    digest of every message tells, and the refusal says so."""
+    sim = make_simulator()
+    folder = tmp_path / "c"
+    file = included_footer_campaign(folder, " {{ range(100000) | random }}")
+    out, plan = tmp_path / "out", tmp_path / "plan.json"
+    save_plan(file, out, plan)
     code, lines = send_with_plan(file, plan, out, sim)
     assert code == 1
     assert lines[1:-1] == [
@@ -275,4 +298,4 @@ def test_messages_changed_by_a_template_no_plan_can_list_are_refused_after_a_run
         "something a template reads changed, or a template renders differently each time (as `random` does), "
         "which no plan can hold"
     ]
-    assert requests_answered(sim) == 2
+    assert requests_answered(sim) == 0
