@@ -220,19 +220,18 @@ def close_all(audiences: list[CheckedAudience]) -> None:
         audience.close()
 
 
-NO_GIT = "not in a git repository: runs record no campaign commit (report column campaign_commit empty)"
-
-
 def show(result: CampaignRun, said: set[str] | None = None) -> int:
     """The run's lines; `said` holds what this command already said once (outside git: once per
     command, not once per campaign, docs/plan.md)."""
     campaign = result.campaign_id
     if result.note:
         terminal.err(f"{campaign}: {result.note}", "warning", "notice", campaign=campaign)
-    if not result.in_git and (said is None or NO_GIT not in said):
-        terminal.err(NO_GIT, "info", "notice")
-        if said is not None:
-            said.add(NO_GIT)
+    if result.no_commit is not None:
+        line = f"{result.no_commit}: runs record no campaign commit (report column campaign_commit empty)"
+        if said is None or line not in said:
+            terminal.err(line, "info", "notice")
+            if said is not None:
+                said.add(line)
     if result.counts:
         shown = ", ".join(f"{n} {state}" for state, n in result.counts.items() if n)
         counts = {state: n for state, n in result.counts.items() if n}

@@ -234,7 +234,7 @@ def _make_plan(
         cost=cost.result(),
         timing=timing(spec.sending.rate, tally.to_send, tally.deferred, now),
         inputs=inputs,
-        git=None if in_git else "not in a git repository: no commits to show",
+        git=None if in_git else f"{git.why_no_commit(campaign.path)}: no commits to show",
         at_send_time=at_send_time(campaign, gate),
     )
 

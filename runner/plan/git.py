@@ -69,6 +69,15 @@ def unreadable(path: Path) -> str | None:
     return said[0].removeprefix("fatal: ") if said else f"git exited with {done.returncode}"
 
 
+def why_no_commit(path: Path) -> str:
+    """Why no commit can be recorded for `path` (state_of gave None): outside any repository, or
+    in one git cannot read, which the user can fix."""
+    why = unreadable(path)
+    if why is None:
+        return "not in a git repository"
+    return f"git cannot read the repository ({why}; let it, e.g. `git config --global --add safe.directory DIR`)"
+
+
 def shown(path: Path) -> str:
     """A path as a reviewer reads it: relative to its repository's root, else to the current
     folder, else absolute."""

@@ -82,7 +82,7 @@ class CampaignRun:
     report_path: Path | None = None
     note: str = ""
     deferred: str = ""  # "N deferred until <first time>": not a failure (docs/policy.md)
-    in_git: bool = True  # False: the campaign file is not in a git repository, no commit recorded
+    no_commit: str | None = None  # why no campaign commit was recorded (runner.plan.git.why_no_commit)
 
 
 def send_campaign(
@@ -262,7 +262,9 @@ def _send_locked(
     error = stopped.error(spec.id, settings.base_url, path) if stopped is not None else None
     if error is not None:
         raise error
-    return CampaignRun(spec.id, code, counts, path, outcome.note, later, in_git=where is not None)
+    return CampaignRun(
+        spec.id, code, counts, path, outcome.note, later, no_commit=None if where else git.why_no_commit(campaign.path)
+    )
 
 
 @dataclass

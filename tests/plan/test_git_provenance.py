@@ -6,6 +6,7 @@ send says so once."""
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 from tests.fixtures.simulator import MakeSimulator
@@ -78,3 +79,27 @@ def test_outside_git_commits_are_empty_and_said_once(tmp_path: Path, make_simula
     plan = plan_json(one, out)
     assert plan["git"] == "not in a git repository: no commits to show"
     assert all(i["commit"] is None and i["dirty"] is None for i in plan["inputs"])
+
+
+def test_a_repository_git_cannot_read_is_said_as_such(tmp_path: Path, make_simulator: MakeSimulator) -> None:
+    """In a repository another user owns, git refuses to answer ("dubious ownership"): the send and
+    the plan used to say "not in a git repository", and the user looked for a missing .git."""
+    from runner.plan import git as runner_git
+
+    sim = make_simulator()
+    repository = tmp_path / "shop"
+    file = write_campaign(repository / "campaigns", digits=[1])
+    init_repository(repository)
+    runner_git.repository_of.cache_clear()  # a real command starts with none; in-process runs share it
+    env = telesign_env(sim.url, GIT_TEST_ASSUME_DIFFERENT_OWNER="1")  # git's own switch for this case
+    out = tmp_path / "out"
+    result = campaign("send", str(file), "--outputs", str(out), env=env)
+    assert result.exit_code == 0, result.output
+    assert "not in a git repository" not in result.stderr
+    [said] = [line for line in result.stderr.splitlines() if "runs record no campaign commit" in line]
+    assert "git cannot read the repository (detected dubious ownership" in said and "safe.directory" in said
+    assert [r["campaign_commit"] for r in report(out)] == [""]
+
+    shown = campaign("plan", str(file), "--format", "json", "--outputs", str(out), env=env)
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["git"].startswith("git cannot read the repository (detected dubious ownership")
