@@ -40,7 +40,8 @@ def run(
         )
     _check_can_listen(host, port)
     # With a shared ledger, replies go to its database: a STOP received here stops every host's senders.
-    recorder = _reply_recorder(outputs or Path("outputs"), url) if outputs is not None or url is not None else None
+    replies = _reply_recorder(outputs or Path("outputs"), url) if outputs is not None or url is not None else None
+    recorder = replies[0] if replies is not None else None
     try:
         receiver = create_receiver(
             log_path, api_key, verify=not no_verify, on_reply=recorder.take if recorder else None
@@ -57,9 +58,9 @@ def run(
     verifying = "signatures verified" if not no_verify else "signatures NOT verified"
     terminal.err(f"receiving callbacks on http://{host}:{port}/ (POST, any path; {verifying})")
     terminal.err(f"appending them to {log_path} (SIGHUP reopens it; Ctrl-C stops)")
-    if recorder is not None:
+    if replies is not None:
         store = where(outputs or Path("outputs"), url)
-        terminal.err(f"replies (STOP, START) applied to the opt-out store in {store} as they arrive")
+        terminal.err(f"replies (STOP, START) applied to the opt-out store in {store} as they arrive, {replies[1]}")
     try:
         serve_forever(receiver, host, port)
     except SystemExit as stop:  # uvicorn's way of saying it could not start (e.g. port in use)
@@ -77,12 +78,19 @@ def run(
     return 0
 
 
-def _reply_recorder(outputs: Path, url: str | None) -> ReplyRecorder:
+def _reply_recorder(outputs: Path, url: str | None) -> tuple[ReplyRecorder, str]:
     """Replies go to the outputs folder's opt-out store, read with the keywords of the policy of
-    the campaigns folder here (campaigns/policy.toml), or the defaults (docs/policy.md)."""
+    the campaigns folder here (campaigns/policy.toml), or the defaults (docs/policy.md); with the
+    words that say which, for the start-up line. (A receiver started in another folder, by a
+    service manager say, used to fall back to the defaults without a word, so the policy's own
+    keywords, "ARRET" or "BAJA", opted nobody out until `campaign enrich` read the log.)"""
     policy = policy_for(Path("campaigns"))
     keywords = Keywords.of(policy.spec.opt_out.keywords, policy.spec.opt_out.opt_in)
-    return ReplyRecorder(open_store(outputs, url), keywords)
+    if policy.path is not None:
+        said = f"with the keywords of {policy.path}"
+    else:
+        said = f"with the default keywords: no campaigns/policy.toml in {Path.cwd()}"
+    return ReplyRecorder(open_store(outputs, url), keywords), said
 
 
 def _check_can_listen(host: str, port: int) -> None:

@@ -7,6 +7,7 @@ policy says `[schedule] campaigns_may_widen = true`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,8 +16,11 @@ from runner.errors import InvalidInput, Problem
 from runner.policy.caps import Cap, parse_cap
 from runner.policy.keywords import Keywords
 from runner.policy.schema import Policy, policy_for
-from runner.policy.windows import ANY, DAYS, MKT_DEFAULT_WINDOW, Window, parse_window, zone
+from runner.policy.windows import ANY, DAYS, MKT_DEFAULT_WINDOW, Window, parse_days, parse_window, zone
 from runner.policy.zones import ZONE_COLUMN, RecipientZones, zones_of
+
+WHOLE_DAY = "00:00-24:00"  # any time of the named days
+ALL_DAYS = frozenset(range(7))
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ def rules_for(campaign: Campaign, policy: Policy | None = None) -> Rules:
     base: Window | None
     if marketing:
         text = pspec.schedule.window or MKT_DEFAULT_WINDOW
-        base = None if text == ANY else parse_window(text, pspec.schedule.days)
+        base = _window(text, pspec.schedule.days)
         origin = "policy.toml" if pspec.schedule.window or pspec.schedule.days else "the default for MKT"
     else:
         base, origin = None, f"no default window for {spec.message_type}"
@@ -71,9 +75,9 @@ def rules_for(campaign: Campaign, policy: Policy | None = None) -> Rules:
     own = spec.schedule
     if own.window is not None or own.days is not None:
         if own.window == ANY:
-            mine: Window | None = None
+            mine: Window | None = _window(ANY, own.days)
         else:
-            start_end = own.window or (_span(base) if base is not None else "00:00-24:00")
+            start_end = own.window or (_span(base) if base is not None else WHOLE_DAY)
             mine = parse_window(start_end, own.days if own.days is not None else _day_names(base))
         # Only a window the policy file sets binds a campaign; the built-in default is a default.
         binding = marketing and (pspec.schedule.window is not None or pspec.schedule.days is not None)
@@ -109,11 +113,20 @@ def rules_for(campaign: Campaign, policy: Policy | None = None) -> Rules:
     return Rules(spec.id, spec.message_type, window, origin, fallback, cap, keywords, policy)
 
 
+def _window(text: str, days: Sequence[str] | None) -> Window | None:
+    """A `window` and `days` as written. `"any"` is no window at all (no time zone needed) unless
+    the days leave some out: then it is any time of those days, in the recipient's local calendar.
+    (`window = "any"` beside `days = ["mon", ..., "fri"]` used to drop the days with the window, so
+    messages left on the weekend the file ruled out.)"""
+    if text == ANY:
+        return None if days is None or parse_days(days) == ALL_DAYS else parse_window(WHOLE_DAY, days)
+    return parse_window(text, days)
+
+
 def _span(window: Window) -> str:
     end = "24:00" if window.end is None else window.end.strftime("%H:%M")
     return f"{window.start.strftime('%H:%M')}-{end}"
 
 
 def _day_names(window: Window | None) -> list[str] | None:
-
     return None if window is None else [DAYS[d] for d in sorted(window.days)]

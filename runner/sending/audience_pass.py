@@ -28,6 +28,7 @@ from runner.campaign.schema import Campaign
 from runner.ledger.records import Planned, SkippedRow
 from runner.ledger.states import State
 from runner.policy.gate import Gate
+from runner.policy.schema import find_policy
 from runner.sending.decisions import plan_message, with_policy
 
 BATCH = 2000  # rows per compressed batch: a few hundred KB in memory at a time
@@ -67,11 +68,11 @@ def _skipped_row(item: Skipped) -> SkippedRow:
 
 def source_fingerprint(campaign: Campaign, templates_folder: Path | None) -> str:
     """What the campaign's messages are made of: the bytes of the campaign file and of its
-    audience, suppression and template files (those its texts include too), each named relative
-    to the campaign's folder. `templates_folder`: where its templates are looked up (the
-    Renderer's, found once). By content, not modification time or absolute path: senders on
-    several hosts sharing one ledger (docs/scaling-out.md) must agree on it, or each would sync
-    the audience again."""
+    audience, suppression and template files (those its texts include too) and of the
+    policy.toml that governs it, each named relative to the campaign's folder. `templates_folder`:
+    where its templates are looked up (the Renderer's, found once). By content, not modification
+    time or absolute path: senders on several hosts sharing one ledger (docs/scaling-out.md) must
+    agree on it, or each would sync the audience again."""
     digest = hashlib.sha256(campaign.path.read_bytes())
     spec = campaign.spec
     names = [n for n in (spec.audience.file, *spec.audience.suppress) if n]
@@ -83,6 +84,13 @@ def source_fingerprint(campaign: Campaign, templates_folder: Path | None) -> str
         # ... and the files those texts include: an edited footer changes the messages as much as
         # the text does, and a shared ledger skips the sync of inputs it has synced already
         paths += included_templates(campaign, templates_folder)
+    # The policy decides what the sync plans for each message (its fallback time zone, its window,
+    # its cap): an edit to it must make the next run sync again, or a shared ledger keeps the old
+    # plan and cron calls the campaign complete (a message suppressed for want of a time zone stayed
+    # so after the policy gave one; one deferred by a narrower window waited for the old opening).
+    policy = find_policy(campaign.folder)
+    if policy is not None:
+        paths.append(policy)
     for path in paths:
         name = os.path.relpath(path, campaign.folder)
         try:

@@ -58,6 +58,8 @@ def test_the_receiver_given_the_outputs_folder_records_a_stop_at_once(tmp_path: 
         process.terminate()
         _, errors = process.communicate(timeout=30)
     assert "replies (STOP, START) applied to the opt-out store" in errors
+    # which keywords it reads replies with: here no policy.toml, so the defaults, said out loud
+    assert f"with the default keywords: no campaigns/policy.toml in {tmp_path}" in errors
     assert "replies: {'opt_out': 1}" in errors
 
 

@@ -93,6 +93,47 @@ def test_window_any_is_printed_as_a_choice(tmp_path: Path, monkeypatch: pytest.M
     assert "window: any time (policy.toml)" in result.stdout
 
 
+def test_window_any_with_days_keeps_the_days(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # "Any time, weekdays only": the days used to be dropped with the window, and messages left on
+    # Saturdays and Sundays.
+    from datetime import UTC, datetime
+
+    from runner.campaign.schema import load
+    from runner.policy.rules import rules_for
+
+    monkeypatch.chdir(tmp_path)
+    weekdays = '["mon", "tue", "wed", "thu", "fri"]'
+    write(tmp_path, POLICY, f'[schedule]\nwindow = "any"\ndays = {weekdays}\ntimezone = "Europe/London"\n')
+    write(tmp_path, CAMPAIGN, TWO_RECIPIENTS)
+    result = invoke("check")
+    assert result.exit_code == 0, result.output
+    assert "window: 00:00-24:00 local, mon, tue, wed, thu, fri (policy.toml)" in result.stdout
+    rules = rules_for(load(tmp_path / CAMPAIGN))
+    saturday_noon = datetime(2026, 12, 5, 12, tzinfo=UTC)
+    london = rules.zones("+15558675309", {})
+    assert london.names == ("Europe/London",)
+    assert rules.next_open(saturday_noon, london) == datetime(2026, 12, 7, 0, 0, tzinfo=UTC)  # Monday 00:00
+    assert rules.next_open(saturday_noon.replace(day=4), london) == saturday_noon.replace(day=4)  # a Friday
+
+    # A campaign's own `window = "any"` with days keeps them too (an ARN campaign: no policy window).
+    arn = edit(
+        edit(TWO_RECIPIENTS, 'message_type = "MKT"', 'message_type = "ARN"'),
+        "[audience]",
+        '[schedule]\nwindow = "any"\ndays = ["sat"]\n\n[audience]',
+    )
+    write(tmp_path, CAMPAIGN, arn)
+    result = invoke("check", CAMPAIGN)
+    assert result.exit_code == 0, result.output
+    assert "window: 00:00-24:00 local, sat (the campaign file)" in result.stdout
+
+    # Every day named: no window at all, as "any" alone (no time zone needed).
+    write(tmp_path, POLICY, '[schedule]\nwindow = "any"\ndays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]\n')
+    write(tmp_path, CAMPAIGN, TWO_RECIPIENTS)
+    result = invoke("check", CAMPAIGN)
+    assert result.exit_code == 0, result.output
+    assert "window: any time (policy.toml)" in result.stdout
+
+
 NARROWING = {
     "wider window": ('window = "07:00-21:00"', "window", "widens the repository's window"),
     "any under a window": ('window = "any"', "window", "widens the repository's window"),
