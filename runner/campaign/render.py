@@ -238,6 +238,9 @@ class Renderer:
         except UnicodeDecodeError:
             where = Problem(str(target), None, f"`{shown}`: not UTF-8 text; save the template as UTF-8")
             self._broke(field, f"{file_name} is not UTF-8 text; save the template as UTF-8", where)
+        except OSError as error:  # there, but not readable (chmod 000, another user's file)
+            reason = f"cannot read {file_name} ({error.strerror}); make it readable to the user running campaign"
+            self._broke(field, reason, Problem(str(target), None, f"`{shown}`: {reason}"))
         return None, ""
 
     def _broke(self, field: _Field, kind: str, where: Problem | None = None) -> None:
