@@ -288,7 +288,26 @@ def _toml_error_line(error: tomllib.TOMLDecodeError) -> int | None:
 
 
 def _toml_error_text(error: tomllib.TOMLDecodeError) -> str:
-    return str(error).split(" (at line ", 1)[0].split(" (at end of document)", 1)[0]
+    text = str(error).split(" (at line ", 1)[0].split(" (at end of document)", 1)[0]
+    hint = next((hint for start, hint in _TOML_HINTS if text.startswith(start)), None)
+    return f"{text}; {hint}" if hint else text
+
+
+# What to do about tomllib's messages for the mistakes people make in these files: its own words
+# ("Cannot overwrite a value", an "Illegal character" for a quote left open) name the parser's state, not the fix.
+_TOML_HINTS = (
+    ("Illegal character '\\n'", 'a quoted text must end on its own line: close its quote (""" for several lines)'),
+    ("Cannot overwrite a value", "this key is already set above: keep one of the two"),
+    ("Cannot declare", "this [table] is already declared above: merge the two into one"),
+    ("Duplicate inline table key", "a key is given twice inside these { }: keep one"),
+    ("Invalid value", 'quote text with straight double quotes ("..."); write numbers, true/false and times bare'),
+    ("Unescaped '\\'", "write a path with / (or a backslash as \\\\)"),
+    ("Expected '=' after a key", "write `key = value`"),
+    ("Expected newline or end of document", "one `key = value` a line; quote text that has spaces"),
+    ("Unterminated string", 'a """ text is not closed before the end of the file: add its closing """'),
+    ("Unclosed array", "a [ list is not closed before the end of the file: add its ]"),
+    ("Unclosed inline table", "a { table is not closed on its line: add its }"),
+)
 
 
 def _problems(path: Path, lines: KeyLines, error: ValidationError, root: type[BaseModel]) -> list[Problem]:
