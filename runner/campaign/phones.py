@@ -43,6 +43,12 @@ def to_e164(raw: str, region: str | None, check: PhoneCheck) -> str:
     except NumberParseException as error:
         reason = _PARSE_REASONS.get(error.error_type, "not a phone number")
         raise BadNumber(f"{_shown(text)}: {reason}", reason) from None
+    if any(c.isalpha() for c in text):
+        # phonenumbers reads three or more letters as keypad digits ("07911 123 ABC" is
+        # +447911123222) and drops words and extensions around a number: a typo or a note in the
+        # phone column would message someone else's phone, or a number nobody checked.
+        reason = "has letters in it: write the number in digits only (+, spaces, - ( ) . allowed)"
+        raise BadNumber(f"{_shown(text)} {reason}", reason)
     kind: int | None = None
     if check == "valid":
         # A number's type is what is_valid_number tests (a valid number has one, an invalid one is
