@@ -252,6 +252,10 @@ def read_toml(path: Path) -> tuple[dict[str, Any], KeyLines]:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise InvalidInput.at(path, None, "no such file") from None
+    except IsADirectoryError:
+        # `send campaigns/` as one sends with `check campaigns/`: say which command takes a folder
+        what = "name a .toml file in it (`campaign run` sends every due campaign of a folder)"
+        raise InvalidInput.at(path, None, f"a folder, not a campaign file: {what}") from None
     except OSError as error:
         raise InvalidInput.at(path, None, f"cannot read: {error.strerror}") from None
     try:
