@@ -105,14 +105,14 @@ class CannotWrite(CannotProceed):
     permission, a file where a folder belongs, a read-only or full disk."""
 
     @classmethod
-    def of(cls, error: OSError) -> CannotWrite:
+    def of(cls, error: OSError, option: str = "--outputs DIR, -o FILE") -> CannotWrite:
         where = error.filename if error.filename is not None else "the outputs folder"
         # mkdir says "File exists" or "Not a directory" when a file stands where a folder must go
         in_the_way = error.errno in (errno.EEXIST, errno.ENOTDIR)
         reason = "a file is in the way of a folder" if in_the_way else (error.strerror or str(error))
         return cls(
             f"{where}: cannot write there ({reason}); "
-            "choose a folder you may write to (--outputs DIR, -o FILE) or fix its permissions"
+            f"choose a folder you may write to ({option}) or fix its permissions"
         )
 
 
