@@ -9,10 +9,10 @@ from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberTyp
 
 PhoneCheck = Literal["valid", "possible"]
 
+NO_COUNTRY_CODE = "no country code: write it as +<country code> or set [audience] default_region"
+
 _PARSE_REASONS = {
-    NumberParseException.INVALID_COUNTRY_CODE: (
-        "no country code: write it as +<country code> or set [audience] default_region"
-    ),
+    NumberParseException.INVALID_COUNTRY_CODE: NO_COUNTRY_CODE,
     NumberParseException.NOT_A_NUMBER: "not a phone number",
     NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
     NumberParseException.TOO_SHORT_NSN: "too short",
