@@ -173,6 +173,6 @@ def describe(summary: Summary) -> str:
     if summary.sms_encodings:
         encodings = "/".join(sorted(summary.sms_encodings))
         parts.append(f"SMS {encodings}, up to {summary.max_segments} segment{'s' if summary.max_segments != 1 else ''}")
-    else:
+    elif summary.messages:  # with no message at all, no SMS says nothing of the campaign's [sms]
         parts.append("no SMS fallback")
     return ", ".join(parts)
