@@ -19,7 +19,7 @@ WHAT_TO_DO = "choose a folder you may write to (--outputs DIR, -o FILE) or fix i
     ("command", "named"),
     [
         (["send"], "blocker/out/test-campaign"),
-        (["send", "--sandbox", "--no-callbacks"], "blocker/out/sandbox/test-campaign"),
+        (["send", "--sandbox", "--no-callbacks"], "blocker/out/sandbox/.rehearsals/test-campaign"),
         (["send", "--dry-run"], "blocker/out/test-campaign/dry-run.jsonl"),
         (["run"], "blocker/out/test-campaign"),
     ],
