@@ -330,6 +330,8 @@ def _problems(path: Path, lines: KeyLines, error: ValidationError, root: type[Ba
         elif item["type"] == "missing":
             line = lines.line_of(loc[:-1]) or line
             message = f"missing required key `{where}`"
+        elif item["type"] == "datetime_type":  # a date alone, or a time in quotes: TOML text, not a time
+            message = f"`{where}`: {TIME_WANTED}"
         else:
             msg = str(item["msg"]).removeprefix("Value error, ")
             message = f"`{where}`: {msg}" if where else msg
@@ -338,6 +340,7 @@ def _problems(path: Path, lines: KeyLines, error: ValidationError, root: type[Ba
 
 
 _SCALAR_BRANCHES = ("str", "int", "float", "bool")
+TIME_WANTED = "write a date and time with its UTC offset, without quotes, e.g. 2026-11-28T09:00:00+01:00"
 
 
 def _did_you_mean(loc: tuple[Any, ...], root: type[BaseModel]) -> str:

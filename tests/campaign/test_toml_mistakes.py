@@ -47,3 +47,16 @@ def test_a_toml_mistake_says_what_to_do_at_its_line(tmp_path: Path, old: str, ne
     result = invoke("check", str(path), "--outputs", str(tmp_path / "out"))
     assert result.exit_code == 1
     assert f"{path}:{line_of(text, needle)}: TOML syntax: " in result.stderr and said in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("value", ["2026-11-28", '"2026-11-28T09:00:00+01:00"', "20261128"])
+def test_a_schedule_time_that_is_not_a_toml_time_says_how_to_write_one(tmp_path: Path, value: str) -> None:
+    # (before: pydantic's "Input should be a valid datetime", which a date alone or quotes also meet)
+    text = edit(TWO_RECIPIENTS, "[vars]", f"[schedule]\nstart = {value}\n\n[vars]")
+    path = write(tmp_path, "c.toml", text)
+    result = invoke("check", str(path), "--outputs", str(tmp_path / "out"))
+    assert result.exit_code == 1
+    assert (
+        f"{path}:{line_of(text, 'start =')}: `schedule.start`: write a date and time with its UTC offset, "
+        "without quotes, e.g. 2026-11-28T09:00:00+01:00"
+    ) in result.stderr
