@@ -56,6 +56,15 @@ def _ledger_change(saved: Plan, fresh: Plan) -> str:
     return "the ledger changed since the plan" + (f": {shown}" if shown else " (messages changed state)")
 
 
+def budget(saved: Plan, fresh: Plan) -> int:
+    """How many messages the runs applying the plan may still send: what it counted, less what has
+    reached Telesign since it was made (every run since applied it, or only settled answers)."""
+    sent = sum(fresh.ledger_states.get(s, 0) for s in DONE_STATES) - sum(
+        saved.ledger_states.get(s, 0) for s in DONE_STATES
+    )
+    return max(0, saved.counts.to_send + saved.counts.deferred - max(0, sent))
+
+
 def changes_since(saved: Plan, fresh: Plan, now: datetime, own_progress: bool = False) -> list[str]:
     """Every reason the saved plan no longer holds, one line each; empty when it holds.
 
@@ -94,6 +103,12 @@ def changes_since(saved: Plan, fresh: Plan, now: datetime, own_progress: bool = 
         planned, left = saved.counts.to_send + saved.counts.deferred, fresh.counts.to_send + fresh.counts.deferred
         if left > planned:
             changes.append(f"the messages to send differ from the plan: {planned:,} -> {left:,}")
+        elif left and not budget(saved, fresh):
+            # a plan made with --limit N counts N: applied again, "what is left" is the next N
+            changes.append(
+                f"every message the plan counted ({planned:,}) is sent already, by the runs that applied it;"
+                " plan again to send more"
+            )
         return changes
     if saved.ledger_digest != fresh.ledger_digest:
         changes.append(_ledger_change(saved, fresh))

@@ -135,7 +135,7 @@ def _hold_to_plan(campaign: Campaign, ledger: Ledger, gate: Gate, options: SendO
     counted, to send now or deferred: which of them are inside their window is decided now
     (docs/plan.md, "The plan file")."""
     from runner.plan.compute import PlanOptions, make_plan  # (only `send --plan` needs them)
-    from runner.plan.stale import PlanStale, changes_since
+    from runner.plan.stale import PlanStale, budget, changes_since
 
     saved = options.plan
     assert saved is not None
@@ -148,7 +148,10 @@ def _hold_to_plan(campaign: Campaign, ledger: Ledger, gate: Gate, options: SendO
     changes = changes_since(saved, fresh, now, own_progress=_only_this_plan_since(ledger, saved))
     if changes:
         raise PlanStale(campaign.id, options.plan_path, changes)
-    return replace(options, limit=fresh.counts.to_send + fresh.counts.deferred, resend_unknown=False)
+    # at most what the plan counted, in all its runs: not what is left now, which under a plan's
+    # --limit is the next N messages after the ones its earlier runs sent
+    left = min(fresh.counts.to_send + fresh.counts.deferred, budget(saved, fresh))
+    return replace(options, limit=left, resend_unknown=False)
 
 
 SETTLING_COMMANDS = ("enrich", "poll")  # change a ledger only by settling answers: never more to send
