@@ -20,8 +20,12 @@ def atomic_path(target: Path, keep_existing: bool = False, durable: bool = True)
     fsynced and put in place. `keep_existing`: if `target` exists by then (another process made
     it first), theirs is kept and ours dropped, so two processes never both create it.
     `durable=False` skips the fsyncs, for a file that checks itself (a torn one reads as absent)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=target.suffix, dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=target.suffix, dir=target.parent)
+    except OSError as error:
+        # named by the file the user asked for, not by the hidden temporary one beside it
+        raise OSError(error.errno, error.strerror, str(target)) from None
     os.close(fd)
     temp = Path(name)
     try:

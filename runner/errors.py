@@ -7,6 +7,7 @@ messages and exit codes in one place, so no traceback ever reaches a user for ba
 from __future__ import annotations
 
 import enum
+import errno
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,6 +98,22 @@ class CampaignLocked(CannotProceed):
     def __init__(self, message: str, holder: str = "holder unknown"):
         super().__init__(message)
         self.holder = holder
+
+
+class CannotWrite(CannotProceed):
+    """A file or folder the command must write cannot be made (the outputs folder, a -o file): no
+    permission, a file where a folder belongs, a read-only or full disk."""
+
+    @classmethod
+    def of(cls, error: OSError, option: str = "--outputs DIR, -o FILE") -> CannotWrite:
+        where = error.filename if error.filename is not None else "the outputs folder"
+        # mkdir says "File exists" or "Not a directory" when a file stands where a folder must go
+        in_the_way = error.errno in (errno.EEXIST, errno.ENOTDIR)
+        reason = "a file is in the way of a folder" if in_the_way else (error.strerror or str(error))
+        return cls(
+            f"{where}: cannot write there ({reason}); "
+            f"choose a folder you may write to ({option}) or fix its permissions"
+        )
 
 
 class LedgerUnusable(CannotProceed):

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from runner import terminal
-from runner.errors import ExitCode, RunnerError, TerminationRequested
+from runner.errors import CannotWrite, ExitCode, RunnerError, TerminationRequested
 
 
 def dispatch(command: Callable[..., int], **kwargs: Any) -> None:
@@ -23,6 +23,12 @@ def dispatch(command: Callable[..., int], **kwargs: Any) -> None:
     except RunnerError as error:
         terminal.error(error)
         code = int(error.exit_code)
+    except OSError as error:
+        # What reads the user's inputs names its own file; what is left is a file or folder the
+        # command writes (outputs, lock, report, a -o page): one line naming it, never a traceback.
+        problem = CannotWrite.of(error)
+        terminal.error(problem)
+        code = int(problem.exit_code)
     except KeyboardInterrupt:
         terminal.err("interrupted", "error", "error", exit_code=int(ExitCode.INTERRUPTED))
         code = int(ExitCode.INTERRUPTED)

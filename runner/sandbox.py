@@ -24,6 +24,7 @@ from runner.callbacks.receiver import create_receiver
 from runner.campaign.schema import Campaign
 from runner.errors import ExitCode
 from runner.ledger.backend import open_ledger
+from runner.ledger.lock import CampaignLock
 from runner.outputs import SANDBOX_FOLDER, campaign_folder
 from runner.policy.replies import ReplyRecorder
 from runner.policy.rules import rules_for
@@ -43,6 +44,7 @@ FALLBACK_SECONDS = 1.5
 SETTLE_TIMEOUT = 20.0
 JOURNAL = "simulator.jsonl"  # what a --no-callbacks rehearsal leaves for `campaign poll --sandbox`
 CREDENTIALS = Credentials(DEMO_CUSTOMER_ID, DEMO_API_KEY)
+REHEARSALS = ".rehearsals"  # <outputs>/sandbox/.rehearsals/<campaign-id>/lock: one rehearsal at a time
 
 
 def run_sandbox(
@@ -63,6 +65,14 @@ def time_scale(campaign: Campaign) -> float:
 def rehearse(
     campaign: Campaign, outputs: Path, log_format: str, limit: int | None = None, callbacks: bool = True
 ) -> int:
+    # One rehearsal of a campaign at a time: a second one would empty the folder under the first
+    # (its ledger, its lock) and each would report the other's counts. The lock lives outside the
+    # folder that is emptied; the send inside takes the folder's own lock as a real send does.
+    with CampaignLock(outputs / REHEARSALS / campaign.id, campaign.id, "send --sandbox"):
+        return _rehearse(campaign, outputs, log_format, limit, callbacks)
+
+
+def _rehearse(campaign: Campaign, outputs: Path, log_format: str, limit: int | None, callbacks: bool) -> int:
     folder = campaign_folder(outputs, campaign.id)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)

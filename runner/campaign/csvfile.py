@@ -22,6 +22,8 @@ def read_csv(path: Path, shown: str) -> Iterator[tuple[int, list[str], dict[str,
         raise InvalidInput.at(
             shown, None, "audience file not found; check the path (relative to the campaign file)"
         ) from None
+    except IsADirectoryError:
+        raise InvalidInput.at(shown, None, "a folder, not a CSV file: name the CSV file inside it") from None
     except OSError as error:
         raise InvalidInput.at(shown, None, f"cannot read: {error.strerror}") from None
     with handle:

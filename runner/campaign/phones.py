@@ -9,10 +9,10 @@ from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberTyp
 
 PhoneCheck = Literal["valid", "possible"]
 
+NO_COUNTRY_CODE = "no country code: write it as +<country code> or set [audience] default_region"
+
 _PARSE_REASONS = {
-    NumberParseException.INVALID_COUNTRY_CODE: (
-        "no country code: write it as +<country code> or set [audience] default_region"
-    ),
+    NumberParseException.INVALID_COUNTRY_CODE: NO_COUNTRY_CODE,
     NumberParseException.NOT_A_NUMBER: "not a phone number",
     NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
     NumberParseException.TOO_SHORT_NSN: "too short",
@@ -43,6 +43,12 @@ def to_e164(raw: str, region: str | None, check: PhoneCheck) -> str:
     except NumberParseException as error:
         reason = _PARSE_REASONS.get(error.error_type, "not a phone number")
         raise BadNumber(f"{_shown(text)}: {reason}", reason) from None
+    if any(c.isalpha() for c in text):
+        # phonenumbers reads three or more letters as keypad digits ("07911 123 ABC" is
+        # +447911123222) and drops words and extensions around a number: a typo or a note in the
+        # phone column would message someone else's phone, or a number nobody checked.
+        reason = "has letters in it: write the number in digits only (+, spaces, - ( ) . allowed)"
+        raise BadNumber(f"{_shown(text)} {reason}", reason)
     kind: int | None = None
     if check == "valid":
         # A number's type is what is_valid_number tests (a valid number has one, an invalid one is

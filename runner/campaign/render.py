@@ -290,6 +290,9 @@ class Renderer:
         except UnicodeDecodeError:
             where = Problem(str(target), None, f"`{shown}`: not UTF-8 text; save the template as UTF-8")
             self._broke(field, f"{file_name} is not UTF-8 text; save the template as UTF-8", where)
+        except OSError as error:  # there, but not readable (chmod 000, another user's file)
+            reason = f"cannot read {file_name} ({error.strerror}); make it readable to the user running campaign"
+            self._broke(field, reason, Problem(str(target), None, f"`{shown}`: {reason}"))
         return None, ""
 
     def _broke(self, field: _Field, kind: str, where: Problem | None = None) -> None:
@@ -386,9 +389,17 @@ class Renderer:
         except jinja2.exceptions.SecurityError as error:
             message = f"template refused by the sandbox: {error}"
             return RenderProblem(field.shown, message, f"`{shown}`: {message}")
+        except jinja2.TemplateNotFound as error:
+            # (its own text is the bare name where the name has a '..': "template: ../x.txt")
+            message = f"template {error.name!r} not found; include, import or extend only files under templates/"
+            return RenderProblem(field.shown, message, f"`{shown}`: {message}")
         except jinja2.TemplateError as error:
             return RenderProblem(field.shown, f"template: {error}", f"`{shown}`: template: {error}")
-        except (ArithmeticError, TypeError, ValueError, RecursionError) as error:
+        except RecursionError:
+            # a macro or an include that calls itself: Python's own words name the interpreter
+            message = "over a render bound: the template calls itself (a macro or an include) without end"
+            return RenderProblem(field.shown, message, f"`{shown}`: {message}")
+        except (ArithmeticError, TypeError, ValueError) as error:
             message = f"template: {type(error).__name__}: {error}"
             return RenderProblem(field.shown, message, f"`{shown}`: {message}")
 

@@ -252,6 +252,10 @@ def read_toml(path: Path) -> tuple[dict[str, Any], KeyLines]:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise InvalidInput.at(path, None, "no such file") from None
+    except IsADirectoryError:
+        # `send campaigns/` as one sends with `check campaigns/`: say which command takes a folder
+        what = "name a .toml file in it (`campaign run` sends every due campaign of a folder)"
+        raise InvalidInput.at(path, None, f"a folder, not a campaign file: {what}") from None
     except OSError as error:
         raise InvalidInput.at(path, None, f"cannot read: {error.strerror}") from None
     try:
@@ -288,7 +292,26 @@ def _toml_error_line(error: tomllib.TOMLDecodeError) -> int | None:
 
 
 def _toml_error_text(error: tomllib.TOMLDecodeError) -> str:
-    return str(error).split(" (at line ", 1)[0].split(" (at end of document)", 1)[0]
+    text = str(error).split(" (at line ", 1)[0].split(" (at end of document)", 1)[0]
+    hint = next((hint for start, hint in _TOML_HINTS if text.startswith(start)), None)
+    return f"{text}; {hint}" if hint else text
+
+
+# What to do about tomllib's messages for the mistakes people make in these files: its own words
+# ("Cannot overwrite a value", an "Illegal character" for a quote left open) name the parser's state, not the fix.
+_TOML_HINTS = (
+    ("Illegal character '\\n'", 'a quoted text must end on its own line: close its quote (""" for several lines)'),
+    ("Cannot overwrite a value", "this key is already set above: keep one of the two"),
+    ("Cannot declare", "this [table] is already declared above: merge the two into one"),
+    ("Duplicate inline table key", "a key is given twice inside these { }: keep one"),
+    ("Invalid value", 'quote text with straight double quotes ("..."); write numbers, true/false and times bare'),
+    ("Unescaped '\\'", "write a path with / (or a backslash as \\\\)"),
+    ("Expected '=' after a key", "write `key = value`"),
+    ("Expected newline or end of document", "one `key = value` a line; quote text that has spaces"),
+    ("Unterminated string", 'a """ text is not closed before the end of the file: add its closing """'),
+    ("Unclosed array", "a [ list is not closed before the end of the file: add its ]"),
+    ("Unclosed inline table", "a { table is not closed on its line: add its }"),
+)
 
 
 def _problems(path: Path, lines: KeyLines, error: ValidationError, root: type[BaseModel]) -> list[Problem]:
@@ -307,6 +330,8 @@ def _problems(path: Path, lines: KeyLines, error: ValidationError, root: type[Ba
         elif item["type"] == "missing":
             line = lines.line_of(loc[:-1]) or line
             message = f"missing required key `{where}`"
+        elif item["type"] == "datetime_type":  # a date alone, or a time in quotes: TOML text, not a time
+            message = f"`{where}`: {TIME_WANTED}"
         else:
             msg = str(item["msg"]).removeprefix("Value error, ")
             message = f"`{where}`: {msg}" if where else msg
@@ -315,6 +340,7 @@ def _problems(path: Path, lines: KeyLines, error: ValidationError, root: type[Ba
 
 
 _SCALAR_BRANCHES = ("str", "int", "float", "bool")
+TIME_WANTED = "write a date and time with its UTC offset, without quotes, e.g. 2026-11-28T09:00:00+01:00"
 
 
 def _did_you_mean(loc: tuple[Any, ...], root: type[BaseModel]) -> str:

@@ -22,6 +22,7 @@ def run(paths: list[Path], outputs: Path = Path("outputs")) -> int:
     policies += [f for f in files if f.name == POLICY_FILE and f not in policies]
     files = [f for f in files if f.name != POLICY_FILE]
     bad_policy = 0
+    shown: set[tuple[Any, ...]] = set()  # a policy's problems, printed once, not again for each campaign it governs
     for policy in policies:  # each once, before the campaigns it governs (docs/policy.md)
         try:
             load_policy(policy)
@@ -29,6 +30,7 @@ def run(paths: list[Path], outputs: Path = Path("outputs")) -> int:
             bad_policy += 1
             for line in error.lines():
                 terminal.err(line)
+            shown.update(("error", p.path, p.line, p.message) for p in error.problems)
             continue
         terminal.out(f"{policy}: ok: the repository policy")
     if bad_policy and not files:
@@ -43,10 +45,10 @@ def run(paths: list[Path], outputs: Path = Path("outputs")) -> int:
     for path in files:
         said = remembered_check(path, cache)
         for entry in said:
-            show(entry)
+            if entry not in shown:
+                show(entry)
         failed += any(entry[0] == "error" for entry in said)
-    failed += bad_policy
-    if failed:
+    if failed or bad_policy:
         terminal.err(f"{failed} of {len(files)} campaign file(s) have problems; nothing can be sent from them")
         return ExitCode.INVALID
     return ExitCode.OK
@@ -87,7 +89,8 @@ def remembered_check(path: Path, cache: Cache) -> Said:
 def result_key(path: Path) -> str | None:
     """A name for everything one file's check depends on: where it runs and how the path is
     written (both appear in the lines), the campaign file, its audience and suppression lists,
-    every template and the policy, by content; None when the file does not even load."""
+    every template and the policy, by content; None when the file does not even load or one of
+    them cannot be read."""
     try:
         campaign = load(path)
         spec = campaign.spec.audience
@@ -95,15 +98,18 @@ def result_key(path: Path) -> str | None:
         named += [campaign.resolve_inside(("audience", "suppress", i), n) for i, n in enumerate(spec.suppress)]
     except InvalidInput:
         return None
-    parts: list[bytes | str | int | None] = [str(Path.cwd()), str(path), path.read_bytes()]
-    for file in named:
-        parts += [str(file), file_digest(file) if file.is_file() else None]
-    templates = find_templates_folder(campaign.folder)
-    if templates is not None:
-        for file in sorted(p for p in templates.rglob("*") if p.is_file()):
-            parts += [str(file), file_digest(file)]
-    policy = find_policy(campaign.folder)
-    parts += [str(policy), policy.read_bytes() if policy else None]
+    try:
+        parts: list[bytes | str | int | None] = [str(Path.cwd()), str(path), path.read_bytes()]
+        for file in named:
+            parts += [str(file), file_digest(file) if file.is_file() else None]
+        templates = find_templates_folder(campaign.folder)
+        if templates is not None:
+            for file in sorted(p for p in templates.rglob("*") if p.is_file()):
+                parts += [str(file), file_digest(file)]
+        policy = find_policy(campaign.folder)
+        parts += [str(policy), policy.read_bytes() if policy else None]
+    except OSError:
+        return None  # a file that cannot be read (chmod 000) is not remembered: the check itself names it
     return key("check result", *parts)
 
 
@@ -167,6 +173,6 @@ def describe(summary: Summary) -> str:
     if summary.sms_encodings:
         encodings = "/".join(sorted(summary.sms_encodings))
         parts.append(f"SMS {encodings}, up to {summary.max_segments} segment{'s' if summary.max_segments != 1 else ''}")
-    else:
+    elif summary.messages:  # with no message at all, no SMS says nothing of the campaign's [sms]
         parts.append("no SMS fallback")
     return ", ".join(parts)

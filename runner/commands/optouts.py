@@ -11,17 +11,26 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import phonenumbers
+
 from runner import terminal
-from runner.campaign.phones import BadNumber, to_e164
+from runner.campaign.phones import NO_COUNTRY_CODE, BadNumber, to_e164
 from runner.errors import ExitCode, UsageProblem
 from runner.ledger.backend import shared_ledger_url
 from runner.policy.store import OptEvent, RecipientStore, open_store, where
 
 
 def _phone(raw: str, region: str | None) -> str:
+    if region is not None and region.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        # phonenumbers takes an unknown region for none and would blame the number
+        raise UsageProblem(f"--region {region!r} is not a region code: use a two-letter one such as US or GB")
     try:
-        return to_e164(raw, region, "possible")
+        return to_e164(raw, region.upper() if region else None, "possible")
     except BadNumber as error:
+        if error.kind == NO_COUNTRY_CODE:  # its own advice names the campaign file's default_region
+            raise UsageProblem(
+                f"PHONE: {raw.strip()!r} has no country code: write it with +<country code>, or pass --region"
+            ) from None
         raise UsageProblem(f"PHONE: {error} (write it with its country code, or pass --region)") from None
 
 

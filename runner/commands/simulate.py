@@ -9,7 +9,7 @@ import socket
 from pathlib import Path
 
 from runner import terminal
-from runner.errors import CannotProceed, MissingCredentials, UsageProblem
+from runner.errors import CannotProceed, CannotWrite, MissingCredentials, UsageProblem
 from runner.serving import serve_forever
 from runner.simulator import DEMO_CREDENTIALS, SimulatorConfig, create_app
 from runner.telesign.auth import Credentials, mask
@@ -55,6 +55,12 @@ def run(
         raise UsageProblem(f"campaign simulate: {problem}") from None
     _check_port_free(host, port)
     app = create_app(config)
+    try:
+        # Here rather than at the server's startup, where a --journal that cannot be written ends
+        # in uvicorn's lifespan traceback and exit 3; the startup's open() is then a no-op.
+        app.journal.open()
+    except OSError as error:
+        raise CannotWrite.of(error, option="--journal FILE") from None
 
     terminal.out(f"Telesign simulator listening on http://{_url_host(host)}:{port}")
     terminal.out("  POST /v1/omnichannel, GET /v1/omnichannel/{reference_id}; Basic or TSA digest auth")

@@ -56,6 +56,22 @@ def _ledger_change(saved: Plan, fresh: Plan) -> str:
     return "the ledger changed since the plan" + (f": {shown}" if shown else " (messages changed state)")
 
 
+def budget(saved: Plan, fresh: Plan) -> int:
+    """How many messages the runs applying the plan may still send: what it counted, less what has
+    reached Telesign since it was made (every run since applied it, or only settled answers).
+    What it counted: to send now and deferred; and, for a plan made without --limit, those the
+    campaign's own [sending] max_per_run leaves for later runs (counts.over_cap), which the review
+    showed as such: cron with require_plan sends such a campaign a chunk a run under one plan. A
+    plan made with --limit N is a canary: N in all, never the next N each time it is applied."""
+    sent = sum(fresh.ledger_states.get(s, 0) for s in DONE_STATES) - sum(
+        saved.ledger_states.get(s, 0) for s in DONE_STATES
+    )
+    counted = saved.counts.to_send + saved.counts.deferred
+    if saved.limit is None:
+        counted += saved.counts.over_cap
+    return max(0, counted - max(0, sent))
+
+
 def changes_since(saved: Plan, fresh: Plan, now: datetime, own_progress: bool = False) -> list[str]:
     """Every reason the saved plan no longer holds, one line each; empty when it holds.
 
@@ -113,6 +129,12 @@ def changes_since(saved: Plan, fresh: Plan, now: datetime, own_progress: bool = 
         planned, left = saved.counts.to_send + saved.counts.deferred, fresh.counts.to_send + fresh.counts.deferred
         if left > planned:
             changes.append(f"the messages to send differ from the plan: {planned:,} -> {left:,}")
+        elif left and not budget(saved, fresh):
+            # a plan made with --limit N counts N: applied again, "what is left" is the next N
+            changes.append(
+                f"every message the plan counted ({planned:,}) is sent already, by the runs that applied it;"
+                " plan again to send more"
+            )
         return changes
     if saved.ledger_digest != fresh.ledger_digest:
         changes.append(_ledger_change(saved, fresh))

@@ -135,7 +135,7 @@ def _hold_to_plan(campaign: Campaign, ledger: Ledger, gate: Gate, options: SendO
     counted, to send now or deferred: which of them are inside their window is decided now
     (docs/plan.md, "The plan file")."""
     from runner.plan.compute import PlanOptions, make_plan  # (only `send --plan` needs them)
-    from runner.plan.stale import PlanStale, changes_since
+    from runner.plan.stale import PlanStale, budget, changes_since
 
     saved = options.plan
     assert saved is not None
@@ -148,11 +148,13 @@ def _hold_to_plan(campaign: Campaign, ledger: Ledger, gate: Gate, options: SendO
     changes = changes_since(saved, fresh, now, own_progress=_only_this_plan_since(ledger, saved))
     if changes:
         raise PlanStale(campaign.id, options.plan_path, changes)
-    # What the plan counted, to send now and deferred together, and never more than its own
-    # --limit in one run: deferred messages whose window has opened since the plan was made join
-    # those to send now, and without the plan's cap they would be sent past it (a plan made at
-    # night with --limit 100 would send the whole morning's opening at once).
-    counted = fresh.counts.to_send + fresh.counts.deferred
+    # What the plan counted, to send now and deferred together, less what its earlier runs sent
+    # (runner.plan.stale.budget: a plan made with --limit N sends N in all, never the next N each
+    # time it is applied), and never more than its own --limit in one run: deferred messages whose
+    # window has opened since the plan was made join those to send now, and without the plan's cap
+    # they would be sent past it (a plan made at night with --limit 100 would send the whole
+    # morning's opening at once).
+    counted = min(fresh.counts.to_send + fresh.counts.deferred, budget(saved, fresh))
     limit = counted if saved.limit is None else min(counted, saved.limit)
     return replace(options, limit=limit, resend_unknown=False)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.campaign.helpers import CSV_AUDIENCE, TWO_RECIPIENTS, edit, expand, invoke, line_of, write
+from tests.testing.files import shipped_campaigns
 
 CAMPAIGN = "campaigns/t.toml"
 PEOPLE = "campaigns/audiences/people.csv"
@@ -321,3 +322,15 @@ def test_types_are_strict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line:
     needle = value or "url_id = 1"
     key = "viber.fallback_time" if value else "viber.url_id"
     assert result.stderr.splitlines()[0].startswith(f"{CAMPAIGN}:{line_of(text, needle)}: `{key}`: Input should be")
+
+
+def test_an_audience_of_a_header_alone_does_not_say_the_campaign_has_no_sms(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (a header-only CSV, or every row skipped, used to read "..., no SMS fallback" beside an [sms])
+    monkeypatch.chdir(shipped_campaigns(tmp_path))
+    Path("campaigns/audiences/winter-sale.csv").write_text("id,phone,first_name,customer_ref,city\n", encoding="utf-8")
+    result = invoke("check", "campaigns/winter-sale.toml")
+    assert result.exit_code == 0, result.output
+    summary = next(line for line in result.stdout.splitlines() if line.startswith("campaigns/winter-sale.toml: ok"))
+    assert summary.endswith("0 messages, 0 suppressed, 0 duplicates, 0 skipped"), summary

@@ -49,3 +49,18 @@ def test_cron_skips_a_locked_campaign_with_a_line_and_exits_0(tmp_path: Path, ma
     [line] = [line for line in result.stderr.splitlines() if line.split(" ", 1)[1].startswith("held:")]
     assert "skipped: another process holds it (campaign send, pid " in line
     assert len(sim.app.accepted()) == 2
+
+
+def test_a_second_rehearsal_of_a_campaign_is_refused_and_leaves_the_first_ones_folder(tmp_path: Path) -> None:
+    # (before: it emptied <outputs>/sandbox/<id>/ under the first rehearsal, and each printed
+    # counts from the other's ledger)
+    file = write_campaign(tmp_path / "c", digits=[1, 2])
+    out = tmp_path / "out"
+    first = out / "sandbox" / "test-campaign"
+    first.mkdir(parents=True)
+    (first / "ledger.sqlite").write_bytes(b"the first rehearsal's, being written")
+    with CampaignLock(out / "sandbox" / ".rehearsals" / "test-campaign", "test-campaign", "send --sandbox"):
+        result = campaign("send", "--sandbox", str(file), "--outputs", str(out), "--log-format", "plain")
+    assert result.exit_code == 4, result.output
+    assert "campaign test-campaign is in use by another process (campaign send --sandbox, pid " in result.stderr
+    assert (first / "ledger.sqlite").read_bytes() == b"the first rehearsal's, being written"

@@ -54,6 +54,16 @@ def test_a_plan_with_a_cap_sends_only_its_count(tmp_path: Path, make_simulator: 
     send_with_plan(file, plan, out, sim)
     assert requests_answered(sim) == 3
 
+    # Applied again (the same command run twice, or cron with require_plan): the plan counted 3
+    # and they are sent. Before, it held ("the ledger moved only by this plan") and sent the next
+    # 3, and so on, a reviewed canary of 3 becoming the whole campaign.
+    code, lines = send_with_plan(file, plan, out, sim)
+    assert code == 1
+    assert (
+        "  every message the plan counted (3) is sent already, by the runs that applied it; plan again to send more"
+    ) in lines
+    assert requests_answered(sim) == 3
+
 
 def test_every_kind_of_change_is_refused_with_its_line(tmp_path: Path, make_simulator: MakeSimulator) -> None:
     sim = make_simulator()

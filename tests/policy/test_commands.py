@@ -146,6 +146,30 @@ def test_optouts_by_hand_add_remove_list_export(tmp_path: Path, make_simulator: 
     assert campaign("optouts", "list", "--outputs", str(out)).stdout == ""
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ["07911 123456"],
+            "PHONE: '07911 123456' has no country code: write it with +<country code>, or pass --region",
+        ),
+        (
+            ["07911 123456", "--region", "UK"],
+            "--region 'UK' is not a region code: use a two-letter one such as US or GB",
+        ),
+    ],
+)
+def test_optouts_add_says_what_to_pass_for_a_phone_without_its_country(
+    args: list[str], said: str, tmp_path: Path
+) -> None:
+    # (before: the campaign file's advice, "set [audience] default_region", and for an unknown
+    # region the number blamed for it)
+    result = campaign("optouts", "add", *args, "--outputs", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == said
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("name", ["order-tracking.toml"])
 def test_the_sandbox_shows_the_stop_and_the_next_rehearsal_suppresses_the_phone(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

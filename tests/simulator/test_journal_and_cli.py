@@ -95,3 +95,19 @@ def test_campaign_simulate_refuses_bad_options_in_one_line(option: str, value: s
     )
     assert done.returncode == 2
     assert done.stderr.startswith("campaign simulate:") and "Traceback" not in done.stderr
+
+
+def test_campaign_simulate_with_a_journal_it_cannot_write_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "blocker").write_text("a file, not a folder\n", encoding="utf-8")
+    journal = tmp_path / "blocker" / "journal.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "runner", "simulate", "--port", str(free_port()), "--journal", str(journal)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 4, done.stderr
+    assert done.stderr.splitlines() == [
+        f"{tmp_path / 'blocker'}: cannot write there (a file is in the way of a folder); "
+        "choose a folder you may write to (--journal FILE) or fix its permissions"
+    ]
