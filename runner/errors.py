@@ -100,9 +100,23 @@ class CampaignLocked(CannotProceed):
         self.holder = holder
 
 
+# What a file or folder that cannot be made says (permission, a file in the way, a read-only or
+# full disk); any other OSError that reaches the handler is said as the system said it.
+_WRITE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EEXIST, errno.ENOTDIR}
+
+
 class CannotWrite(CannotProceed):
     """A file or folder the command must write cannot be made (the outputs folder, a -o file): no
     permission, a file where a folder belongs, a read-only or full disk."""
+
+    @classmethod
+    def of_any(cls, error: OSError) -> CannotProceed:
+        """What an OSError no command handled says: a write that failed, as `of`; anything else
+        (a socket, a device) in the system's words, with what it was about when it is known."""
+        if error.errno in _WRITE_ERRNOS and error.filename is not None:
+            return cls.of(error)
+        about = f"{error.filename}: " if error.filename is not None else ""
+        return CannotProceed(f"{about}{error.strerror or error}")
 
     @classmethod
     def of(cls, error: OSError, option: str = "--outputs DIR, -o FILE") -> CannotWrite:

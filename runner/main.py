@@ -24,9 +24,9 @@ def dispatch(command: Callable[..., int], **kwargs: Any) -> None:
         terminal.error(error)
         code = int(error.exit_code)
     except OSError as error:
-        # What reads the user's inputs names its own file; what is left is a file or folder the
-        # command writes (outputs, lock, report, a -o page): one line naming it, never a traceback.
-        problem = CannotWrite.of(error)
+        # What reads the user's inputs names its own file; what is left is mostly a file or folder
+        # the command writes (outputs, lock, report, a -o page): one line naming it, never a traceback.
+        problem = CannotWrite.of_any(error)
         terminal.error(problem)
         code = int(problem.exit_code)
     except KeyboardInterrupt:

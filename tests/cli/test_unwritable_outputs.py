@@ -49,3 +49,16 @@ def test_an_output_file_that_cannot_be_written_is_one_line_exit_4(
     assert result.exit_code == 4, result.output
     assert "blocker" in result.stderr and f"(a file is in the way of a folder); {WHAT_TO_DO}" in result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_an_error_that_is_no_write_is_not_said_as_one() -> None:
+    """The handler's last resort says a failed write as such; a socket's or a device's error, which
+    no command expected, keeps the system's words rather than send the user to fix permissions."""
+    import errno
+
+    from runner.errors import CannotWrite
+
+    refused = CannotWrite.of_any(ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"))
+    assert str(refused) == "Connection refused"
+    denied = CannotWrite.of_any(PermissionError(errno.EACCES, "Permission denied", "/srv/out/report.csv"))
+    assert str(denied).startswith("/srv/out/report.csv: cannot write there (Permission denied)")
