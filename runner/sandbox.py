@@ -26,6 +26,7 @@ from runner.errors import ExitCode
 from runner.ledger.backend import open_ledger
 from runner.ledger.lock import CampaignLock
 from runner.outputs import SANDBOX_FOLDER, campaign_folder
+from runner.policy.gate import record_settled
 from runner.policy.replies import ReplyRecorder
 from runner.policy.rules import rules_for
 from runner.policy.store import STORE_FILE, open_store
@@ -84,7 +85,8 @@ def _rehearse(campaign: Campaign, outputs: Path, log_format: str, limit: int | N
     # Replies go to the sandbox's own opt-out store, <outputs>/sandbox/recipients.sqlite, which the
     # next rehearsal reads too (never the real one): a STOP here suppresses the phone there.
     replies_store = open_store(outputs, None)  # (SQLite: a rehearsal never touches a shared ledger)
-    recorder = ReplyRecorder(replies_store, rules_for(campaign).keywords)
+    rules = rules_for(campaign)
+    recorder = ReplyRecorder(replies_store, rules.keywords)
     receiver = create_receiver(log, DEMO_API_KEY, on_reply=recorder.take)
     with BackgroundServer(receiver) as callback_server:
         simulator = create_app(
@@ -103,7 +105,13 @@ def _rehearse(campaign: Campaign, outputs: Path, log_format: str, limit: int | N
             waited = time.monotonic() - started
     ledger = open_ledger(folder, campaign.id)
     try:
-        enriched = enrich(ledger, [log], folder / "report.csv", lambda: replies_store.replies_to(campaign.id))
+        enriched = enrich(
+            ledger,
+            [log],
+            folder / "report.csv",
+            lambda: replies_store.replies_to(campaign.id),
+            on_settled=lambda settled: record_settled(replies_store, rules, settled),
+        )
         counts, delivery, attempted = ledger.counts(), ledger.delivery_counts(), ledger.attempted()
         deferred = ledger.deferred()
         opted_out = sum(1 for row in ledger.report_rows() if str(row[ROW_DESCRIPTION] or "").startswith("opted out"))

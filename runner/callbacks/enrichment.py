@@ -32,7 +32,7 @@ from runner.callbacks.payload import Callback, Malformed
 from runner.callbacks.rules import ORDER_OF_CODE, ORDER_OF_FINAL, ORDER_TIMED, order_micros
 from runner.callbacks.timeparse import format_micros
 from runner.ledger.interface import Deliveries, Ledger
-from runner.ledger.records import Delivery
+from runner.ledger.records import Delivery, OnSettled
 from runner.policy.replies import INBOUND_CODE as INBOUND
 from runner.policy.replies import Reply
 from runner.report import files as report
@@ -54,7 +54,7 @@ class EnrichResult:
     malformed: int = 0
     unmatched: int = 0
     messages: int = 0
-    settled: int = 0  # unknown / sending turned accepted by a callback
+    settled: int = 0  # unknown / sending turned accepted by a callback (each given to `on_settled`)
     replies: int = 0  # inbound (MO) callbacks: runner.policy.replies reads them (docs/policy.md)
     problems: list[str] = field(default_factory=list)
 
@@ -69,14 +69,17 @@ def enrich(
     report_path: Path,
     replies: Callable[[], Mapping[str, tuple[int, bool]]] | None = None,
     on_reply: Callable[[Reply], object] | None = None,
+    on_settled: OnSettled = None,
 ) -> EnrichResult:
     """Merge the logs' delivery callbacks into the ledger and rewrite the report (with `replies`,
     the recipient store's reply counts for this campaign, read once the merge is done). `on_reply`
     is given each inbound reply as the same read of the logs comes to it (`campaign enrich` records
-    it in the recipient store: runner.policy.replies.apply_reply)."""
+    it in the recipient store: runner.policy.replies.apply_reply); `on_settled`, the messages the
+    callbacks settled as accepted, once they are (`campaign enrich` adds them to the contact
+    history: runner.policy.gate.record_settled)."""
     result = EnrichResult()
     with ledger.deliveries.enriching():
-        run = _Run(ledger.deliveries, result)
+        run = _Run(ledger.deliveries, result, on_settled)
         first = run.next_arrival
         batches = Batches(logs, first, on_reply is not None)
         # The hot loop, a million records a run: a callback whose message has a slot already (most
@@ -119,8 +122,8 @@ class _Run:
     batch does not matter: ties are broken by arrival numbers, fixed as read, and the copies of a
     callback carry the same ids, so they wait, or not, together, and the first read goes first.)"""
 
-    def __init__(self, deliveries: Deliveries, result: EnrichResult) -> None:
-        self.deliveries, self.result = deliveries, result
+    def __init__(self, deliveries: Deliveries, result: EnrichResult, on_settled: OnSettled) -> None:
+        self.deliveries, self.result, self.on_settled = deliveries, result, on_settled
         self.merged = Merged(stored=deliveries.any_stored())
         self.next_arrival = deliveries.next_arrival()
         self.waiting: list[Callback] = []
@@ -141,7 +144,7 @@ class _Run:
     def finish(self) -> None:
         self._join()
         self.result.messages += self.merged.size
-        self.result.settled += self.merged.save(self.deliveries, self.next_arrival)
+        self.result.settled += self.merged.save(self.deliveries, self.next_arrival, self.on_settled)
 
     def _join(self) -> None:
         merged, result = self.merged, self.result
@@ -159,7 +162,7 @@ class _Run:
         self.waiting.clear()
         if merged.size >= MAX_MESSAGES:  # write out, and go on from the ledger
             result.messages += merged.size
-            result.settled += merged.save(self.deliveries, self.next_arrival)
+            result.settled += merged.save(self.deliveries, self.next_arrival, self.on_settled)
             self.merged = Merged(stored=True)
 
 
@@ -345,14 +348,15 @@ class Merged:
 
     # -- writing out ---------------------------------------------------------------------------
 
-    def save(self, deliveries: Deliveries, next_arrival: int) -> int:
-        """Write the merged deliveries of the messages that changed; returns how many settled."""
+    def save(self, deliveries: Deliveries, next_arrival: int, on_settled: OnSettled) -> int:
+        """Write the merged deliveries of the messages that changed; returns how many settled
+        (given to `on_settled` before the ledger commits: runner.ledger.interface.Deliveries.save)."""
         self.by_reference = self.by_external_id = {}  # done joining: their memory goes to the writing
         message = self.message
         changed = sorted(compress(range(self.size), self.changed), key=message.__getitem__)
         # (a slot has a reference only once a callback was merged into it: it changed)
         references = {message[slot]: reference for slot, reference in self.reference.items()}
-        return deliveries.save(map(self._row, changed), next_arrival, references)
+        return deliveries.save(map(self._row, changed), next_arrival, references, on_settled)
 
     def _row(self, slot: int) -> Delivery:
         at, text_at = slot * _WIDTH, slot * _TEXTS

@@ -12,6 +12,7 @@ from runner.commands.outputs_hint import sandbox_hint
 from runner.errors import ExitCode
 from runner.ledger.backend import campaign_lock, describe, open_existing, shared_ledger_url
 from runner.outputs import campaign_folder
+from runner.policy.gate import record_settled
 from runner.policy.replies import Reply, apply_reply
 from runner.policy.rules import rules_for
 from runner.policy.store import open_store, where
@@ -34,14 +35,21 @@ def run(file: Path, logs: list[Path], outputs: Path, ledger_option: str | None =
             run_id = ledger.runs.start("enrich")
             # Replies, in the same read of the logs: STOP and START into the repository's opt-out
             # store (docs/policy.md), all recorded before the report counts them
-            keywords = rules_for(campaign).keywords
+            rules = rules_for(campaign)
+            keywords = rules.keywords
             meanings: Counter[str] = Counter()
 
             def take_reply(reply: Reply) -> None:
                 meanings[apply_reply(store, reply, keywords)] += 1
 
             result = enrich(
-                ledger, logs, folder / "report.csv", lambda: store.replies_to(campaign.id), on_reply=take_reply
+                ledger,
+                logs,
+                folder / "report.csv",
+                lambda: store.replies_to(campaign.id),
+                on_reply=take_reply,
+                # messages whose answer was lost, now known accepted: counted by the caps from now on
+                on_settled=lambda settled: record_settled(store, rules, settled),
             )
             ledger.runs.finish(
                 run_id,

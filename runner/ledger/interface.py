@@ -6,7 +6,7 @@ What the states mean and when they change: docs/sending.md."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -19,6 +19,7 @@ from runner.ledger.records import (
     Provenance,
     RunInfo,
     Sendable,
+    Settled,
     SkippedRow,
     TestSend,
 )
@@ -135,11 +136,20 @@ class Deliveries(Protocol):
         (none, or an intermediate one): what `campaign poll` asks about."""
         ...
 
-    def save(self, rows: Iterable[Delivery], next_arrival: int, references: Mapping[int, str]) -> int:
+    def save(
+        self,
+        rows: Iterable[Delivery],
+        next_arrival: int,
+        references: Mapping[int, str],
+        on_settled: Callable[[list[Settled]], object] | None = None,
+    ) -> int:
         """One transaction: each message's merged delivery (pass `rows` in id order), and for a
         message that has none, the reference_id in `references` (message -> the winner's: one joined
         by external_id, its answer lost). A callback proves Telesign accepted the message: one in
-        SETTLED_BY_CALLBACK becomes accepted and is never resent. Returns how many were settled so."""
+        SETTLED_BY_CALLBACK becomes accepted and is never resent. Returns how many were settled so;
+        `on_settled` is given them (few: the messages whose answer was lost; reference_id as
+        `references` gives it where it had none) before the transaction commits, so that what it
+        records of them is never missing once they are settled (it must take them twice alike)."""
         ...
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, NamedTuple
@@ -207,6 +207,27 @@ class Delivery(NamedTuple):
     other_channels: str | None  # JSON {channel: [order, arrival, code, description]}: channels without columns
     price_order: int | None  # the order and arrival of the status report the cost came from
     price_arrival: int | None
+
+
+class Settled(NamedTuple):
+    """A message that was `unknown` or `sending` (its answer lost, or its sender killed) and that a
+    callback showed Telesign accepted: the contact history the frequency caps count never had it
+    (runner.policy.gate.record_settled)."""
+
+    message: int  # its id in the ledger
+    external_id: str
+    phone: str
+    reference_id: str | None
+    sent_at: str | None  # when its request left, as near as the ledger knows: its updated_at before the settle
+
+
+OnSettled = Callable[[list[Settled]], object] | None  # (runner.ledger.interface.Deliveries.save)
+
+
+def with_references(settled: list[Settled], references: Mapping[int, str]) -> list[Settled]:
+    """The settled messages, each with the reference_id `references` gives it where it had none
+    (joined by external_id: its answer, and its reference_id, were lost)."""
+    return [s._replace(reference_id=references.get(s.message)) if s.reference_id is None else s for s in settled]
 
 
 # The `deliveries` table's columns (after the message's key or id) in Delivery's order: the names

@@ -18,8 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from runner.ledger.records import Settled
 from runner.policy.rules import Rules
-from runner.policy.store import Contact, OptOut, RecipientStore
+from runner.policy.store import Contact, OptOut, RecipientStore, moment
 from runner.policy.windows import zone
 from runner.policy.zones import parse_zones
 
@@ -122,8 +123,8 @@ class Gate:
             self._pending_contacts.append(contact)
 
     def write_contacts(self) -> None:
-        """Write the accepted messages to the contact history (from the ledger's thread, after its
-        commit: one transaction for the batch)."""
+        """Write the accepted messages to the contact history (from the ledger's thread, before the
+        commit that records them: runner.sending.bookkeeping; one transaction for the batch)."""
         with self._lock:
             taken, self._pending_contacts = self._pending_contacts, []
         if taken and self.writer is not None:
@@ -133,6 +134,21 @@ class Gate:
                 with self._lock:
                     self._pending_contacts[:0] = taken
                 raise
+
+
+def record_settled(store: RecipientStore, rules: Rules, settled: list[Settled]) -> None:
+    """Add to the contact history the messages callbacks settled as accepted: sent, but their
+    answer lost (`unknown`) or their sender killed (`sending`), they never passed `accepted`, and
+    the frequency caps would not count them (docs/policy.md, "Frequency caps"). Each at the time
+    its request left, as near as the ledger knows (else now: a cap then waits longer, never less).
+    Recorded by external_id: taken twice, the same row."""
+    store.record_contacts(
+        Contact(
+            s.external_id, s.phone, rules.campaign_id, rules.message_type, s.reference_id,
+            moment(s.sent_at) if s.sent_at else datetime.now(UTC),
+        )
+        for s in settled
+    )  # fmt: skip
 
 
 NO_ZONE = "no known time zone: add a `timezone` column or set [schedule] timezone (docs/policy.md)"

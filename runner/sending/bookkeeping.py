@@ -33,9 +33,9 @@ class Bookkeeper:
         self._outcomes: list[Outcome] = []
         self._releases: list[tuple[str, State]] = []
         self._held: list[SetAside] = []
-        # Called on the ledger thread after each commit (the contact history: runner.policy.gate),
-        # and with the phones of the messages it claimed (their opt-outs, read in one query).
-        self.after_commit: Callable[[], None] | None = None
+        # Called on the ledger thread before each commit (the contact history: runner.policy.gate),
+        # and after it with the phones of the messages it claimed (their opt-outs, read in one query).
+        self.before_commit: Callable[[], None] | None = None
         self.after_claim: Callable[[list[str]], None] | None = None
         # What time it is for deferred messages' not_before (runner.policy.gate's clock), as UTC text.
         self.due: Callable[[], str | None] = lambda: None
@@ -186,11 +186,15 @@ class Bookkeeper:
             self._flushing = None
 
     def _commit(self, batch: Batch) -> Claimed:
+        # The accepted messages go to the contact history before the ledger records them: killed
+        # between the two, a message Telesign took is counted by the frequency caps and left
+        # `sending` (never resent blindly); the other way round it was `accepted` and uncounted, and
+        # a phone could get more than its cap (docs/policy.md, "Frequency caps").
+        if self.before_commit is not None:
+            self.before_commit()
         claimed = self.claims.commit(batch)
         if self.after_claim is not None and claimed.taken:
             self.after_claim([message.phone for message in claimed.taken])
-        if self.after_commit is not None:
-            self.after_commit()
         return claimed
 
     def close(self) -> None:

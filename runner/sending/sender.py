@@ -125,7 +125,7 @@ class CampaignSender:
         self.states = claimable(plan.resend_unknown)
         self.book = Bookkeeper(claims, plan.run_id, self.states, plan.limit)
         if gate is not None:
-            self.book.after_commit = gate.write_contacts
+            self.book.before_commit = gate.write_contacts
             self.book.after_claim = gate.read_with_claim
             self.book.due = lambda: format_utc(gate.clock())
         # With shared schedules (a shared ledger) the campaign's rate is held across its senders

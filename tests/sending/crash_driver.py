@@ -3,9 +3,10 @@
     python -m tests.sending.crash_driver POINT N campaign-args...
 
 POINT: before_claim (the claim's transaction is about to commit), after_claim (it committed,
-the request has not left), after_write (the request was just handed to the socket, nothing of the
-answer read), during_request (the request is on the wire), after_response (the
-answer arrived, its outcome is not committed); during_sync (the ledger's sync has read N rows
+the request has not left), after_outcome (the N-th transaction recording outcomes committed),
+after_write (the request was just handed to the socket, nothing of the answer read),
+during_request (the request is on the wire), after_response (the answer arrived, its outcome is
+not committed); during_sync (the ledger's sync has read N rows
 kept by the check pass, runner.sending.audience_pass), after_sync (the sync committed, nothing is
 claimed yet; N is ignored). SIGKILL: no handler, no cleanup, as kill -9."""
 
@@ -47,6 +48,8 @@ def install(point: str, nth: int) -> None:
                 die()
             claimed: Claimed = commit(self, batch)
             if point == "after_claim" and claims and reached():
+                die()
+            if point == "after_outcome" and batch.outcomes and reached():
                 die()
             return claimed
 

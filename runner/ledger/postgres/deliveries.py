@@ -15,7 +15,7 @@ import psycopg
 
 from runner.errors import CampaignLocked
 from runner.ledger.postgres.schema import reported, retrying
-from runner.ledger.records import DELIVERY_COLUMNS, Delivery, now
+from runner.ledger.records import DELIVERY_COLUMNS, Delivery, OnSettled, Settled, now, with_references
 from runner.ledger.states import SETTLED_BY_CALLBACK, State
 from runner.telesign import codes
 
@@ -105,29 +105,43 @@ class PostgresDeliveries:
             ).fetchall()
         return iter([(reference, submitted) for reference, submitted in rows])
 
-    def save(self, rows: Iterable[Delivery], next_arrival: int, references: Mapping[int, str]) -> int:
+    def save(
+        self, rows: Iterable[Delivery], next_arrival: int, references: Mapping[int, str], on_settled: OnSettled = None
+    ) -> int:
         rows = iter(rows)
         chunks: list[list[Delivery]] = []
         while chunk := list(islice(rows, CHUNK)):
             chunks.append(chunk)
         # (held in memory to be retried whole as a deadlock victim: `enrich` already holds them)
         with reported(self.url):
-            return retrying(lambda: self._save(chunks, next_arrival, references))
+            return retrying(lambda: self._save(chunks, next_arrival, references, on_settled))
 
-    def _save(self, chunks: list[list[Delivery]], next_arrival: int, references: Mapping[int, str]) -> int:
+    def _save(
+        self,
+        chunks: list[list[Delivery]],
+        next_arrival: int,
+        references: Mapping[int, str],
+        on_settled: OnSettled = None,
+    ) -> int:
         # (narrow rows; the wide `messages` rows are only written where a message's state or
         # reference_id changes: a few)
         conn = self.conn
         stamp = now()
-        settled = 0
+        settled: list[Settled] = []
         with conn.transaction(), conn.cursor() as cur:
             for chunk in chunks:
                 cur.executemany(_SAVE, chunk)
-                settled += conn.execute(
-                    f"""UPDATE messages SET state = '{State.ACCEPTED}', updated_at = %s
-                        WHERE id = ANY(%s) AND state = ANY(%s)""",
-                    (stamp, [row[0] for row in chunk], list(SETTLED_BY_CALLBACK)),
-                ).rowcount
+                # (`was`, the same rows as before this statement: when each request left is their
+                # updated_at until the settle)
+                settled += [
+                    Settled(*row)
+                    for row in conn.execute(
+                        f"""UPDATE messages m SET state = '{State.ACCEPTED}', updated_at = %s FROM messages was
+                            WHERE was.id = m.id AND m.id = ANY(%s) AND m.state = ANY(%s)
+                            RETURNING m.id, m.external_id, m.phone, m.reference_id, was.updated_at""",
+                        (stamp, [row[0] for row in chunk], list(SETTLED_BY_CALLBACK)),
+                    )
+                ]
             if references:  # messages joined by external_id: their answer, and reference_id, were lost
                 cur.executemany(
                     "UPDATE messages SET reference_id = COALESCE(reference_id, %s), updated_at = %s WHERE id = %s",
@@ -136,4 +150,6 @@ class PostgresDeliveries:
             conn.execute(
                 "UPDATE campaigns SET callback_arrivals = %s WHERE campaign = %s", (next_arrival, self.campaign)
             )
-        return settled
+            if settled and on_settled is not None:  # (before the commit: see Deliveries.save)
+                on_settled(with_references(settled, references))
+        return len(settled)

@@ -10,7 +10,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from itertools import islice
 
-from runner.ledger.records import DELIVERY_COLUMNS, Delivery, now
+from runner.ledger.records import DELIVERY_COLUMNS, Delivery, OnSettled, Settled, now, with_references
 from runner.ledger.sqlite.schema import get_meta, set_meta, transaction
 from runner.ledger.states import SETTLED_BY_CALLBACK, State
 from runner.telesign import codes
@@ -80,12 +80,14 @@ class SqliteDeliveries:
             ).fetchall()
         )
 
-    def save(self, rows: Iterable[Delivery], next_arrival: int, references: Mapping[int, str]) -> int:
+    def save(
+        self, rows: Iterable[Delivery], next_arrival: int, references: Mapping[int, str], on_settled: OnSettled = None
+    ) -> int:
         # (narrow rows, written as they come; the wide `messages` rows are only written where a
         # message's state or reference_id changes: a few)
         db = self.db
         stamp = now()
-        settled = 0
+        settled: list[Settled] = []
         rows = iter(rows)
         with transaction(db):
             while chunk := list(islice(rows, CHUNK)):
@@ -97,15 +99,28 @@ class SqliteDeliveries:
                     )
                 )
                 db.executemany(_SAVE, [(keys[row[0]], *row[1:]) for row in chunk])
-                settled += db.execute(
-                    f"""UPDATE messages SET state = '{State.ACCEPTED}', updated_at = ?
-                        WHERE rowid IN (SELECT value FROM json_each(?)) AND state IN ({_SETTLED_FROM})""",
-                    (stamp, messages),
-                ).rowcount
+                # (read before they are settled: when each request left is their updated_at until then)
+                found = [
+                    Settled(*row)
+                    for row in db.execute(
+                        f"""SELECT rowid, external_id, phone, reference_id, updated_at FROM messages
+                            WHERE rowid IN (SELECT value FROM json_each(?)) AND state IN ({_SETTLED_FROM})""",
+                        (messages,),
+                    )
+                ]
+                if found:
+                    db.execute(
+                        f"""UPDATE messages SET state = '{State.ACCEPTED}', updated_at = ?
+                            WHERE rowid IN (SELECT value FROM json_each(?))""",
+                        (stamp, json.dumps([s.message for s in found])),
+                    )
+                    settled += found
             if references:  # messages joined by external_id: their answer, and reference_id, were lost
                 db.executemany(
                     "UPDATE messages SET reference_id = COALESCE(reference_id, ?), updated_at = ? WHERE rowid = ?",
                     [(reference, stamp, message) for message, reference in references.items()],
                 )
             set_meta(db, "callback_arrivals", str(next_arrival))
-        return settled
+            if settled and on_settled is not None:  # (before the commit: see Deliveries.save)
+                on_settled(with_references(settled, references))
+        return len(settled)
