@@ -48,7 +48,9 @@ def run_driver(point: str, nth: int, file: Path, out: Path, url: str) -> subproc
     )
 
 
-@pytest.mark.parametrize("point", ["before_claim", "after_claim", "after_write", "during_request", "after_response"])
+@pytest.mark.parametrize(
+    "point", ["before_claim", "after_claim", "after_outcome", "after_write", "during_request", "after_response"]
+)
 def test_kill_9_then_rerun_messages_everyone_at_most_once(
     point: str, tmp_path: Path, make_simulator: MakeSimulator
 ) -> None:
@@ -59,8 +61,8 @@ def test_kill_9_then_rerun_messages_everyone_at_most_once(
         sending="rate = 1000\nconcurrency = 4\nmax_attempts = 3",
     )
     out = tmp_path / "out"
-    # the 2nd claim transaction (claims are committed in groups), or the 5th request
-    crashed = run_driver(point, 2 if point.endswith("claim") else 5, file, out, sim.url)
+    # the 2nd claim or outcome transaction (they are committed in groups), or the 5th request
+    crashed = run_driver(point, 2 if point.endswith(("claim", "outcome")) else 5, file, out, sim.url)
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
     before = len(sim.app.accepted())
     assert before < RECIPIENTS
