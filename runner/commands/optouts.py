@@ -8,7 +8,7 @@ import csv
 import os
 import tempfile
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import phonenumbers
@@ -61,14 +61,16 @@ def _record(raw: str, region: str | None, outputs: Path, action: str, note: str 
     store = open_store(outputs, url)
     try:
         before = store.opted_out(phone)
+        # A phone's state is its latest event by when the person asked (runner.policy.store): a
+        # reply's time is Telesign's clock, which may run ahead of ours. What a user does by hand
+        # now comes after whatever was recorded before it, or "opted in" would not be true.
+        at = datetime.now(UTC)
+        last = store.last_event_at(phone)
+        if last is not None and last >= at:
+            at = last + timedelta(milliseconds=1)
         store.record(
             OptEvent(
-                f"manual:{uuid.uuid4()}",
-                phone,
-                "opt_out" if action == "opt_out" else "opt_in",
-                datetime.now(UTC),
-                "manual",
-                note=note,
+                f"manual:{uuid.uuid4()}", phone, "opt_out" if action == "opt_out" else "opt_in", at, "manual", note=note
             )
         )
     finally:

@@ -127,6 +127,10 @@ class RecipientStore(Protocol):
 
     def opted_out(self, phone: str) -> OptOut | None: ...
 
+    def last_event_at(self, phone: str) -> datetime | None:
+        """When the phone's latest opt-out or opt-in event says the person asked, if any."""
+        ...
+
     def opted_out_among(self, phones: Iterable[str]) -> dict[str, OptOut]: ...
 
     def opted_out_all(self) -> Iterator[OptOut]: ...
@@ -216,6 +220,10 @@ class StoreQueries:
     def opted_out(self, phone: str) -> OptOut | None:
         found = self.db.rows(_LATEST_OF, (phone,))
         return opt_out_of(found[0]) if found else None
+
+    def last_event_at(self, phone: str) -> datetime | None:
+        found = self.db.rows("SELECT MAX(at) FROM opt_events WHERE phone = ?", (phone,))
+        return moment(found[0][0]) if found and found[0][0] else None
 
     def opted_out_among(self, phones: Iterable[str]) -> dict[str, OptOut]:
         found: dict[str, OptOut] = {}

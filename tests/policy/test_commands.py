@@ -184,3 +184,27 @@ def test_the_sandbox_shows_the_stop_and_the_next_rehearsal_suppresses_the_phone(
     assert "  not sent, opted out earlier:  1" in second.output
     assert "replied STOP" not in second.output  # the phone that stopped got nothing to reply to
     assert (out / "sandbox" / "recipients.sqlite").exists() and not (out / "recipients.sqlite").exists()
+
+
+def test_an_opt_in_by_hand_undoes_a_stop_stamped_by_a_clock_ahead_of_ours(tmp_path: Path) -> None:
+    """A STOP's time is Telesign's clock, here two minutes ahead of this machine's: `optouts
+    remove` right after it said "opted in" while the phone stayed opted out (the STOP, later by
+    its time, still won)."""
+    from datetime import UTC, datetime, timedelta
+
+    from runner.ledger.backend import shared_ledger_url
+    from runner.policy.store import OptEvent, open_store
+
+    out = tmp_path / "out"
+    store = open_store(out, shared_ledger_url())
+    ahead = datetime.now(UTC) + timedelta(minutes=2)
+    store.record(OptEvent("reply:stop-1", "+447911123456", "opt_out", ahead, "reply", campaign="promo"))
+    store.close()
+    assert "+447911123456  opted out " in campaign("optouts", "list", "--outputs", str(out)).output
+
+    removed = campaign("optouts", "remove", "+447911123456", "--outputs", str(out))
+    assert removed.output.strip() == "+447911123456: opted in"
+    assert campaign("optouts", "list", "--outputs", str(out)).stdout == ""
+    added = campaign("optouts", "add", "+447911123456", "--outputs", str(out))
+    assert added.output.strip() == "+447911123456: opted out"
+    assert "+447911123456  opted out " in campaign("optouts", "list", "--outputs", str(out)).output
