@@ -10,9 +10,11 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
+
 from tests.fixtures.ledger import SERVER
 from tests.fixtures.simulator import MakeSimulator
-from tests.sending.helpers import ROOT, campaign, subprocess_env, wait_for_accepted, write_campaign
+from tests.sending.helpers import ROOT, campaign, subprocess_env, telesign_env, wait_for_accepted, write_campaign
 
 RECIPIENTS = 120
 
@@ -72,3 +74,24 @@ def test_a_dropped_connection_stops_the_sender_and_a_rerun_goes_on(
     assert set(final) <= {"accepted", "sending"}, final  # `sending`: answers the lost connection could not record
     assert final.get("sending", 0) <= 4 * 2  # at most what its workers held (claimed or answered, unrecorded)
     assert final["accepted"] <= len(by_phone) <= final["accepted"] + final.get("sending", 0)
+
+
+@pytest.mark.parametrize("command", [["send"], ["status"], ["enrich", "--callbacks", "log.jsonl"], ["plan"]])
+def test_a_database_that_cannot_be_reached_at_the_start_is_said_for_what_it_is(
+    command: list[str], tmp_path: Path
+) -> None:
+    """Nothing listens where CAMPAIGN_LEDGER_URL points: every command says so in one line, with
+    what to check, and none speaks of a send that never started (it said "nothing more is sent"
+    and what becomes of messages left `sending`, to `status` and `optouts` too)."""
+    file = write_campaign(tmp_path / "c", digits=[1])
+    (tmp_path / "log.jsonl").write_text("", encoding="utf-8")
+    url = "postgresql://nobody:secret@127.0.0.1:1/ledger"
+    name, *rest = command
+    args = [name, str(file), *[str(tmp_path / a) if a.endswith(".jsonl") else a for a in rest]]
+    result = campaign(*args, "--outputs", str(tmp_path / "out"), env={**telesign_env("http://127.0.0.1:9"),
+                      "CAMPAIGN_LEDGER_URL": url})  # fmt: skip
+    assert result.exit_code == 4, result.output
+    output = result.stdout + result.stderr
+    assert "the ledger database postgresql://nobody:***@127.0.0.1:1/ledger cannot be reached" in output
+    assert "nothing was done" in output and "CAMPAIGN_LEDGER_URL" in output
+    assert "nothing more is sent" not in output and "secret" not in output and "Traceback" not in output

@@ -169,12 +169,19 @@ def shown(url: str) -> str:
 
 
 @contextmanager
-def reported(url: str) -> Iterator[None]:
-    """A lost or refused connection becomes LedgerUnavailable (runner.errors): one line, no traceback."""
+def reported(url: str, connecting: bool = False) -> Iterator[None]:
+    """A lost or refused connection becomes LedgerUnavailable (runner.errors): one line, no
+    traceback. `connecting`: nothing was done yet, whatever the command (a send, status, optouts),
+    so the line says only what to check; lost later, it says what became of a send."""
     try:
         yield
     except psycopg.OperationalError as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if connecting:
+            raise LedgerUnavailable(
+                f"the ledger database {shown(url)} cannot be reached ({first}); nothing was done. Check "
+                "CAMPAIGN_LEDGER_URL (or --ledger) and that the database accepts connections, then run again"
+            ) from None
         raise LedgerUnavailable(
             f"the ledger database {shown(url)} cannot be reached ({first}); nothing more is sent. "
             "Messages whose answers could not be recorded stay 'sending' and are not resent; "
@@ -186,7 +193,7 @@ def connect(url: str) -> psycopg.Connection[Any]:
     """A connection in autocommit mode (transactions are explicit), the schema made or migrated,
     and the search_path set to it."""
     schema = schema_of(url)
-    with reported(url):
+    with reported(url, connecting=True):
         conn = psycopg.connect(url, autocommit=True, connect_timeout=10, fallback_application_name="campaign-runner")
         try:
             migrate(conn, schema)
@@ -201,7 +208,7 @@ def connect_read_only(url: str) -> psycopg.Connection[Any] | None:
     """A connection whose transactions may only read (`campaign plan`), never migrating: None when
     no runner ever made the schema. A schema a newer runner wrote is refused, as by `connect`."""
     schema = schema_of(url)
-    with reported(url):
+    with reported(url, connecting=True):
         conn = psycopg.connect(url, autocommit=True, connect_timeout=10, fallback_application_name="campaign-runner")
         try:
             conn.execute("SET default_transaction_read_only = on")
