@@ -14,6 +14,7 @@ from runner.campaign.schema import load
 from runner.ledger.backend import shared_ledger_url
 from runner.sending.run import SendOptions, send_campaign
 from tests.fixtures.simulator import MakeSimulator
+from tests.policy.campaigns import offer
 from tests.policy.clock import FakeClock, accepted_at
 from tests.policy.test_send_windows import settings
 from tests.sending.helpers import ledger_rows
@@ -28,22 +29,8 @@ def write(root: Path, campaign_id: str, start: datetime, days: int, message_type
     (folder / "policy.toml").write_text('[sending]\nmax_per_phone = "2/7d"\n', encoding="utf-8")
     (folder / f"{campaign_id}.csv").write_text(f"phone\n{NEW_YORK}\n+1 202 555 0120\n", encoding="utf-8")
     path = folder / f"{campaign_id}.toml"
-    path.write_text(
-        f"""id = "{campaign_id}"
-message_type = "{message_type}"
-[schedule]
-start = {start.isoformat()}
-end = {(start + timedelta(days=days)).isoformat()}
-[audience]
-file = "{campaign_id}.csv"
-[viber]
-text = "Offer"
-url = "https://shop.example/"
-url_text = "Shop"
-url_id = "shop"
-""",
-        encoding="utf-8",
-    )
+    schedule = f"[schedule]\nstart = {start.isoformat()}\nend = {(start + timedelta(days=days)).isoformat()}\n"
+    path.write_text(offer(campaign_id, f"{campaign_id}.csv", schedule, message_type), encoding="utf-8")
     return path
 
 

@@ -14,6 +14,7 @@ from runner.serving import BackgroundServer
 from runner.simulator import SimulatorConfig, create_app
 from runner.telesign.auth import DEMO_API_KEY
 from tests.fixtures.simulator import MakeSimulator
+from tests.policy.campaigns import offer
 from tests.sending.helpers import campaign, ledger_rows, phone, telesign_env
 from tests.sending.test_crashes import run_driver
 
@@ -30,19 +31,7 @@ def marketing(root: Path, campaign_id: str) -> Path:
     )
     (folder / f"{campaign_id}.csv").write_text("phone\n" + "\n".join(PHONES) + "\n", encoding="utf-8")
     path = folder / f"{campaign_id}.toml"
-    path.write_text(
-        f"""id = "{campaign_id}"
-message_type = "MKT"
-[audience]
-file = "{campaign_id}.csv"
-[viber]
-text = "Offer"
-url = "https://shop.example/"
-url_text = "Shop"
-url_id = "shop"
-""",
-        encoding="utf-8",
-    )
+    path.write_text(offer(campaign_id, f"{campaign_id}.csv"), encoding="utf-8")
     return path
 
 

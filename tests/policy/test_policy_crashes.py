@@ -12,6 +12,7 @@ from pathlib import Path
 
 from runner.policy.windows import zone
 from tests.fixtures.simulator import MakeSimulator
+from tests.policy.campaigns import offer
 from tests.sending.helpers import campaign, ledger_rows, phone, start_send, telesign_env, wait_for_accepted
 
 CANDIDATES = [
@@ -40,22 +41,7 @@ def test_kill_9_while_some_are_deferred_then_rerun_sends_each_once(
     rows = ["id,phone,timezone"] + [f"r-{i:03d},{phone(i, i % 9)},{day if i % 2 == 0 else night}" for i in range(120)]
     (folder / "audience.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     file = folder / "promo.toml"
-    file.write_text(
-        """id = "promo"
-message_type = "MKT"
-[sending]
-rate = 40
-concurrency = 4
-[audience]
-file = "audience.csv"
-[viber]
-text = "Offer"
-url = "https://shop.example/"
-url_text = "Shop"
-url_id = "shop"
-""",
-        encoding="utf-8",
-    )
+    file.write_text(offer("promo", "audience.csv", "[sending]\nrate = 40\nconcurrency = 4\n"), encoding="utf-8")
     out = tmp_path / "out"
     process = start_send(file, out, sim.url, quiet=True)
     wait_for_accepted(sim.app, 15)

@@ -11,6 +11,7 @@ import pytest
 
 from runner.commands import run as cron
 from tests.fixtures.simulator import MakeSimulator
+from tests.policy.campaigns import offer
 from tests.sending.helpers import ledger_rows, telesign_env
 
 NOON_NY = datetime(2026, 12, 1, 17, 0, tzinfo=UTC)  # 12:00 in New York, a Tuesday
@@ -21,22 +22,9 @@ def write(folder: Path, policy: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "policy.toml").write_text(policy, encoding="utf-8")
     (folder / "audience.csv").write_text(f"id,phone\nfree,{FREEPHONE}\n", encoding="utf-8")
-    (folder / "promo.toml").write_text(
-        f"""id = "promo"
-message_type = "MKT"
-[schedule]
-start = {(NOON_NY - timedelta(days=1)).isoformat()}
-end = {(NOON_NY + timedelta(days=5)).isoformat()}
-[audience]
-file = "audience.csv"
-[viber]
-text = "Offer"
-url = "https://shop.example/"
-url_text = "Shop"
-url_id = "shop"
-""",
-        encoding="utf-8",
-    )
+    start, end = NOON_NY - timedelta(days=1), NOON_NY + timedelta(days=5)
+    schedule = f"[schedule]\nstart = {start.isoformat()}\nend = {end.isoformat()}\n"
+    (folder / "promo.toml").write_text(offer("promo", "audience.csv", schedule), encoding="utf-8")
 
 
 def test_a_fallback_time_zone_added_to_the_policy_lifts_no_known_time_zone(
