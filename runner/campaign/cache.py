@@ -4,11 +4,11 @@
 Every entry is named by a SHA-256 of *everything* its content depends on: the bytes it was made
 from (a slice of the audience CSV, the campaign file, the templates, the suppression lists, the
 policy), the settings that change its meaning (region, phone_check), and the runner's own source
-code, so a changed input or a new runner version looks up another name and never finds a stale
-entry. An entry is written whole or not at all (runner.atomic: temporary file, rename), so
-two checks at once can both write the same entry and a reader sees one of them; its payload
-carries its own checksum, so a damaged file is a miss, never a wrong answer. Deleting the folder
-costs one slow check.
+code with the version of phonenumbers, so a changed input or a new runner or phone metadata
+version looks up another name and never finds a stale entry. An entry is written whole or not at
+all (runner.atomic: temporary file, rename), so two checks at once can both write the same entry
+and a reader sees one of them; its payload carries its own checksum, so a damaged file is a miss,
+never a wrong answer. Deleting the folder costs one slow check.
 
 Entries are marshal payloads: plain tuples, lists, ints and strings, read back at C speed.
 """
@@ -30,9 +30,14 @@ _DIGEST = 32
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """A digest of the runner's own source: a runner that validates differently is another cache."""
+    """A digest of the runner's own source and of the phone metadata's version: a runner that
+    validates differently, or a phonenumbers release that reads numbers differently (its metadata
+    follows the numbering plans), is another cache."""
+    import phonenumbers
+
     package = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256(FORMAT)
+    digest.update(f"phonenumbers {phonenumbers.__version__}\n".encode())
     for path in sorted(package.rglob("*.py")):
         digest.update(str(path.relative_to(package)).encode())
         digest.update(path.read_bytes())

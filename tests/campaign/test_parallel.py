@@ -183,6 +183,30 @@ def test_a_changed_suppression_list_is_never_answered_from_the_cache(tmp_path: P
     assert after["by_state"]["suppressed"] != before["by_state"]["suppressed"]
 
 
+def test_another_phone_metadata_release_is_never_answered_from_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """phonenumbers' metadata follows the numbering plans: after an upgrade a number may be read
+    differently, so what the older release said is not looked up."""
+    import phonenumbers
+
+    from runner.campaign.cache import code_version
+
+    path = folder(tmp_path)
+    folder_ = tmp_path / "outputs" / ".cache"
+    expected = sliced(path, Cache(folder_))[0]
+    before = {p.name for p in folder_.rglob("*") if p.is_file()}
+    monkeypatch.setattr(phonenumbers, "__version__", phonenumbers.__version__ + ".next")
+    code_version.cache_clear()
+    try:
+        assert sliced(path, Cache(folder_))[0] == expected
+        after = {p.name for p in folder_.rglob("*") if p.is_file()}
+    finally:
+        monkeypatch.undo()
+        code_version.cache_clear()
+    assert before and after - before and not (after - before) & before
+
+
 def test_a_damaged_or_deleted_cache_is_a_slower_check_not_a_wrong_one(tmp_path: Path) -> None:
     path = folder(tmp_path)
     folder_ = tmp_path / "outputs" / ".cache"
