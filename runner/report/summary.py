@@ -116,11 +116,23 @@ def _count_reason(groups: dict[Reason, ReasonGroup], key: Reason, description: s
 
 def _minute(value: str) -> str | None:
     """The UTC minute of a report time: ISO 8601 as the report writes it, else whatever
-    Telesign's updated_on format it kept (docs/callbacks.md lists them)."""
+    Telesign's updated_on format it kept (docs/callbacks.md lists them).
+
+    A time Telesign sent that no format reads is kept raw in status_updated_on, so an ISO-shaped
+    one may still be no time at all ("2026-99-99T99:99"); and a readable one may be at the very
+    end of the calendar (9999-12-31), where the timeline's next bucket does not exist. Neither is
+    a minute the timeline can draw: both are left out of it (the row still counts everywhere
+    else), instead of failing the page with the report.csv already written."""
     if len(value) >= 16 and value[4] == "-" and value[10] == "T" and value[13] == ":":
-        return value[:16]
-    moment = parse_updated_on(value) if value else None
-    return None if moment is None else format_utc(moment)[:16]
+        key = value[:16]
+        try:
+            moment: datetime | None = _moment(key)
+        except ValueError:
+            return None
+    else:
+        moment = parse_updated_on(value) if value else None
+        key = "" if moment is None else format_utc(moment)[:16]
+    return key if moment is not None and moment.year < datetime.max.year else None
 
 
 def read_rows(path: Path) -> tuple[tuple[str, ...], Iterator[list[str]]]:
