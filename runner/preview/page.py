@@ -11,6 +11,7 @@ is HTML-escaped: a hostile template or column is shown as text, never run."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +19,15 @@ from html import escape
 
 from runner.campaign.expansion import Message
 from runner.campaign.schema import Campaign
-from runner.campaign.sms import BASIC_CHARACTERS, EXTENSION_CHARACTERS, GSM7_PART, GSM7_SINGLE, UCS2_PART, UCS2_SINGLE
+from runner.campaign.sms import (
+    BASIC_CHARACTERS,
+    EXTENSION_CHARACTERS,
+    GSM7_PART,
+    GSM7_SINGLE,
+    UCS2_PART,
+    UCS2_SINGLE,
+    ucs2_characters,
+)
 from runner.preview.marking import MarkedTexts, Piece, Pieces
 from runner.preview.style import CSS
 
@@ -84,6 +93,37 @@ def first_outside_gsm7(text: str) -> tuple[int, str] | None:
         if char not in BASIC_CHARACTERS and char not in EXTENSION_CHARACTERS:
             return i, char
     return None
+
+
+# Characters listed by name in the UCS-2 note; past this many, "and N more".
+UCS2_NAMED = 5
+
+
+def shown_character(char: str) -> str:
+    """A character as the note names it: in quotes where it can be seen, else by code point and
+    name. A zero-width space, a no-break space, a direction mark or a lone combining accent shows
+    as nothing (or moves the text around it) between quotes, so a reviewer would not see what to
+    remove."""
+    if char.isprintable() and not unicodedata.category(char).startswith(("M", "Z")):
+        return f"“{char}”"
+    return f"U+{ord(char):04X} {unicodedata.name(char, '(unnamed)')}"
+
+
+def ucs2_note(text: str, first_at: int) -> str:
+    """Why the SMS goes as UCS-2: every distinct character outside GSM-7 (runner.campaign.sms's
+    tables), not only the first: with more than one, removing the first does not make it GSM-7."""
+    found = ucs2_characters(text)
+    named = ", ".join(shown_character(c) for c in found[:UCS2_NAMED])
+    more = f" and {len(found) - UCS2_NAMED} more" if len(found) > UCS2_NAMED else ""
+    if len(found) == 1:
+        return (
+            f"UCS-2 because of {named} (character {first_at + 1}), the only character outside GSM-7: "
+            "without it the text could go as GSM-7."
+        )
+    return (
+        f"UCS-2 because of {len(found)} different characters outside GSM-7, the first at character "
+        f"{first_at + 1}: {named}{more}. The text could go as GSM-7 only without all of them."
+    )
 
 
 def _warning(key: str, text: str) -> str:
@@ -157,10 +197,7 @@ def sms(shown: Shown) -> str:
     if shape.encoding == "UCS-2":
         found = first_outside_gsm7(texts.sms_text)
         if found is not None:
-            extra = (
-                f'<p class="note" data-note="ucs2">UCS-2 because of “{esc(found[1])}” '
-                f"(character {found[0] + 1}); without it the text could go as GSM-7.</p>"
-            )
+            extra = f'<p class="note" data-note="ucs2">{esc(ucs2_note(texts.sms_text, found[0]))}</p>'
     return (
         '<div class="phone sms" data-channel="sms"><div class="bar"><span class="dot"></span>'
         '<span class="sender">SMS fallback</span><span class="app">Messages</span></div><div class="screen">'

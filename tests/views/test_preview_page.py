@@ -126,7 +126,25 @@ def test_ucs2_sms_names_the_character_and_counts_segments(tmp_path: Path, browse
         for f in facts
     ] == expected
     assert expected[0][0] == "UCS-2" and int(expected[0][2]) == 2
-    assert "UCS-2 because of “П” (character 1)" in page.inner_text("[data-note=ucs2]")
+    note = page.inner_text("[data-note=ucs2]")
+    # Cyrillic is ten different letters outside GSM-7 here: taking out the first would not do
+    assert "UCS-2 because of 10 different characters outside GSM-7, the first at character 1: “П”, “р”" in note
+    assert "and 5 more. The text could go as GSM-7 only without all of them." in note
+    assert "without it" not in note
+
+
+def test_an_invisible_character_that_forces_ucs2_is_named(tmp_path: Path, browser: Browser) -> None:
+    # a zero-width space pasted into an otherwise GSM-7 text: quoted, it would show as “”
+    file = write_campaign(tmp_path / "c", "Ana", "Hi {{ first_name }}", "Open", "Hi\u200b {{ first_name }}")
+    out = tmp_path / "p.html"
+    assert campaign("preview", str(file), "--recipient", "a-1", "-o", str(out)).returncode == 0
+    page = browser.open(out)
+    assert browser.outside(out) == []
+    assert page.get_attribute(".sms-facts", "data-encoding") == "UCS-2"
+    assert page.inner_text("[data-note=ucs2]") == (
+        "UCS-2 because of U+200B ZERO WIDTH SPACE (character 3), the only character outside GSM-7: "
+        "without it the text could go as GSM-7."
+    )
 
 
 @pytest.mark.parametrize(
