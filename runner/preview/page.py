@@ -131,6 +131,8 @@ def _warning(key: str, text: str) -> str:
 
 
 def viber(shown: Shown, campaign: Campaign) -> str:
+    # dir="auto" on the texts and the caption: a phone sets a message's direction from its first
+    # strong character, so a Hebrew or Arabic text is right-to-left, its final "." or "!" on the left.
     texts, marked = shown.message.texts, shown.marked
     body, body_marked = _or_plain(marked.viber_text, texts.viber_text)
     caption, caption_marked = _or_plain(marked.url_text, texts.url_text)
@@ -166,9 +168,9 @@ def viber(shown: Shown, campaign: Campaign) -> str:
     name = campaign.spec.name or campaign.spec.id
     return (
         '<div class="phone viber" data-channel="viber"><div class="bar"><span class="dot"></span>'
-        f'<span class="sender">{esc(name)}</span><span class="app">Viber</span></div><div class="screen">'
-        f'<div class="bubble"><p class="text" data-length="{len(texts.viber_text)}">{text_html}</p>'
-        f'<a class="button" href="{esc(texts.url)}" rel="noreferrer noopener" target="_blank" '
+        f'<span class="sender"><bdi>{esc(name)}</bdi></span><span class="app">Viber</span></div><div class="screen">'
+        f'<div class="bubble"><p class="text" dir="auto" data-length="{len(texts.viber_text)}">{text_html}</p>'
+        f'<a class="button" dir="auto" href="{esc(texts.url)}" rel="noreferrer noopener" target="_blank" '
         f'title="{esc(texts.url_text)}" data-length="{len(texts.url_text)}">{button_html}</a></div>'
         f'<p class="opens">The button opens<br><code class="url">{spans(url)}</code></p>'
         f'<p class="facts">url_id <code>{esc(texts.url_id)}</code> · {len(texts.viber_text):,} / '
@@ -201,16 +203,18 @@ def sms(shown: Shown) -> str:
     return (
         '<div class="phone sms" data-channel="sms"><div class="bar"><span class="dot"></span>'
         '<span class="sender">SMS fallback</span><span class="app">Messages</span></div><div class="screen">'
-        f'<div class="bubble"><p class="text">{spans(body)}</p></div>{facts}{extra}</div></div>'
+        f'<div class="bubble"><p class="text" dir="auto">{spans(body)}</p></div>{facts}{extra}</div></div>'
     )
 
 
 def recipient(shown: Shown, campaign: Campaign) -> str:
+    # The page's own texts isolate each value in <bdi>: a row's id holding a right-to-left override
+    # (U+202E) or Hebrew would otherwise reorder what follows it, showing the phone number reversed.
     r = shown.message.recipient
-    who = f"{r.recipient_id} · {r.phone}" if r.recipient_id else r.phone
+    who = f"<bdi>{esc(r.recipient_id)}</bdi> · {esc(r.phone)}" if r.recipient_id else esc(r.phone)
     return (
         f'<article class="recipient" data-recipient="{esc(r.recipient_id or r.phone)}">'
-        f'<h2>{esc(who)} <span class="where">{esc(r.source)}:{r.line}</span></h2>'
+        f'<h2>{who} <span class="where"><bdi>{esc(r.source)}</bdi>:{r.line}</span></h2>'
         f'<div class="phones">{viber(shown, campaign)}{sms(shown)}</div></article>'
     )
 
@@ -229,7 +233,8 @@ def render(campaign: Campaign, shown: Sequence[Shown], total_messages: int, now:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>Preview: {esc(spec.id)}</title><style>{CSS}</style></head><body>"
         f'<header><h1>Preview <span class="id">{esc(spec.id)}</span></h1>'
-        f'<p class="meta">{esc(spec.name or "")} · {esc(spec.message_type)} · {esc(str(campaign.path))} · '
+        f'<p class="meta"><bdi>{esc(spec.name or "")}</bdi> · {esc(spec.message_type)} · '
+        f"<bdi>{esc(str(campaign.path))}</bdi> · "
         f'<span data-n="shown">{esc(count)}</span> · made {esc(when)}</p>'
         '<p class="legend"><mark class="var personal">from the recipient\'s row</mark> '
         '<mark class="var campaign">from [vars] or the campaign</mark> '

@@ -201,3 +201,35 @@ def test_the_readme_shows_both_pages_from_pictures_in_docs() -> None:
     for name in ("preview.png", "report.png"):
         assert f"(docs/{name})" in readme
         assert (ROOT / "docs" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_right_to_left_texts_read_as_on_the_phone_and_a_rows_override_stays_in_its_value(
+    tmp_path: Path, browser: Browser
+) -> None:
+    file = write_campaign(tmp_path / "c", "שלום", "{{ first_name }}, תודה!", "{{ first_name }}", "{{ first_name }}.")
+    audience = tmp_path / "c" / "audience.csv"  # a-2's id holds a right-to-left override
+    audience.write_text(audience.read_text(encoding="utf-8").replace("a-2,", "a-2\u202e,"), encoding="utf-8")
+    out = tmp_path / "p.html"
+    assert campaign("preview", str(file), "--html", "-o", str(out)).returncode == 0
+    page = browser.open(out)
+    browser.screenshot("preview-rtl.png")
+    assert browser.outside(out) == []
+    first, second = page.query_selector_all("article.recipient")
+    direction = "e => getComputedStyle(e).direction"
+    # Hebrew first: right to left, as Viber and the SMS app show it; Ben's text stays left to right
+    assert [first.eval_on_selector(s, direction) for s in (".viber .text", ".button", ".sms .text")] == ["rtl"] * 3
+    assert [second.eval_on_selector(s, direction) for s in (".viber .text", ".button", ".sms .text")] == ["ltr"] * 3
+    # the override in a-2's id does not reverse the phone number and the file after it
+    order = second.eval_on_selector(
+        "h2",
+        """h2 => {
+            const walker = document.createTreeWalker(h2, NodeFilter.SHOW_TEXT);
+            let node;
+            while ((node = walker.nextNode()) && !node.data.includes("+12025550121")) {}
+            const range = document.createRange();
+            range.selectNodeContents(node);
+            const phone = range.getBoundingClientRect();
+            return [phone.right <= h2.querySelector(".where").getBoundingClientRect().left, node.data.trim()];
+        }""",
+    )
+    assert order[0] is True, order
