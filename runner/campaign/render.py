@@ -11,6 +11,7 @@ once here, not once per row."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,11 +145,23 @@ _PLAIN_URL = re.compile(r"https?://([A-Za-z0-9.-]+)(?::[0-9]*)?(?:[/?#]\S*)?", r
 
 def url_refusal(url: str) -> tuple[str, str] | None:
     """Why Telesign would refuse this link-button URL, as (kind, detail), or None."""
-    plain = _PLAIN_URL.fullmatch(url)
+    plain = _PLAIN_URL.fullmatch(url) if url.isascii() else None  # (no invisible character is ASCII)
     if plain is not None and plain.group(1).strip("."):
         if not _FORBIDDEN_HOST.search(plain.group(1).lower().rstrip(".")):
             return None
     shown = repr(url if len(url) <= 80 else url[:77] + "...")
+    invisible = next((c for c in url if unicodedata.category(c) == "Cf"), None)
+    if invisible is not None:
+        # A format character shows nothing, or turns what follows around (U+202E): the link reads
+        # as another on the phone and in the preview ("https://ok.example/\u202emoc.live//:sptth"
+        # shows ".../https://evil.com"), and one in a host slips past the refusal below ("t.me"
+        # with a zero-width space). No real link needs one.
+        name = unicodedata.name(invisible, "a format character")
+        return (
+            "url contains an invisible character",
+            f"url {shown} contains an invisible character (U+{ord(invisible):04X} {name}): it can make the link "
+            "read as another; remove it",
+        )
     if not url or _WHITESPACE.search(url):
         return (
             "url is empty or contains whitespace",

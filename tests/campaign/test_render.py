@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -250,6 +251,11 @@ def test_template_file_problems_name_where_to_look(tmp_path: Path) -> None:
         ("https:///orders", "absolute http(s) URL with a host"),
         ("javascript:alert(1)", "absolute http(s) URL with a host"),
         ("http://[shop/x", "absolute http(s) URL with a host"),
+        # invisible characters: a link that reads as another, a host that slips past the refusal
+        ("https://ok.example/\u202emoc.live//:sptth", "invisible character (U+202E RIGHT-TO-LEFT OVERRIDE)"),
+        ("https://t.me.\u200b/x", "invisible character (U+200B ZERO WIDTH SPACE)"),
+        ("https://t\u00ad.me/shopbot", "invisible character (U+00AD SOFT HYPHEN)"),
+        ("https://shop.example/caf\u00e9", None),
     ],
 )
 def test_link_button_urls_telesign_would_refuse(url: str, refused: str | None) -> None:
@@ -413,6 +419,7 @@ def test_the_quick_url_check_refuses_what_the_full_one_refuses(url: str) -> None
         parts, host = None, None
     expected_ok = (
         bool(url)
+        and not any(unicodedata.category(c) == "Cf" for c in url)
         and parts is not None
         and parts.scheme in ("http", "https")
         and bool(host)
