@@ -17,7 +17,6 @@ from runner.report import charts
 from runner.report.charts import FAILED, NEUTRAL, PENDING, SMS, VIBER, Bar, Series, esc
 from runner.report.style import CSS
 from runner.report.summary import Reason, ReasonGroup, Summary, bucket_for, buckets, per_bucket
-from runner.telesign import codes
 
 EXIT_MEANINGS = {
     0: "all done",
@@ -166,18 +165,6 @@ def _reason_rows(groups: dict[Reason, ReasonGroup], key: str, state_label: str) 
     return _table([state_label, "status code", "description", "messages"], rows, key)
 
 
-def _description(code: str, group: ReasonGroup) -> str:
-    """Telesign's description of the code (runner.telesign.codes), and the report's own text where it
-    says more (a rejected request's description names the parameter; a skipped row's is the reason)."""
-    known = codes.description(int(code)) if code.lstrip("-").isdigit() else None
-    seen = group.description
-    parts = [esc(known)] if known else []
-    if seen and seen != known:
-        label = "e.g. " if group.varies else ""
-        parts.append(f'<span class="example">{label}{esc(seen)}</span>')
-    return "<br>".join(parts)
-
-
 def _reasons(s: Summary) -> str:
     return _section(
         "reasons",
@@ -186,8 +173,8 @@ def _reasons(s: Summary) -> str:
         + _reason_rows(s.not_sent, "not-sent", "state")
         + "<h3>Accepted, not delivered</h3>"
         + _reason_rows(s.not_delivered, "not-delivered", "last channel"),
-        "Largest first. Codes and their descriptions are Telesign's; below them, the report's own text "
-        "(the parameter Telesign refused; for a skipped row, the runner's reason).",
+        "Largest first. Each description as report.csv has it: Telesign's, or for a skipped row the runner's "
+        "reason; where a group's descriptions differ (one naming the number refused), one example.",
     )
 
 
