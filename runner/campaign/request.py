@@ -15,6 +15,17 @@ from runner.campaign.schema import CampaignFile
 MAX_BODY_BYTES = 10 * 1024  # Telesign refuses request bodies over 10 KB (413 / 3116)
 MAX_EXTERNAL_ID = 100  # Telesign: external_id is ASCII, at most 100 characters
 
+# Viber's limits for a business message with a button, as Viber's messaging partners document them
+# (Telesign's own page, the seed, gives none): the text up to 1,000 characters, longer content is
+# truncated (Sinch, "Viber Business Messages channel message support",
+# https://developers.sinch.com/docs/conversation/channel-support/viberbm/message-support); the
+# button caption up to 30 characters (Routee, "Viber Message restrictions": message length up to
+# 1000 characters, button caption length up to 30 characters,
+# https://docs.routee.net/docs/other-viber-messaging-concept). Counted in characters (code points).
+# What is longer is cut on the phone, not refused by Telesign: the preview and the plan show it.
+VIBER_TEXT_LIMIT = 1000
+VIBER_CAPTION_LIMIT = 30
+
 
 def external_id(campaign_id: str, recipient_key: str) -> str:
     """The same id for the same (campaign, recipient) on every run, so a callback can be joined to

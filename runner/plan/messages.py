@@ -15,14 +15,11 @@ from jinja2 import meta
 
 from runner.campaign.expansion import Message
 from runner.campaign.render import Renderer
+from runner.campaign.request import VIBER_CAPTION_LIMIT, VIBER_TEXT_LIMIT
 from runner.campaign.sms import ucs2_characters
 from runner.plan import git
 from runner.plan.model import Character, Messages, Sample, Template
 
-# Viber Business Messages: a text of up to 1000 characters, a button caption of up to 30; what is
-# longer is cut on the phone, not refused by Telesign, so the plan shows it rather than `check`.
-VIBER_TEXT_LIMIT = 1000
-VIBER_BUTTON_LIMIT = 30
 RANDOM_SAMPLES = 3
 SEED = 12  # fixed: the same inputs give the same samples, so a plan's diff shows real changes
 MAX_CHARACTERS = 20
@@ -74,7 +71,7 @@ class MessageStats:
         self.viber_over += viber > VIBER_TEXT_LIMIT
         button = len(texts.url_text)
         self.button_longest = max(self.button_longest, button)
-        self.button_over += button > VIBER_BUTTON_LIMIT
+        self.button_over += button > VIBER_CAPTION_LIMIT
         if shape is not None:
             self.encodings[shape.encoding] += 1
             self.segments[shape.segments] += 1
@@ -113,7 +110,7 @@ class MessageStats:
             viber_text_limit=VIBER_TEXT_LIMIT,
             viber_text_over=self.viber_over,
             button_longest=self.button_longest,
-            button_limit=VIBER_BUTTON_LIMIT,
+            button_limit=VIBER_CAPTION_LIMIT,
             button_over=self.button_over,
             sms_encodings=dict(sorted(self.encodings.items())),
             sms_segments=dict(sorted(self.segments.items())),

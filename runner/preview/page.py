@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from html import escape
 
 from runner.campaign.expansion import Message
+from runner.campaign.request import VIBER_CAPTION_LIMIT, VIBER_TEXT_LIMIT
 from runner.campaign.schema import Campaign
 from runner.campaign.sms import (
     BASIC_CHARACTERS,
@@ -30,16 +31,6 @@ from runner.campaign.sms import (
 )
 from runner.preview.marking import MarkedTexts, Piece, Pieces
 from runner.preview.style import CSS
-
-# Viber's limits for a business message with a button, as Viber's messaging partners document them
-# (Telesign's own page, the seed, gives none): the text up to 1,000 characters, longer content is
-# truncated (Sinch, "Viber Business Messages channel message support",
-# https://developers.sinch.com/docs/conversation/channel-support/viberbm/message-support); the
-# button caption up to 30 characters (Routee, "Viber Message restrictions": message length up to
-# 1000 characters, button caption length up to 30 characters,
-# https://docs.routee.net/docs/other-viber-messaging-concept). Counted in characters (code points).
-VIBER_TEXT_LIMIT = 1000
-VIBER_CAPTION_LIMIT = 30
 
 
 def esc(value: object) -> str:
