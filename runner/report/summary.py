@@ -218,7 +218,27 @@ def summarise_rows(header: tuple[str, ...], rows: Iterable[list[str]]) -> Summar
                 continue
             s.prices[money] = s.prices.get(money, Decimal(0)) + amount
             s.priced[money] += 1
+    _drop_impossible(s.accepted_per_minute)
+    _drop_impossible(s.delivered_per_minute)
     return s
+
+
+def _drop_impossible(minutes: Counter[str]) -> None:
+    """Remove the keys that name no minute. `_minute` takes a report time by its shape alone (a
+    million rows), but status_updated_on keeps Telesign's updated_on as written when it could not
+    be read ("2026-13-45T99:99:99" has the shape): the timeline's arithmetic on such a key raised,
+    so report.html was never written, and every later send or enrich of the campaign, rewriting the
+    report from the same ledger, stopped there too. Checked once per distinct minute, not per row."""
+    for key in [key for key in minutes if _not_a_minute(key)]:
+        del minutes[key]
+
+
+def _not_a_minute(key: str) -> bool:
+    try:
+        _moment(key)
+    except ValueError:
+        return True
+    return False
 
 
 def _capped_text(counter: Counter[str], key: str, limit: int) -> None:
