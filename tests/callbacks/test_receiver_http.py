@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 from pathlib import Path
@@ -216,3 +217,27 @@ def test_reopen_moves_to_a_fresh_file_after_rotation(served_receiver: ServedRece
     before = [r.reference_id for r in read_log(rotated) if isinstance(r, Callback)]
     after = [r.reference_id for r in read_log(served_receiver.log_path) if isinstance(r, Callback)]
     assert (before, after) == ([f"{1:032X}"], [f"{2:032X}"])
+
+
+def test_a_log_rotated_and_gzipped_without_sighup_does_not_swallow_acknowledged_callbacks(
+    served_receiver: ServedReceiver,
+) -> None:
+    """mv + gzip with no SIGHUP (a logrotate configuration without its postrotate kill -HUP): the
+    receiver used to append on into the renamed file gzip then deleted, answering 200 for callbacks
+    that were in no file at all."""
+    log = served_receiver.log_path
+    assert served_receiver.post(signed_payload(1)).status_code == 200
+    rotated = log.with_name("callbacks.log.1")
+    log.rename(rotated)
+    with rotated.open("rb") as plain, gzip.open(rotated.with_name("callbacks.log.1.gz"), "wb") as packed:
+        packed.write(plain.read())
+    rotated.unlink()  # (as gzip does)
+    assert served_receiver.post(signed_payload(2)).status_code == 200
+    assert log.exists(), "the callback answered 200 is in no file"
+    before = [r.reference_id for r in read_log(log.with_name("callbacks.log.1.gz")) if isinstance(r, Callback)]
+    after = [r.reference_id for r in read_log(log) if isinstance(r, Callback)]
+    assert (before, after) == ([f"{1:032X}"], [f"{2:032X}"])
+    # renamed and still there: the next callback goes to the path too
+    log.rename(rotated)
+    assert served_receiver.post(signed_payload(3)).status_code == 200
+    assert [r.reference_id for r in read_log(log) if isinstance(r, Callback)] == [f"{3:032X}"]
