@@ -127,6 +127,14 @@ class DurableLog:
     def _write_durably(self, data: bytes) -> None:
         if self._fd is None:
             self._open()
+        elif self._moved_away():
+            # Rotated without SIGHUP (logrotate without a postrotate kill -HUP, or `compress`
+            # without `delaycompress`; a hand-run `mv` and `gzip`): the open file is a renamed one,
+            # or one gzip has already deleted. Writing on into it answered Telesign 200 for
+            # callbacks that were then in no file at all, and Telesign does not send an
+            # acknowledged callback again. So the path is reopened, as SIGHUP would.
+            terminal.err(f"{self.path} was moved or deleted without SIGHUP: reopening it")
+            self._reopen_file()
         fd = self._fd
         assert fd is not None
         size_before = os.fstat(fd).st_size
@@ -145,6 +153,19 @@ class DurableLog:
                 pass
             raise
         self.flushes += 1
+
+    def _moved_away(self) -> bool:
+        """Whether the log's path no longer names the file open for writing (one stat and one
+        fstat a batch: nothing beside the batch's fdatasync)."""
+        assert self._fd is not None
+        try:
+            on_disk = os.stat(self.path)
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False  # (a folder that cannot be looked into now: keep the file we have)
+        here = os.fstat(self._fd)
+        return (on_disk.st_dev, on_disk.st_ino) != (here.st_dev, here.st_ino)
 
 
 def _open_for_append(path: Path) -> int:

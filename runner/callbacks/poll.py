@@ -123,8 +123,22 @@ async def _ask(client: StatusClient, pacer: Pacer, reference: str) -> StatusAnsw
 def _count(reference: str, answer: StatusAnswer, result: PollResult, out: BinaryIO) -> None:
     result.asked += 1
     if answer.kind == "status" and answer.payload is not None:
+        payload = answer.payload
+        told = payload.get("reference_id")
+        if isinstance(told, str) and told.strip() and told.strip().upper() != reference.upper():
+            # An answer about another message (a caching proxy, a mixed-up answer): merged, it
+            # would have given that message's status to the one it names, or counted as
+            # "answered" while joining none. Not logged; asked again by the next poll.
+            result.failed += 1
+            result.problems.append(f"{reference}: the answer is about another message ({_clip(told)}): not merged")
+            return
+        if told != reference:
+            # The URL says which message this is; the merge joins by the payload's reference_id. An
+            # answer without one (or with ours in another case, or spaced) used to be logged as is:
+            # counted "answered", then a malformed line ("no reference_id") at every enrich.
+            payload = {**payload, "reference_id": reference}
         stamp = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-        out.write(receiver_line(stamp, answer.payload))
+        out.write(receiver_line(stamp, payload))
         result.answered += 1
     elif answer.kind == "expired":
         result.no_longer_available += 1
@@ -136,3 +150,8 @@ def _count(reference: str, answer: StatusAnswer, result: PollResult, out: Binary
     else:
         result.failed += 1
         result.problems.append(f"{reference}: {answer.description}")
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"

@@ -7,6 +7,8 @@ is a callback acknowledged sooner. For each request:
 - not POST: 405. Any path is accepted (Telesign posts to whatever callback URL was configured).
 - a body over 64 KB: 413, decided from Content-Length before reading anything, or as soon as a
   chunked body passes the limit; the connection is then closed rather than drained.
+- a body not complete BODY_SECONDS after its headers: 408, and the connection closed (a client
+  that stalls or trickles must not hold a connection and its file descriptor for ever).
 - verification (unless `verify=False`): HMAC-SHA256 of the raw body under the base64-decoded API
   key, compared in constant time with the signature in `Authorization: TSA <customer_id>:<sig>`
   or `X-TS-Authorization` (`runner.telesign.auth.verify_callback`). Unsigned or wrong: 401.
@@ -45,6 +47,10 @@ from runner.callbacks.timeparse import format_utc
 from runner.telesign.auth import verify_callback
 
 MAX_BODY_BYTES = 64 * 1024
+# Telesign's Transaction Callback Service waits a few seconds for an answer before it counts a try
+# as failed and retries later (the simulator waits 5 s, docs/simulator.md), and a callback is a few
+# hundred bytes: a body still unfinished after this long comes from no sender worth waiting for.
+BODY_SECONDS = 10.0
 OnReply = Callable[[dict[str, Any]], object]  # what to do with an inbound reply once it is logged
 
 Scope = MutableMapping[str, Any]
@@ -59,6 +65,7 @@ UNSIGNED = "unsigned"  # 401
 BAD_SIGNATURE = "bad_signature"  # 401
 NOT_JSON = "not_json"  # 400
 NOT_STORED = "not_stored"  # 500: the disk refused the write; Telesign will retry
+TOO_SLOW = "too_slow"  # 408: the body did not come within BODY_SECONDS
 
 
 def _response(status: int, body: dict[str, Any], close: bool = False) -> tuple[Message, Message]:
@@ -87,6 +94,7 @@ _UNSIGNED_CLOSE = _response(
 _BAD_SIGNATURE = _response(401, {"error": "the signature does not match the body"})
 _NOT_JSON = _response(400, {"error": "the body is not a JSON object"})
 _NOT_STORED = _response(500, {"error": "the callback could not be stored; send it again"})
+_TOO_SLOW = _response(408, {"error": f"the body did not arrive within {BODY_SECONDS:g} seconds"}, close=True)
 
 
 class Receiver:
@@ -160,7 +168,14 @@ class Receiver:
             # Nothing to verify against: no need to read the body at all.
             return await self._refuse(send, UNSIGNED, _UNSIGNED_CLOSE)
 
-        body = await _read_body(receive)
+        try:
+            # Without a deadline, a client that sent its headers and then stalled (or a connection
+            # half-dead since a network fault) kept its connection, file descriptor and task for ever:
+            # enough of them and the receiver could accept no more, Telesign's callbacks included.
+            async with asyncio.timeout(BODY_SECONDS):
+                body = await _read_body(receive)
+        except TimeoutError:
+            return await self._refuse(send, TOO_SLOW, _TOO_SLOW)
         if body is _TOO_LARGE_BODY:
             return await self._refuse(send, TOO_LARGE, _TOO_LARGE)
         if body is _DISCONNECTED:

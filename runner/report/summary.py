@@ -116,23 +116,12 @@ def _count_reason(groups: dict[Reason, ReasonGroup], key: Reason, description: s
 
 def _minute(value: str) -> str | None:
     """The UTC minute of a report time: ISO 8601 as the report writes it, else whatever
-    Telesign's updated_on format it kept (docs/callbacks.md lists them).
-
-    A time Telesign sent that no format reads is kept raw in status_updated_on, so an ISO-shaped
-    one may still be no time at all ("2026-99-99T99:99"); and a readable one may be at the very
-    end of the calendar (9999-12-31), where the timeline's next bucket does not exist. Neither is
-    a minute the timeline can draw: both are left out of it (the row still counts everywhere
-    else), instead of failing the page with the report.csv already written."""
+    Telesign's updated_on format it kept (docs/callbacks.md lists them). Taken by its shape alone
+    (a million rows): `_drop_impossible` then removes, once per distinct minute, what names none."""
     if len(value) >= 16 and value[4] == "-" and value[10] == "T" and value[13] == ":":
-        key = value[:16]
-        try:
-            moment: datetime | None = _moment(key)
-        except ValueError:
-            return None
-    else:
-        moment = parse_updated_on(value) if value else None
-        key = "" if moment is None else format_utc(moment)[:16]
-    return key if moment is not None and moment.year < datetime.max.year else None
+        return value[:16]
+    moment = parse_updated_on(value) if value else None
+    return None if moment is None else format_utc(moment)[:16]
 
 
 def read_rows(path: Path) -> tuple[tuple[str, ...], Iterator[list[str]]]:
@@ -230,7 +219,28 @@ def summarise_rows(header: tuple[str, ...], rows: Iterable[list[str]]) -> Summar
                 continue
             s.prices[money] = s.prices.get(money, Decimal(0)) + amount
             s.priced[money] += 1
+    _drop_impossible(s.accepted_per_minute)
+    _drop_impossible(s.delivered_per_minute)
     return s
+
+
+def _drop_impossible(minutes: Counter[str]) -> None:
+    """Remove the keys that name no minute the timeline can draw. status_updated_on keeps
+    Telesign's updated_on as written when it could not be read, and "2026-13-45T99:99:99" has the
+    shape `_minute` looks for; a readable time may be at the calendar's very end (9999-12-31),
+    where the timeline's next bucket does not exist. The timeline's arithmetic on either raised, so
+    report.html was never written, and every later send or enrich of the campaign, rewriting the
+    report from the same ledger, stopped there too. Such a row still counts everywhere else.
+    Checked once per distinct minute, not per row."""
+    for key in [key for key in minutes if not _drawable(key)]:
+        del minutes[key]
+
+
+def _drawable(key: str) -> bool:
+    try:
+        return _moment(key).year < datetime.max.year
+    except ValueError:
+        return False
 
 
 def _capped_text(counter: Counter[str], key: str, limit: int) -> None:

@@ -47,7 +47,7 @@ def classify_status(response: httpx.Response) -> StatusAnswer:
     description = str(status.get("description") or "") if isinstance(status, dict) else response.reason_phrase
     if http == 200 and isinstance(data, dict) and isinstance(code, int):
         return StatusAnswer("status", http, description, payload=data)
-    if code == codes.REFERENCE_EXPIRED or http == 404:
+    if code == codes.REFERENCE_EXPIRED:
         return StatusAnswer("expired", http, description or "ReferenceID expired.")
     if code == codes.INVALID_REFERENCE_ID:
         return StatusAnswer("invalid", http, description)
@@ -56,6 +56,17 @@ def classify_status(response: httpx.Response) -> StatusAnswer:
     if http in (429, 503) or (isinstance(code, int) and code in codes.RETRYABLE):
         return StatusAnswer(
             "retry", http, description, retry_after=parse_retry_after(response.headers.get("retry-after"))
+        )
+    if http == 404:
+        # Telesign says a status has expired with 404 AND -10004; a 404 without that code is some
+        # other server's (a TELESIGN_BASE_URL with a wrong host or path, a proxy). It used to be
+        # read as expired: every message of a campaign sent minutes before was reported "status no
+        # longer available (sent over 12 hours ago)", and nothing pointed at the address.
+        return StatusAnswer(
+            "failed",
+            http,
+            f'HTTP 404 ({description or "no description"}) without Telesign\'s -10004 "ReferenceID expired.": '
+            "is TELESIGN_BASE_URL Telesign's API?",
         )
     return StatusAnswer("failed", http, description or f"HTTP {http}")
 

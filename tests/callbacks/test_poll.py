@@ -5,6 +5,7 @@ campaign's ledger on either backend (tests.fixtures.ledger)."""
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -267,3 +268,77 @@ def test_polling_keeps_under_the_campaigns_rate(
     # contract allows (runner.sending.pacing; arrivals can bunch by a few ms under load). Unpaced,
     # all 10 would come within a fraction of a second.
     assert 1 <= served.app.most_status_asked_in_one_second() <= 4 + 1
+
+
+class StandIn:
+    """A server on loopback that answers every GET status with `answer(reference_id)`: what
+    Telesign's real answers do not show (another server's 404, an answer naming another message)."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+        self.asked: list[str] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        reference = scope["path"].rsplit("/", 1)[1]
+        self.asked.append(reference)
+        status, content_type, body = self.answer(reference)
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", content_type)]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _sent(tmp_path: Path, served: BackgroundServer[Simulator], digits: list[int]) -> tuple[Path, Path, list[str]]:
+    file = write_campaign(tmp_path / "c", digits=digits)
+    out = tmp_path / "out"
+    assert campaign("send", str(file), "--outputs", str(out), env=telesign_env(served.url)).exit_code == 0
+    return file, out, [row["reference_id"] for row in report(out)]
+
+
+@EITHER_LEDGER
+def test_a_404_that_is_not_telesigns_expired_answer_is_not_reported_as_expired(
+    tmp_path: Path, served: BackgroundServer[Simulator]
+) -> None:
+    file, out, _ = _sent(tmp_path, served, [1, 2])
+    proxy = StandIn(lambda reference: (404, b"text/html", b"<html><body>Not Found</body></html>"))
+    with BackgroundServer(proxy) as elsewhere:
+        polled = campaign("poll", str(file), "--outputs", str(out), env=telesign_env(elsewhere.url))
+    assert polled.exit_code == 0, polled.output
+    # (before: "status no longer available for 2 (sent over 12 hours ago)", for messages sent just now)
+    assert "no longer available" not in polled.output
+    assert "2 without an answer (asked again next time)" in polled.output
+    assert "-10004" in polled.output and "TELESIGN_BASE_URL" in polled.output
+    # Telesign's own 404/-10004 is still "no longer available"
+    expired = StandIn(
+        lambda reference: (404, b"application/json", b'{"status":{"code":-10004,"description":"ReferenceID expired."}}')
+    )
+    with BackgroundServer(expired) as telesign:
+        polled = campaign("poll", str(file), "--outputs", str(out), env=telesign_env(telesign.url))
+    assert "status no longer available for 2" in polled.output
+
+
+@EITHER_LEDGER
+def test_a_status_answer_is_merged_into_the_message_asked_about_and_never_another(
+    tmp_path: Path, served: BackgroundServer[Simulator]
+) -> None:
+    file, out, (first, second) = _sent(tmp_path, served, [1, 2])
+
+    def answer(reference: str) -> tuple[int, bytes, bytes]:
+        status = {"code": 3000, "description": "Delivered", "updated_on": "2026-12-01T10:00:00Z"}
+        if reference == first:  # no reference_id in the answer: the URL says which message it is
+            return 200, b"application/json", json.dumps({"status": status}).encode()
+        # an answer about the first message, to the question about the second
+        return 200, b"application/json", json.dumps({"reference_id": first, "status": status}).encode()
+
+    with BackgroundServer(StandIn(answer)) as telesign:
+        polled = campaign("poll", str(file), "--outputs", str(out), env=telesign_env(telesign.url))
+    assert polled.exit_code == 0, polled.output
+    # (before: "asked 2, 2 answered", the first answer a malformed line at every enrich, and the
+    # second given to whichever message it named)
+    assert "asked 2, 1 answered, 1 without an answer" in polled.output
+    assert f"{second}: the answer is about another message ('{first}'): not merged" in polled.output
+    assert "malformed" not in polled.output and "no reference_id" not in polled.output
+    assert [(row["delivery_status_code"], row["callbacks"]) for row in report(out)] == [("3000", "1"), ("", "0")]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
+from runner.callbacks import receiver as receiver_module
 from runner.callbacks.log import read_log
 from runner.callbacks.payload import Callback
 from runner.callbacks.receiver import MAX_BODY_BYTES
@@ -216,3 +219,52 @@ def test_reopen_moves_to_a_fresh_file_after_rotation(served_receiver: ServedRece
     before = [r.reference_id for r in read_log(rotated) if isinstance(r, Callback)]
     after = [r.reference_id for r in read_log(served_receiver.log_path) if isinstance(r, Callback)]
     assert (before, after) == ([f"{1:032X}"], [f"{2:032X}"])
+
+
+def test_a_log_rotated_and_gzipped_without_sighup_does_not_swallow_acknowledged_callbacks(
+    served_receiver: ServedReceiver,
+) -> None:
+    """mv + gzip with no SIGHUP (a logrotate configuration without its postrotate kill -HUP): the
+    receiver used to append on into the renamed file gzip then deleted, answering 200 for callbacks
+    that were in no file at all."""
+    log = served_receiver.log_path
+    assert served_receiver.post(signed_payload(1)).status_code == 200
+    rotated = log.with_name("callbacks.log.1")
+    log.rename(rotated)
+    with rotated.open("rb") as plain, gzip.open(rotated.with_name("callbacks.log.1.gz"), "wb") as packed:
+        packed.write(plain.read())
+    rotated.unlink()  # (as gzip does)
+    assert served_receiver.post(signed_payload(2)).status_code == 200
+    assert log.exists(), "the callback answered 200 is in no file"
+    before = [r.reference_id for r in read_log(log.with_name("callbacks.log.1.gz")) if isinstance(r, Callback)]
+    after = [r.reference_id for r in read_log(log) if isinstance(r, Callback)]
+    assert (before, after) == ([f"{1:032X}"], [f"{2:032X}"])
+    # renamed and still there: the next callback goes to the path too
+    log.rename(rotated)
+    assert served_receiver.post(signed_payload(3)).status_code == 200
+    assert [r.reference_id for r in read_log(log) if isinstance(r, Callback)] == [f"{3:032X}"]
+
+
+def test_a_client_that_stalls_mid_body_is_answered_408_and_let_go(
+    served_receiver: ServedReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Headers, part of a body, then nothing: before, the receiver waited for the rest for ever,
+    holding the connection, its file descriptor and a task (enough such clients, or connections
+    half-dead since a network fault, and no callback could get in)."""
+    monkeypatch.setattr(receiver_module, "BODY_SECONDS", 0.5)
+    body = json.dumps(signed_payload(1)).encode()
+    headers = "".join(f"{name}: {value}\r\n" for name, value in served_receiver.sign(body).items())
+    head = f"POST /cb HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n{headers}\r\n".encode()
+    address = urlsplit(served_receiver.url)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as conn:
+        conn.sendall(head + body[:20])
+        started = time.monotonic()
+        answer = b""
+        while data := conn.recv(65536):  # (the server closes the connection once it has answered)
+            answer += data
+        waited = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:80]
+    assert b"connection: close" in answer.lower()
+    assert waited < 5
+    assert served_receiver.receiver.refused["too_slow"] == 1 and served_receiver.logged() == []
+    assert served_receiver.post(signed_payload(2)).status_code == 200  # the others are served as ever
