@@ -72,11 +72,9 @@ def enrich(
     on_settled: OnSettled = None,
 ) -> EnrichResult:
     """Merge the logs' delivery callbacks into the ledger and rewrite the report (with `replies`,
-    the recipient store's reply counts for this campaign, read once the merge is done). `on_reply`
-    is given each inbound reply as the same read of the logs comes to it (`campaign enrich` records
-    it in the recipient store: runner.policy.replies.apply_reply); `on_settled`, the messages the
-    callbacks settled as accepted, once they are (`campaign enrich` adds them to the contact
-    history: runner.policy.gate.record_settled)."""
+    the store's reply counts for this campaign, read once merged). `on_reply`: each inbound reply
+    as the read comes to it (runner.policy.replies.apply_reply); `on_settled`: the messages the
+    callbacks settled as accepted (runner.policy.gate.record_settled), before the ledger commits."""
     result = EnrichResult()
     with ledger.deliveries.enriching():
         run = _Run(ledger.deliveries, result, on_settled)
@@ -394,9 +392,7 @@ def _holds(seen: bytes, digest: bytes) -> bool:
     return at >= 0
 
 
-# Each line decodes its own copy of "Delivered" (and each row read back from the ledger): a slot
-# keeps the one shared copy instead.
-_intern = sys.intern
+_intern = sys.intern  # each line decodes its own "Delivered" (so does each ledger row): a slot keeps one
 
 
 def _shared(text: str | None) -> str | None:

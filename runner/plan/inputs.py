@@ -7,7 +7,8 @@ import hashlib
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from runner.campaign.render import find_templates_folder, included_templates
+from runner.campaign.includes import included_templates
+from runner.campaign.render import find_templates_folder
 from runner.campaign.schema import Campaign
 from runner.plan import git
 from runner.plan.model import InputFile

@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from runner.campaign.audience import Skipped
 from runner.campaign.expansion import Expansion, Message
-from runner.campaign.render import included_templates
+from runner.campaign.includes import included_templates
 from runner.campaign.schema import Campaign
 from runner.ledger.records import Planned, SkippedRow
 from runner.ledger.states import State
