@@ -1,7 +1,8 @@
 """`campaign run [DIR]`, for cron: send every campaign under DIR whose schedule is due.
 
 A campaign not yet due is skipped quietly; one past its end has what is unsent marked expired;
-one locked by another run is skipped with a line; a complete one is left alone. A campaign with
+one locked by another run is skipped with a line; a complete one is left alone; two files with one
+campaign id are both refused. A campaign with
 `[sending] poll = true` (its own, or its policy.toml's) that was sent in the last 12 hours then has
 the delivery statuses it lacks asked of Telesign, as `campaign poll` does (docs/callbacks.md,
 "Polling"). The exit code is the worst (highest) of the campaigns'."""
@@ -44,15 +45,9 @@ def run(
     url = shared_ledger_url(ledger_option)
     settings = config.from_environment()
     now = now or datetime.now(UTC)
-    worst: int = ExitCode.OK
+    campaigns, worst = load_campaigns(find_files([directory]))
     said: set[str] = set()
-    for file in find_files([directory]):
-        try:
-            campaign = load(file)
-        except InvalidInput as error:
-            terminal.error(error)
-            worst = max(worst, ExitCode.INVALID)
-            continue
+    for campaign in campaigns:
         schedule = campaign.spec.schedule
         if schedule.start is not None and now < schedule.start:
             terminal.out(f"{campaign.id}: not due until {schedule.start.isoformat()}")
@@ -90,6 +85,42 @@ def run(
             break  # a stop stops every campaign (and their polls), not just the one being sent
         worst = max(worst, poll_if_asked(campaign, settings, outputs, now, url))
     return worst
+
+
+def load_campaigns(files: list[Path]) -> tuple[list[Campaign], int]:
+    """Every campaign file that loads, once per campaign id, and the exit code so far. An id is the
+    scope of "sent once" and names the campaign's one ledger (docs/campaign-file.md): two files with
+    one id (a copy kept after a rename, an editor's hidden backup, a folder copied to start a new
+    campaign) would take turns syncing their audiences and texts into that ledger, each run sending
+    whichever file sorts first. Which one is meant cannot be known, so neither is sent, with a line
+    naming both. A symbolic link to a campaign file is that same file: it is sent once."""
+    loaded: list[Campaign] = []
+    worst: int = ExitCode.OK
+    for file in files:
+        try:
+            loaded.append(load(file))
+        except InvalidInput as error:
+            terminal.error(error)
+            worst = max(worst, ExitCode.INVALID)
+    by_id: dict[str, list[Campaign]] = {}
+    for campaign in loaded:
+        same = by_id.setdefault(campaign.id, [])
+        if not any(other.path.resolve() == campaign.path.resolve() for other in same):
+            same.append(campaign)
+    kept: list[Campaign] = []
+    for campaign in loaded:
+        same = by_id[campaign.id]
+        if len(same) == 1:
+            kept.extend(same if same[0] is campaign else [])  # (a link to it is not sent again)
+        elif campaign in same:
+            others = ", ".join(str(other.path) for other in same if other is not campaign)
+            problem = (
+                f"campaign id {campaign.id!r} is also the id of {others}: none of them is sent; keep one "
+                "file per campaign (delete the copy), or give a new campaign its own id"
+            )
+            terminal.error(InvalidInput([campaign.problem(("id",), problem)]))
+            worst = max(worst, ExitCode.INVALID)
+    return kept, worst
 
 
 def poll_if_asked(

@@ -166,3 +166,29 @@ def test_an_invalid_campaign_does_not_stop_the_others(tmp_path: Path, make_simul
     assert result.exit_code == 1
     assert "audience.csv:2:" in result.stderr
     assert sent_per_campaign(sim) == Counter({"good": 2})
+
+
+def test_two_files_with_one_campaign_id_send_neither_and_say_so(tmp_path: Path, make_simulator: MakeSimulator) -> None:
+    """A copy kept after a rename (or a folder copied to start a new campaign) has the id of the
+    original: before, each cron run synced both files into the one ledger in turn and sent whichever
+    sorted first, silently. Now neither is sent, each named with the other, and the others go on."""
+    sim = make_simulator()
+    root = tmp_path / "campaigns"
+    first = write_campaign(root / "spring", digits=[1, 2], campaign_id="spring")
+    second = write_campaign(root / "spring-copy", digits=[1, 2, 3], campaign_id="spring", name="spring-v2.toml")
+    write_campaign(root / "other", digits=[4], campaign_id="other")
+    (root / "other" / "link.toml").symlink_to("campaign.toml")  # the same file twice: sent once, no error
+    out = tmp_path / "out"
+
+    for _ in range(2):
+        result = campaign("run", str(root), "--outputs", str(out), "--log-format", "plain", env=telesign_env(sim.url))
+        assert result.exit_code == 1, result.output
+        lines = [line.split(" ", 1)[1] for line in result.stderr.splitlines() if "also the id of" in line]
+        assert lines == [
+            f"{first}:1: campaign id 'spring' is also the id of {second}: none of them is sent; keep one file "
+            "per campaign (delete the copy), or give a new campaign its own id",
+            f"{second}:1: campaign id 'spring' is also the id of {first}: none of them is sent; keep one file "
+            "per campaign (delete the copy), or give a new campaign its own id",
+        ]
+    assert sent_per_campaign(sim) == Counter({"other": 1})
+    assert not has_ledger(out, "spring")
