@@ -44,10 +44,15 @@ def run(
 ) -> int:
     url = shared_ledger_url(ledger_option)
     settings = config.from_environment()
-    now = now or datetime.now(UTC)
+    fixed = now  # tests fix the clock; cron reads it live (below)
     campaigns, worst = load_campaigns(find_files([directory]))
     said: set[str] = set()
     for campaign in campaigns:
+        # Each campaign is decided at the time it is reached, and sends under the live clock: a run
+        # spends minutes or hours on the campaigns before it and on its own audience, and a time
+        # read once at the run's start would send past a schedule's end and a recipient's send
+        # window (21:00 in a clock stopped at 20:50), and record contacts at the wrong time.
+        now = fixed or datetime.now(UTC)
         schedule = campaign.spec.schedule
         if schedule.start is not None and now < schedule.start:
             terminal.out(f"{campaign.id}: not due until {schedule.start.isoformat()}")
@@ -56,7 +61,7 @@ def run(
             terminal.out(f"{campaign.id}: complete")
             worst = max(worst, poll_if_asked(campaign, settings, outputs, now, url))
             continue
-        options = SendOptions(outputs=outputs, log_format=log_format, now=now, command="run", ledger_url=url)
+        options = SendOptions(outputs=outputs, log_format=log_format, now=fixed, command="run", ledger_url=url)
         if plans_required(campaign):
             try:
                 options = with_committed_plan(campaign, options)
@@ -83,7 +88,7 @@ def run(
         worst = max(worst, show(result, said))
         if result.exit_code in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
             break  # a stop stops every campaign (and their polls), not just the one being sent
-        worst = max(worst, poll_if_asked(campaign, settings, outputs, now, url))
+        worst = max(worst, poll_if_asked(campaign, settings, outputs, fixed or datetime.now(UTC), url))
     return worst
 
 

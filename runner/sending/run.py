@@ -39,7 +39,7 @@ from runner.sending.progress import Progress
 from runner.sending.sender import CampaignSender, SendPlan, SendResult
 from runner.sending.sharing import SharedSchedule, account_schedule, campaign_schedule
 from runner.sending.signals import stops_held, stops_raise
-from runner.sending.stops import Interrupted, LedgerLost, Stop, Terminated
+from runner.sending.stops import Interrupted, LedgerLost, ScheduleEnded, Stop, Terminated
 from runner.telesign.client import OmnichannelClient
 from runner.telesign.settings import TelesignSettings
 
@@ -223,9 +223,13 @@ def _send_locked(
             else:
                 outcome.stopped = _send_passes(campaign, ledger, settings, options, gate, audience)
                 end = spec.schedule.end
-                if options.wait and outcome.stopped is None and end is not None and gate.clock() >= end:
+                if isinstance(outcome.stopped, ScheduleEnded) or (
+                    options.wait and outcome.stopped is None and end is not None and gate.clock() >= end
+                ):
+                    how = "waited until" if outcome.stopped is None else "reached"
+                    outcome.stopped = None  # not a failure: the counts (expired) give the exit code
                     n = ledger.audience.expire(audience)
-                    outcome.note = f"waited until its schedule's end: {n} unsent message(s) marked expired"
+                    outcome.note = f"{how} its schedule's end: {n} unsent message(s) marked expired"
     except KeyboardInterrupt:
         outcome.stopped = Interrupted()  # a Ctrl-C outside the send loop (or asyncio's own)
     except TerminationRequested:

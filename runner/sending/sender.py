@@ -29,6 +29,7 @@ from runner.sending.stops import (
     Interrupted,
     LedgerLost,
     NotTelesign,
+    ScheduleEnded,
     Stop,
     Terminated,
     Throttled,
@@ -362,6 +363,15 @@ class CampaignSender:
         """Whether the policy holds the message back now (then it is deferred or suppressed)."""
         if self.gate is None:
             return False
+        end = self.gate.end
+        if end is not None and self.gate.clock() >= end:
+            # The schedule's end passed while this run sent (a large audience at a low rate, a 429
+            # pause): nothing may leave after it. The message is given back as it was, no other is
+            # claimed, and the run marks what is left expired (runner.sending.run).
+            if claimed:
+                self.book.release(message.key, message.state)
+            self.stop(ScheduleEnded())
+            return True
         verdict = self.gate.verdict(message.phone, message.timezone, fresh, opt_out)
         if verdict is None:
             return False

@@ -41,6 +41,16 @@ class Terminated(Stop):
 
 
 @dataclass(frozen=True)
+class ScheduleEnded(Stop):
+    """The campaign's [schedule] end came while it was sending: nothing is sent after it
+    (docs/campaign-file.md), so no more is claimed; runner.sending.run then marks what is left
+    `expired`, and the exit code follows the counts (3: expired messages are not accepted)."""
+
+    label = "its schedule's end has passed"
+    exit_code = ExitCode.INCOMPLETE
+
+
+@dataclass(frozen=True)
 class Unauthorized(Stop):
     """A 401: the credentials (3400) or the account (3401 suspended, ...) are refused. The code
     reported is the one Telesign gave."""

@@ -192,3 +192,32 @@ def test_two_files_with_one_campaign_id_send_neither_and_say_so(tmp_path: Path, 
         ]
     assert sent_per_campaign(sim) == Counter({"other": 1})
     assert not has_ledger(out, "spring")
+
+
+def test_nothing_is_sent_after_the_schedules_end_when_it_comes_mid_run(
+    tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
+    """20 messages at 2/s take 10 s; the schedule ends 3 s in. Before, the cron run read the clock
+    once at its start, and the sender never looked at the end: all 20 were sent, the last ones
+    seconds after the end, exit 0. Now the run stops claiming at the end and expires the rest."""
+    sim = make_simulator()
+    root = tmp_path / "campaigns"
+    end = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)
+    write_campaign(
+        root / "c",
+        digits=[1] * 20,
+        campaign_id="closing",
+        sending="rate = 2\nconcurrency = 2\nmax_attempts = 3",
+        extra=f"[schedule]\nstart = {(end - DAY).isoformat()}\nend = {end.isoformat()}\n",
+    )
+    out = tmp_path / "out"
+
+    result = campaign("run", str(root), "--outputs", str(out), "--log-format", "plain", env=telesign_env(sim.url))
+
+    assert result.exit_code == 3, result.output
+    arrived = [a.accepted_at for a in sim.app.accepted()]
+    assert 0 < len(arrived) < 20
+    assert max(arrived) < end.timestamp() + 0.5  # (a request written just before the end arrives just after)
+    states = report_states(out, "closing")
+    assert Counter(states) == Counter({"accepted": len(arrived), "expired": 20 - len(arrived)})
+    assert f"closing: reached its schedule's end: {20 - len(arrived)} unsent message(s) marked expired" in result.stderr
