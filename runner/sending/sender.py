@@ -296,13 +296,21 @@ class CampaignSender:
             self.result.answers[answer.verdict] = self.result.answers.get(answer.verdict, 0) + 1
             if answer.verdict == "retry" and (answer.retry_after or 0.0) > MAX_RETRY_AFTER:
                 return self._too_long_to_wait(message, answer, counted=attempt > 1)
+            if answer.verdict == "retry" and answer.http_status == 429:
+                # Telesign's 429/3204 is about the account, not this message: every worker pauses,
+                # for Retry-After or, when the answer carries none (a gateway's 429, or Telesign's
+                # without the header), for this attempt's full backoff step and at least the one
+                # second over which a TPS limit counts. Before, only a 429 with Retry-After and a
+                # retry left paused anyone: without the header each worker kept its own jittered
+                # backoff and the campaign went on hitting the limit, and a message's last 429 let
+                # the others start at once (docs/sending.md, "States").
+                pause = answer.retry_after if answer.retry_after is not None else max(1.0, self._backoff_step(attempt))
+                self.pacer.pause(pause)
+                self.progress.event(
+                    f"Telesign asked to slow down (429/{answer.status_code}): pausing everyone {pause:.1f}s"
+                    + ("" if answer.retry_after is not None else " (no Retry-After: backoff)")
+                )
             if answer.verdict == "retry" and attempt < self.plan.max_attempts:
-                if answer.retry_after is not None and answer.http_status == 429:
-                    self.pacer.pause(answer.retry_after)
-                    self.progress.event(
-                        f"Telesign asked to slow down (429/{answer.status_code}): "
-                        f"pausing everyone {answer.retry_after:.1f}s"
-                    )
                 self.book.record(self._outcome(message, answer, State.FAILED))
                 if attempt == 1:
                     self.progress.note(State.FAILED)  # as the ledger now says, should the run stop here
@@ -393,9 +401,13 @@ class CampaignSender:
             submitted,
         )
 
+    def _backoff_step(self, attempt: int) -> float:
+        """The longest backoff after `attempt`: exponential, capped."""
+        return float(min(self.plan.backoff_cap, self.plan.backoff_base * 2 ** (attempt - 1)))
+
     async def _backoff(self, attempt: int, answer: Answer) -> None:
         # Exponential backoff with full jitter, and never sooner than Telesign's Retry-After.
-        delay = self._rng.uniform(0, min(self.plan.backoff_cap, self.plan.backoff_base * 2 ** (attempt - 1)))
+        delay = self._rng.uniform(0, self._backoff_step(attempt))
         delay = max(delay, answer.retry_after or 0.0)
         try:
             await asyncio.wait_for(self._stop.wait(), timeout=delay)

@@ -48,3 +48,96 @@ def rate_limited(retry_after: str) -> type[RateLimited]:
     return type(
         "RateLimitedFor" + retry_after.replace(" ", ""), (RateLimited,), {"retry_after": retry_after, "posts": 0}
     )
+
+
+class Throttling(BaseHTTPRequestHandler):
+    """Telesign's omnichannel endpoint behind an account TPS limit that answers 429/3204 WITHOUT a
+    Retry-After header (a gateway's throttle, or Telesign's answer without the header): at most
+    `tps` requests accepted in any sliding second, each accepted one answered 200/3001 with a
+    reference_id. Counts, on the server's side, what it accepted per phone and how many it refused."""
+
+    tps = 5
+    lock = threading.Lock()
+    accepted: dict[str, int] = {}
+    refused = 0
+    recent: list[float] = []
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # quiet tests
+
+    def do_POST(self) -> None:
+        import json
+        import time
+        import uuid
+
+        body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
+        cls = type(self)
+        answer: dict[str, object]
+        with cls.lock:
+            now = time.monotonic()
+            cls.recent = [t for t in cls.recent if t > now - 1.0]
+            if len(cls.recent) >= cls.tps:
+                cls.refused += 1
+                status, answer = 429, {"status": {"code": 3204, "description": "Rate limit exceeded"}}
+            else:
+                cls.recent.append(now)
+                phone = str(body["phone_number"])
+                cls.accepted[phone] = cls.accepted.get(phone, 0) + 1
+                status = 200
+                answer = {
+                    "status": {"code": 3001, "description": "Message in progress"},
+                    "reference_id": uuid.uuid4().hex.upper(),
+                }
+        data = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def throttling(tps: int) -> type[Throttling]:
+    """A Throttling handler of its own (its own counts) allowing `tps` requests a second."""
+    return type(f"ThrottlingAt{tps}", (Throttling,), {"tps": tps, "accepted": {}, "refused": 0, "recent": []})
+
+
+class PausedOnce(Throttling):
+    """Answers its first request 429/3204 with `Retry-After: 2`, then accepts everything (200/3001),
+    noting when each accepted request arrived (time.monotonic())."""
+
+    arrivals: list[float] = []
+
+    def do_POST(self) -> None:
+        import json
+        import time
+        import uuid
+
+        body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
+        cls = type(self)
+        headers = [("Content-Type", "application/json")]
+        answer: dict[str, object]
+        with cls.lock:
+            if cls.refused == 0:
+                cls.refused += 1
+                status, answer = 429, {"status": {"code": 3204, "description": "Rate limit exceeded"}}
+                headers.append(("Retry-After", "2"))
+            else:
+                cls.arrivals.append(time.monotonic())
+                phone = str(body["phone_number"])
+                cls.accepted[phone] = cls.accepted.get(phone, 0) + 1
+                status = 200
+                answer = {
+                    "status": {"code": 3001, "description": "Message in progress"},
+                    "reference_id": uuid.uuid4().hex.upper(),
+                }
+        data = json.dumps(answer).encode()
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def paused_once() -> type[PausedOnce]:
+    return type("PausedOnceFresh", (PausedOnce,), {"accepted": {}, "refused": 0, "arrivals": []})

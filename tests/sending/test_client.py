@@ -175,6 +175,15 @@ async def test_non_json_pages_from_proxies_are_judged_by_the_http_status(
     assert answer.description  # the reason phrase at least: the report says something
 
 
+async def test_a_bodyless_413_is_a_final_refusal_not_a_wrong_endpoint(answer_of: Any) -> None:
+    # Telesign's reference documents 413 for POST /v1/omnichannel with no JSON body ("Allowed
+    # payload size is limited to 10KB"): this message is refused, the URL is right.
+    answer = await answer_of(413, b"")
+    assert (answer.verdict, answer.http_status, answer.status_code) == ("rejected", 413, None)
+    page = await answer_of(413, b"Allowed payload size is limited to 10KB", content_type="text/plain")
+    assert page.verdict == "rejected"
+
+
 @pytest.mark.parametrize(
     "body", [b"[1, 2]", b'"text"', b'{"status": "weird"}', b'{"status": {"code": "x"}}', b"\xff\xfe"]
 )

@@ -144,3 +144,20 @@ async def test_an_unlimited_rate_never_waits_but_still_pauses(virtual: Any) -> N
     begun = time.clock()
     resumed = await paced_starts(pacer, time, workers=4, total=4)
     assert min(resumed) >= begun + 2.0
+
+
+@pytest.mark.parametrize("rate", [0.5, 1, 2.5, 10])
+async def test_after_a_long_pause_starts_resume_one_interval_apart(virtual: Any, rate: float) -> None:
+    # Before, the slots missed during the pause were banked: at 0.5/s five starts in four seconds,
+    # at 2.5/s and 10/s three at the pause's very end.
+    time = virtual()
+    pacer = Pacer(rate, clock=time.clock)
+
+    def on_start(n: int) -> None:
+        if n == 3:
+            pacer.pause(30.0)
+
+    starts = await paced_starts(pacer, time, workers=8, total=12, on_start=on_start)
+    after = starts[3:]
+    gaps = [later - earlier for earlier, later in zip(after, after[1:], strict=False)]
+    assert min(gaps) >= 1 / rate - 1e-9
