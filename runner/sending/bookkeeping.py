@@ -45,12 +45,17 @@ class Bookkeeper:
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
 
+    @property
+    def done(self) -> bool:
+        """Nothing more will be claimed in this run: none left, stopped, or its --limit reached."""
+        return self.exhausted or self.stopped or self.budget == 0
+
     async def next(self) -> Sendable | None:
         """A message claimed for the caller (`sending`, committed) before its request may leave;
         None when no more are to be sent in this run."""
         if self.error is not None:
             raise self.error
-        if self.exhausted or self.stopped or self.budget == 0:
+        if self.done:
             return None
         future: asyncio.Future[Sendable | None] = asyncio.get_running_loop().create_future()
         self._wanted.append(future)

@@ -219,8 +219,7 @@ class CampaignSender:
         only from the moment its request may be written (a shared slot, if any, comes right
         after: _attempts). The workers whose turn comes together share one claim
         (runner.sending.bookkeeping)."""
-        await self._turn()
-        if self._stop.is_set():
+        if not await self.pacer.wait_turn(self._nothing_left) or self._stop.is_set():
             return None
         flight = self._lanes[lane]
         try:
@@ -235,6 +234,11 @@ class CampaignSender:
 
     async def _turn(self) -> None:
         await self.pacer.wait_turn()
+
+    def _nothing_left(self) -> bool:
+        """Whether a worker waiting for its pace turn may stop waiting: the run is stopping, or
+        the ledger has nothing more for it to claim (runner.sending.bookkeeping)."""
+        return self._stop.is_set() or self.book.done
 
     async def _deliver(self, message: Sendable, lane: int) -> None:
         flight = self._lanes[lane]

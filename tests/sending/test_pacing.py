@@ -161,3 +161,28 @@ async def test_after_a_long_pause_starts_resume_one_interval_apart(virtual: Any,
     after = starts[3:]
     gaps = [later - earlier for earlier, later in zip(after, after[1:], strict=False)]
     assert min(gaps) >= 1 / rate - 1e-9
+
+
+async def test_idle_workers_stop_waiting_once_nothing_is_left(virtual: Any) -> None:
+    """Five messages at 0.5/s with eight workers: once the ledger has nothing left, the workers
+    still waiting for a pace turn stop at their next wake-up. Each used to wait for a slot of its
+    own first, ending the run 8 x 2 s after its last message instead of one interval."""
+    time = virtual()
+    pacer = Pacer(0.5, clock=time.clock)
+    total = 5
+    starts: list[float] = []
+    finished: list[float] = []
+
+    async def worker() -> None:
+        while True:
+            if not await pacer.wait_turn(lambda: len(starts) >= total):
+                break
+            if len(starts) >= total:  # (claimed nothing: the ledger has run out)
+                break
+            starts.append(time.clock())
+            await asyncio.sleep(0.003)
+        finished.append(time.clock())
+
+    await time.run(*(worker() for _ in range(8)))
+    assert len(starts) == total
+    assert max(finished) - max(starts) <= pacer.interval + 0.01
