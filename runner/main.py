@@ -13,13 +13,19 @@ import click
 
 from runner import terminal
 from runner.errors import CannotWrite, ExitCode, RunnerError, TerminationRequested
+from runner.sending.signals import stops_raise
 
 
 def dispatch(command: Callable[..., int], **kwargs: Any) -> None:
     # The commands with --log-format print every line in it, errors included (runner.terminal).
     terminal.configure(kwargs.get("log_format"))
     try:
-        code = command(**kwargs)
+        # SIGTERM (cron's timeout, systemd, kill) raises TerminationRequested from the start, as
+        # Ctrl-C raises KeyboardInterrupt: stopped while it checks or reads, a command says so in
+        # one line and exits 143 (Python's default ended it without a word in cron's log). A send
+        # handles both itself (runner.sending.signals).
+        with stops_raise():
+            code = command(**kwargs)
     except RunnerError as error:
         terminal.error(error)
         code = int(error.exit_code)
