@@ -68,7 +68,6 @@ class Throttling(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         import json
         import time
-        import uuid
 
         body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
         cls = type(self)
@@ -81,16 +80,28 @@ class Throttling(BaseHTTPRequestHandler):
                 status, answer = 429, {"status": {"code": 3204, "description": "Rate limit exceeded"}}
             else:
                 cls.recent.append(now)
-                phone = str(body["phone_number"])
-                cls.accepted[phone] = cls.accepted.get(phone, 0) + 1
-                status = 200
-                answer = {
-                    "status": {"code": 3001, "description": "Message in progress"},
-                    "reference_id": uuid.uuid4().hex.upper(),
-                }
+                status, answer = cls.accept(body)
+        self.answer(status, answer)
+
+    @classmethod
+    def accept(cls, body: dict[str, object]) -> tuple[int, dict[str, object]]:
+        """Count the message as accepted (hold cls.lock): Telesign's 200/3001 with a reference_id."""
+        import uuid
+
+        phone = str(body["phone_number"])
+        cls.accepted[phone] = cls.accepted.get(phone, 0) + 1
+        return 200, {
+            "status": {"code": 3001, "description": "Message in progress"},
+            "reference_id": uuid.uuid4().hex.upper(),
+        }
+
+    def answer(self, status: int, answer: dict[str, object], headers: tuple[tuple[str, str], ...] = ()) -> None:
+        import json
+
         data = json.dumps(answer).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        for name, value in (("Content-Type", "application/json"), *headers):
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -110,33 +121,20 @@ class PausedOnce(Throttling):
     def do_POST(self) -> None:
         import json
         import time
-        import uuid
 
         body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
         cls = type(self)
-        headers = [("Content-Type", "application/json")]
+        headers: tuple[tuple[str, str], ...] = ()
         answer: dict[str, object]
         with cls.lock:
             if cls.refused == 0:
                 cls.refused += 1
                 status, answer = 429, {"status": {"code": 3204, "description": "Rate limit exceeded"}}
-                headers.append(("Retry-After", "2"))
+                headers = (("Retry-After", "2"),)
             else:
                 cls.arrivals.append(time.monotonic())
-                phone = str(body["phone_number"])
-                cls.accepted[phone] = cls.accepted.get(phone, 0) + 1
-                status = 200
-                answer = {
-                    "status": {"code": 3001, "description": "Message in progress"},
-                    "reference_id": uuid.uuid4().hex.upper(),
-                }
-        data = json.dumps(answer).encode()
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+                status, answer = cls.accept(body)
+        self.answer(status, answer, headers)
 
 
 def paused_once() -> type[PausedOnce]:
