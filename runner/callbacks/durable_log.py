@@ -112,11 +112,11 @@ class DurableLog:
                 return
 
     def _open(self) -> None:
-        self._fd = _open_for_append(self.path)
+        self._fd = open_for_append(self.path)
 
     def _reopen_file(self) -> None:
         try:
-            fd = _open_for_append(self.path)
+            fd = open_for_append(self.path)
         except OSError as error:
             terminal.err(f"cannot reopen {self.path} ({error.strerror}); still writing to the previous file")
             return
@@ -168,7 +168,9 @@ class DurableLog:
         return (on_disk.st_dev, on_disk.st_ino) != (here.st_dev, here.st_ino)
 
 
-def _open_for_append(path: Path) -> int:
+def open_for_append(path: Path) -> int:
+    """A log's file descriptor for appending lines (the receiver's, `campaign poll`'s): a line a
+    writer killed mid-write left unfinished is ended first, and a new file's folder is synced."""
     # Read access too: to look at the last byte (below). O_APPEND makes every write land at the end.
     flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
     try:

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
+from runner.callbacks.durable_log import open_for_append
 from runner.callbacks.enrichment import EnrichResult, enrich
 from runner.callbacks.log import receiver_line
 from runner.ledger.interface import Ledger
@@ -89,7 +90,9 @@ async def _ask_all(
     for reference in references:
         queue.put_nowait(reference)
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
+    # (a poll killed mid-line left a fragment: ended first, so that this poll's first answer is a
+    # line of its own, not glued to it and reported as malformed at every enrich)
+    with os.fdopen(open_for_append(log), "ab") as out:
 
         async def worker() -> None:
             while result.unauthorized is None:

@@ -342,3 +342,25 @@ def test_a_status_answer_is_merged_into_the_message_asked_about_and_never_anothe
     assert f"{second}: the answer is about another message ('{first}'): not merged" in polled.output
     assert "malformed" not in polled.output and "no reference_id" not in polled.output
     assert [(row["delivery_status_code"], row["callbacks"]) for row in report(out)] == [("3000", "1"), ("", "0")]
+
+
+@EITHER_LEDGER
+def test_a_line_a_killed_poll_left_unfinished_does_not_swallow_the_next_answer(
+    tmp_path: Path, served: BackgroundServer[Simulator], clock: FakeClock
+) -> None:
+    """A poll killed mid-write leaves a fragment at the end of polls.jsonl. The next poll's first
+    answer was written onto it, and both read as one malformed line: that message's status was
+    lost until it was asked again. The fragment is now ended first."""
+    file = write_campaign(tmp_path / "c", digits=[0, 1, 6, 8])
+    out = tmp_path / "out"
+    env = telesign_env(served.url)
+    assert campaign("send", str(file), "--outputs", str(out), env=env).exit_code == 0
+    (out / "test-campaign" / "polls.jsonl").write_bytes(b'{"received_at": "2026-12-01T09:00:00.000000Z", "payl')
+    clock.now += 3600
+    polled = campaign("poll", str(file), "--outputs", str(out), env=env)
+    assert polled.exit_code == 0, polled.output
+    assert [row[0] for row in delivery(report(out))] == ["3005", "3000", "3000", "3003"]
+    # the fragment alone is reported, at its own line
+    assert [line.split(": ", 1)[0] for line in polled.output.splitlines() if "polls.jsonl:" in line] == [
+        f"{out / 'test-campaign' / 'polls.jsonl'}:1"
+    ]
