@@ -23,6 +23,7 @@ from runner.policy.windows import format_utc
 from runner.sending.bookkeeping import Bookkeeper
 from runner.sending.pacing import Pacer
 from runner.sending.progress import Progress
+from runner.sending.retries import MAX_RETRY_AFTER, STATE_AFTER, backoff_step, never_connected
 from runner.sending.sharing import SharedSchedule
 from runner.sending.signals import restore_after_loop
 from runner.sending.stops import (
@@ -36,21 +37,7 @@ from runner.sending.stops import (
     Unauthorized,
     Unreachable,
 )
-from runner.telesign.client import Answer, OmnichannelClient, Verdict
-
-# The longest Retry-After a run waits for (docs/sending.md). Telesign's 429/3204 asks for seconds;
-# a longer wait (an account throttled for hours) would hold the campaign's lock and a cron slot
-# for as long: the message is `failed` instead, the run stops claiming, the next run sends it.
-MAX_RETRY_AFTER = 60.0
-
-# The state a message is left in by its last answer (an `unauthorized` one gives the claim back).
-STATE_AFTER: dict[Verdict, State] = {
-    "accepted": State.ACCEPTED,
-    "rejected": State.REJECTED,
-    "unknown": State.UNKNOWN,
-    "retry": State.FAILED,
-}
-
+from runner.telesign.client import Answer, OmnichannelClient
 
 # seconds: a wait for a shared slot at least this long asks the opt-out store again before the
 # request is written (a STOP may have come meanwhile); a shorter one relies on the claim's reading.
@@ -296,19 +283,17 @@ class CampaignSender:
                 return self._give_back(flight)
             answer = await self.client.send(message.body, lane, flight.wrote)
             flight.clear()  # settled below, before the next await
-            self._reached |= not _never_connected(answer)
+            self._reached |= not never_connected(answer)
             self.result.answers[answer.verdict] = self.result.answers.get(answer.verdict, 0) + 1
             if answer.verdict == "retry" and (answer.retry_after or 0.0) > MAX_RETRY_AFTER:
                 return self._too_long_to_wait(message, answer, counted=attempt > 1)
             if answer.verdict == "retry" and answer.http_status == 429:
                 # Telesign's 429/3204 is about the account, not this message: every worker pauses,
-                # for Retry-After or, when the answer carries none (a gateway's 429, or Telesign's
-                # without the header), for this attempt's full backoff step and at least the one
-                # second over which a TPS limit counts. Before, only a 429 with Retry-After and a
-                # retry left paused anyone: without the header each worker kept its own jittered
-                # backoff and the campaign went on hitting the limit, and a message's last 429 let
-                # the others start at once (docs/sending.md, "States").
-                pause = answer.retry_after if answer.retry_after is not None else max(1.0, self._backoff_step(attempt))
+                # for Retry-After or, without one (a gateway's 429), this attempt's whole backoff
+                # step and at least the second a TPS limit counts over; on a message's last attempt
+                # too (docs/sending.md, "States"). Each worker backing off alone kept hitting it.
+                step = backoff_step(self.plan.backoff_base, self.plan.backoff_cap, attempt)
+                pause = answer.retry_after if answer.retry_after is not None else max(1.0, step)
                 self.pacer.pause(pause)
                 self.progress.event(
                     f"Telesign asked to slow down (429/{answer.status_code}): pausing everyone {pause:.1f}s"
@@ -365,7 +350,7 @@ class CampaignSender:
             self.progress.moved(State.FAILED, state)
         else:
             self.progress.note(state)
-        if _never_connected(answer) and not self._reached:
+        if never_connected(answer) and not self._reached:
             # Every attempt of this message failed to connect and nothing else ever reached the
             # endpoint: it is unreachable (docs/sending.md, exit codes: 4), not a campaign of failed messages.
             # Nothing left the machine, so what is left stays sendable by the next run.
@@ -405,20 +390,11 @@ class CampaignSender:
             submitted,
         )
 
-    def _backoff_step(self, attempt: int) -> float:
-        """The longest backoff after `attempt`: exponential, capped."""
-        return float(min(self.plan.backoff_cap, self.plan.backoff_base * 2 ** (attempt - 1)))
-
     async def _backoff(self, attempt: int, answer: Answer) -> None:
         # Exponential backoff with full jitter, and never sooner than Telesign's Retry-After.
-        delay = self._rng.uniform(0, self._backoff_step(attempt))
+        delay = self._rng.uniform(0, backoff_step(self.plan.backoff_base, self.plan.backoff_cap, attempt))
         delay = max(delay, answer.retry_after or 0.0)
         try:
             await asyncio.wait_for(self._stop.wait(), timeout=delay)
         except TimeoutError:
             pass
-
-
-def _never_connected(answer: Answer) -> bool:
-    """The request could not even be written: no connection (runner.telesign.client's `retry` without HTTP)."""
-    return answer.verdict == "retry" and answer.http_status is None

@@ -111,7 +111,7 @@ class NotTelesign(Stop):
 
 @dataclass(frozen=True)
 class Throttled(Stop):
-    """Telesign asked to wait longer than a run waits (runner.sending.sender.MAX_RETRY_AFTER): the
+    """Telesign asked to wait longer than a run waits (runner.sending.retries.MAX_RETRY_AFTER): the
     message is `failed`, nothing more is claimed, and the run ends as incomplete (exit 3)."""
 
     label = "Telesign asked to wait too long"

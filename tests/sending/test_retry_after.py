@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.sending.sender import MAX_RETRY_AFTER
+from runner.sending.retries import MAX_RETRY_AFTER
 from tests.fixtures.simulator import MakeSimulator
 from tests.sending import loopback
 from tests.sending.helpers import campaign, ledger_states, start_send, telesign_env, write_campaign
