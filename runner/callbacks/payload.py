@@ -116,7 +116,7 @@ def payload_to_callback(
         return Malformed(path, line, "no status object")
     code = _code(status.get("code"))
     if code is None:
-        return Malformed(path, line, f"status.code is not a status code: {_clip(status.get('code'))}")
+        return Malformed(path, line, f"status.code is not a status code: {clip(status.get('code'))}")
     channels = _channels(payload.get("channel_status"))
     if channels is None:
         return Malformed(path, line, "channel_status is neither a list of {channel: status} nor an object")
@@ -250,7 +250,8 @@ def _storable(text: str | None) -> str | None:
     return text
 
 
-def _clip(value: object, limit: int = 60) -> str:
+def clip(value: object, limit: int = 60) -> str:
+    """A value as a problem line shows it: its repr, cut to `limit` characters."""
     shown = repr(value)
     return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 

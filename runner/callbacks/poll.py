@@ -26,6 +26,7 @@ from typing import BinaryIO
 from runner.callbacks.durable_log import open_for_append
 from runner.callbacks.enrichment import EnrichResult, enrich
 from runner.callbacks.log import receiver_line
+from runner.callbacks.payload import clip
 from runner.ledger.interface import Ledger
 from runner.sending.pacing import Pacer
 from runner.telesign.settings import TelesignSettings
@@ -133,7 +134,7 @@ def _count(reference: str, answer: StatusAnswer, result: PollResult, out: Binary
             # would have given that message's status to the one it names, or counted as
             # "answered" while joining none. Not logged; asked again by the next poll.
             result.failed += 1
-            result.problems.append(f"{reference}: the answer is about another message ({_clip(told)}): not merged")
+            result.problems.append(f"{reference}: the answer is about another message ({clip(told, 40)}): not merged")
             return
         if told != reference:
             # The URL says which message this is; the merge joins by the payload's reference_id. An
@@ -153,8 +154,3 @@ def _count(reference: str, answer: StatusAnswer, result: PollResult, out: Binary
     else:
         result.failed += 1
         result.problems.append(f"{reference}: {answer.description}")
-
-
-def _clip(text: str, limit: int = 40) -> str:
-    shown = repr(text)
-    return shown if len(shown) <= limit else shown[: limit - 1] + "…"

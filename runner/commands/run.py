@@ -99,26 +99,23 @@ def load_campaigns(files: list[Path]) -> tuple[list[Campaign], int]:
     campaign) would take turns syncing their audiences and texts into that ledger, each run sending
     whichever file sorts first. Which one is meant cannot be known, so neither is sent, with a line
     naming both. A symbolic link to a campaign file is that same file: it is sent once."""
-    loaded: list[Campaign] = []
     worst: int = ExitCode.OK
+    by_id: dict[str, dict[Path, Campaign]] = {}  # id -> the files it is read from (links: once), in order
     for file in files:
         try:
-            loaded.append(load(file))
+            campaign = load(file)
         except InvalidInput as error:
             terminal.error(error)
             worst = max(worst, ExitCode.INVALID)
-    by_id: dict[str, list[Campaign]] = {}
-    for campaign in loaded:
-        same = by_id.setdefault(campaign.id, [])
-        if not any(other.path.resolve() == campaign.path.resolve() for other in same):
-            same.append(campaign)
+            continue
+        by_id.setdefault(campaign.id, {}).setdefault(campaign.path.resolve(), campaign)
     kept: list[Campaign] = []
-    for campaign in loaded:
-        same = by_id[campaign.id]
+    for same in by_id.values():
         if len(same) == 1:
-            kept.extend(same if same[0] is campaign else [])  # (a link to it is not sent again)
-        elif campaign in same:
-            others = ", ".join(str(other.path) for other in same if other is not campaign)
+            kept.extend(same.values())
+            continue
+        for campaign in same.values():
+            others = ", ".join(str(other.path) for other in same.values() if other is not campaign)
             problem = (
                 f"campaign id {campaign.id!r} is also the id of {others}: none of them is sent; keep one "
                 "file per campaign (delete the copy), or give a new campaign its own id"
@@ -171,8 +168,7 @@ def with_committed_plan(campaign: Campaign, options: SendOptions) -> SendOptions
     if why is not None:
         raise CannotProceed(
             f"{campaign.id}: skipped: the policy requires a committed plan and git cannot say whether {path} "
-            f"is committed ({why}); let git read the repository as the user cron runs as "
-            "(its owner, or `git config --global --add safe.directory DIR`)"
+            f"is committed ({why}); {git.LET_GIT_READ} (the user cron runs as)"
         )
     if state is not None and state.dirty:
         raise CannotProceed(

@@ -69,13 +69,17 @@ def unreadable(path: Path) -> str | None:
     return said[0].removeprefix("fatal: ") if said else f"git exited with {done.returncode}"
 
 
+# What lets git read a repository another user owns (git's own "dubious ownership" refusal).
+LET_GIT_READ = "let git read it as this user: its owner, or `git config --global --add safe.directory DIR`"
+
+
 def why_no_commit(path: Path) -> str:
     """Why no commit can be recorded for `path` (state_of gave None): outside any repository, or
     in one git cannot read, which the user can fix."""
     why = unreadable(path)
     if why is None:
         return "not in a git repository"
-    return f"git cannot read the repository ({why}; let it, e.g. `git config --global --add safe.directory DIR`)"
+    return f"git cannot read the repository ({why}; {LET_GIT_READ})"
 
 
 def shown(path: Path) -> str:

@@ -116,9 +116,7 @@ class Gate:
 
     def accepted(self, phone: str, external_id: str, reference_id: str | None) -> None:
         """An accepted message, for the contact history (written by `write_contacts`)."""
-        contact = Contact(
-            external_id, phone, self.rules.campaign_id, self.rules.message_type, reference_id, self.clock()
-        )
+        contact = contact_of(self.rules, external_id, phone, reference_id, self.clock())
         with self._lock:
             self._pending_contacts.append(contact)
 
@@ -143,12 +141,14 @@ def record_settled(store: RecipientStore, rules: Rules, settled: list[Settled]) 
     its request left, as near as the ledger knows (else now: a cap then waits longer, never less).
     Recorded by external_id: taken twice, the same row."""
     store.record_contacts(
-        Contact(
-            s.external_id, s.phone, rules.campaign_id, rules.message_type, s.reference_id,
-            moment(s.sent_at) if s.sent_at else datetime.now(UTC),
-        )
+        contact_of(rules, s.external_id, s.phone, s.reference_id, moment(s.sent_at) if s.sent_at else datetime.now(UTC))
         for s in settled
-    )  # fmt: skip
+    )
+
+
+def contact_of(rules: Rules, external_id: str, phone: str, reference_id: str | None, at: datetime) -> Contact:
+    """A row of the contact history: an accepted message of this campaign, at `at`."""
+    return Contact(external_id, phone, rules.campaign_id, rules.message_type, reference_id, at)
 
 
 NO_ZONE = "no known time zone: add a `timezone` column or set [schedule] timezone (docs/policy.md)"

@@ -21,8 +21,6 @@ from runner.campaign.expansion import Message
 from runner.campaign.request import VIBER_CAPTION_LIMIT, VIBER_TEXT_LIMIT
 from runner.campaign.schema import Campaign
 from runner.campaign.sms import (
-    BASIC_CHARACTERS,
-    EXTENSION_CHARACTERS,
     GSM7_PART,
     GSM7_SINGLE,
     UCS2_PART,
@@ -78,14 +76,6 @@ def _or_plain(parts: Pieces | None, real: str) -> tuple[Pieces, bool]:
     return (parts, True) if parts is not None else ((Piece(real, None),), False)
 
 
-def first_outside_gsm7(text: str) -> tuple[int, str] | None:
-    """Where the first character that forces UCS-2 is (runner.campaign.sms's tables)."""
-    for i, char in enumerate(text):
-        if char not in BASIC_CHARACTERS and char not in EXTENSION_CHARACTERS:
-            return i, char
-    return None
-
-
 # Characters listed by name in the UCS-2 note; past this many, "and N more".
 UCS2_NAMED = 5
 
@@ -100,10 +90,14 @@ def shown_character(char: str) -> str:
     return f"U+{ord(char):04X} {unicodedata.name(char, '(unnamed)')}"
 
 
-def ucs2_note(text: str, first_at: int) -> str:
+def ucs2_note(text: str) -> str | None:
     """Why the SMS goes as UCS-2: every distinct character outside GSM-7 (runner.campaign.sms's
-    tables), not only the first: with more than one, removing the first does not make it GSM-7."""
+    tables), not only the first: with more than one, removing the first does not make it GSM-7.
+    None for a text that is GSM-7."""
     found = ucs2_characters(text)
+    if not found:
+        return None
+    first_at = text.index(found[0])
     named = ", ".join(shown_character(c) for c in found[:UCS2_NAMED])
     more = f" and {len(found) - UCS2_NAMED} more" if len(found) > UCS2_NAMED else ""
     if len(found) == 1:
@@ -188,9 +182,9 @@ def sms(shown: Shown) -> str:
     )
     extra = ""
     if shape.encoding == "UCS-2":
-        found = first_outside_gsm7(texts.sms_text)
-        if found is not None:
-            extra = f'<p class="note" data-note="ucs2">{esc(ucs2_note(texts.sms_text, found[0]))}</p>'
+        note = ucs2_note(texts.sms_text)
+        if note is not None:
+            extra = f'<p class="note" data-note="ucs2">{esc(note)}</p>'
     return (
         '<div class="phone sms" data-channel="sms"><div class="bar"><span class="dot"></span>'
         '<span class="sender">SMS fallback</span><span class="app">Messages</span></div><div class="screen">'
