@@ -24,6 +24,7 @@ from runner.ledger.records import (
     TestSend,
 )
 from runner.ledger.states import State
+from runner.policy.store import RecipientStore
 
 
 class Runs(Protocol):
@@ -89,6 +90,13 @@ class Claims(Protocol):
     ) -> list[Sendable]:
         """Messages of the run's audience in one of `states`, past `after_position`, in audience
         order; a deferred one only if its not_before is at or before `due` (default: now)."""
+        ...
+
+    def with_recipients(self, store: RecipientStore) -> bool:
+        """Whether `commit` can write `store`'s contact history and read its opt-outs inside its
+        own transaction (`Batch.contacts`, `Batch.read_opt_outs`): the store is in this ledger's
+        database. Then the caps' history and the ledger are written together, and a claim costs
+        one round trip, not three (bench/postgres_senders.py)."""
         ...
 
     def commit(self, batch: Batch) -> Claimed:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, NamedTuple
 
 from runner.ledger.states import State
+from runner.policy.store import Contact, OptOut
 
 
 def now() -> str:
@@ -102,6 +103,9 @@ class Outcome:
 class Claimed:
     taken: list[Sendable]  # now `sending`, committed
     retried: list[bool]  # per re-claim: whether it was taken
+    # The taken phones' opt-outs, read in the same transaction when the batch asked (read_opt_outs):
+    # phone -> its opt-out, for those opted out.
+    opt_outs: dict[str, OptOut] | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,10 @@ class Batch:
     releases: Sequence[tuple[str, State]] = ()
     set_aside: Sequence[SetAside] = ()  # held back by the policy (runner.policy.gate)
     due: str | None = None  # a deferred message is taken once its not_before is at or before this (default: now)
+    # Only for a backend whose database holds the recipient store (Claims.with_recipients): the
+    # contact history's new rows, and whether to read the opt-outs of the phones it takes.
+    contacts: Sequence[Contact] = ()
+    read_opt_outs: bool = False
 
 
 @dataclass(frozen=True)

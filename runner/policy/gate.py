@@ -6,10 +6,11 @@ for each message; None means it may leave now.
 Why twice: a message waits for its turn in the rate limit after it is claimed; a STOP may arrive,
 or 21:00 may strike, meanwhile. Both checks read the recipient store (a query on an index), so a
 STOP the receiver recorded a moment ago stops the very next claim. The opt-outs of the messages
-a claim took are read in one query right after the claim commits (`read_with_claim`, on the
-ledger's thread) and used once, by the check before each request is written: with a shared
-ledger the store is a database away, and one round trip per message on the event loop would cost
-more than the sending (bench/postgres_senders.py). A check after a wait asks the store afresh."""
+a claim took are read with it, on the ledger's thread (in the claim's own statement with a
+shared ledger, else in one query right after it commits: runner.sending.bookkeeping) and used
+once, by the check before each request is written: with a shared ledger the store is a database
+away, and one round trip per message on the event loop would cost more than the sending
+(bench/postgres_senders.py). A check after a wait asks the store afresh."""
 
 from __future__ import annotations
 
@@ -61,7 +62,11 @@ class Gate:
         store = self.writer
         if store is None or not phones:
             return
-        found = store.opted_out_among(phones)
+        self.opt_outs_read(phones, store.opted_out_among(phones))
+
+    def opt_outs_read(self, phones: list[str], found: dict[str, OptOut]) -> None:
+        """The opt-outs of `phones` as just read (by `read_with_claim`, or by the claim's own
+        transaction in a shared ledger: runner.sending.bookkeeping)."""
         with self._lock:
             for phone in phones:
                 self._read[phone] = found.get(phone)
@@ -120,18 +125,26 @@ class Gate:
         with self._lock:
             self._pending_contacts.append(contact)
 
-    def write_contacts(self) -> None:
-        """Write the accepted messages to the contact history (from the ledger's thread, before the
-        commit that records them: runner.sending.bookkeeping; one transaction for the batch)."""
+    def contacts_to_write(self) -> list[Contact]:
+        """The accepted messages not yet in the contact history. They stay counted by the caps
+        here until `contacts_written` says they are in the store: counted twice for a moment,
+        a cap waits a little longer, never less (docs/policy.md, "Frequency caps")."""
         with self._lock:
-            taken, self._pending_contacts = self._pending_contacts, []
+            return list(self._pending_contacts)
+
+    def contacts_written(self, count: int) -> None:
+        """The first `count` of `contacts_to_write` are committed to the contact history."""
+        with self._lock:
+            del self._pending_contacts[:count]
+
+    def write_contacts(self) -> None:
+        """Write the accepted messages to the contact history, in one transaction of the store's
+        own (from the ledger's thread, before the commit that records them:
+        runner.sending.bookkeeping)."""
+        taken = self.contacts_to_write()
         if taken and self.writer is not None:
-            try:
-                self.writer.record_contacts(taken)
-            except BaseException:
-                with self._lock:
-                    self._pending_contacts[:0] = taken
-                raise
+            self.writer.record_contacts(taken)
+            self.contacts_written(len(taken))
 
 
 def record_settled(store: RecipientStore, rules: Rules, settled: list[Settled]) -> None:

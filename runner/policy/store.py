@@ -265,15 +265,9 @@ class StoreQueries:
         return {phone: (int(n), bool(stop)) for phone, n, stop in rows}
 
     def record_contacts(self, contacts: Iterable[Contact]) -> None:
-        rows: list[tuple[object, ...]] = [
-            (c.external_id, c.phone, c.campaign, c.message_type, c.reference_id, stamp(c.accepted_at)) for c in contacts
-        ]
+        rows = [contact_row(c) for c in contacts]
         if rows:
-            self.db.run_many(
-                """INSERT INTO contacts VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (external_id) DO UPDATE SET
-                     reference_id = COALESCE(excluded.reference_id, contacts.reference_id)""",
-                rows,
-            )
+            self.db.run_many(RECORD_CONTACT, rows)
 
     def contacts_since(self, phone: str, since: datetime, message_type: str = "MKT") -> list[datetime]:
         rows = self.db.rows(
@@ -295,6 +289,16 @@ def _contact(rows: list[Row]) -> Contact | None:
         return None
     row = rows[0]
     return Contact(row[0], row[1], row[2], row[3], row[4], moment(row[5]))
+
+
+# A contact, taken twice (a message settled again by callbacks), is one row. Also written by the
+# shared ledger's claim transaction itself (runner.ledger.postgres.claims).
+RECORD_CONTACT = """INSERT INTO contacts VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (external_id) DO UPDATE SET
+                     reference_id = COALESCE(excluded.reference_id, contacts.reference_id)"""
+
+
+def contact_row(c: Contact) -> tuple[object, ...]:
+    return (c.external_id, c.phone, c.campaign, c.message_type, c.reference_id, stamp(c.accepted_at))
 
 
 def opt_out_of(row: Row) -> OptOut | None:

@@ -15,12 +15,15 @@ from typing import Any, TypeVar
 from runner.ledger.interface import Claims
 from runner.ledger.records import Batch, Claimed, Outcome, Sendable, SetAside
 from runner.ledger.states import State
+from runner.policy.gate import Gate
 
 T = TypeVar("T")
 
 
 class Bookkeeper:
-    def __init__(self, claims: Claims, run_id: int, states: Sequence[State], limit: int | None = None):
+    def __init__(
+        self, claims: Claims, run_id: int, states: Sequence[State], limit: int | None = None, gate: Gate | None = None
+    ):
         self.claims = claims
         self.run_id, self.states = run_id, tuple(states)
         self.budget = limit  # new messages this run may still claim (None: no cap)
@@ -33,10 +36,12 @@ class Bookkeeper:
         self._outcomes: list[Outcome] = []
         self._releases: list[tuple[str, State]] = []
         self._held: list[SetAside] = []
-        # Called on the ledger thread before each commit (the contact history: runner.policy.gate),
-        # and after it with the phones of the messages it claimed (their opt-outs, read in one query).
-        self.before_commit: Callable[[], None] | None = None
-        self.after_claim: Callable[[list[str]], None] | None = None
+        # The policy's side of each commit (runner.policy.gate): the contact history of the accepted
+        # messages is written before the outcomes that record them, and the opt-outs of the phones
+        # a claim takes are read with it. In the ledger's own transaction when the recipient store
+        # lives in its database (a shared ledger: one round trip, not three), else beside it.
+        self.gate = gate
+        self.together = gate is not None and gate.writer is not None and claims.with_recipients(gate.writer)
         # What time it is for deferred messages' not_before (runner.policy.gate's clock), as UTC text.
         self.due: Callable[[], str | None] = lambda: None
         self._flushing: asyncio.Task[None] | None = None
@@ -149,6 +154,9 @@ class Bookkeeper:
                     releases,
                     held,
                     self.due() if take else None,
+                    # (taken with the outcomes they belong to: the same turn of the loop queued both)
+                    self.gate.contacts_to_write() if self.gate is not None and self.together else (),
+                    self.together and take > 0,
                 )
                 try:
                     claimed = await self.call(self._commit, batch)
@@ -191,15 +199,21 @@ class Bookkeeper:
             self._flushing = None
 
     def _commit(self, batch: Batch) -> Claimed:
-        # The accepted messages go to the contact history before the ledger records them: killed
-        # between the two, a message Telesign took is counted by the frequency caps and left
+        # The accepted messages go to the contact history no later than the ledger records them:
+        # killed between the two, a message Telesign took is counted by the frequency caps and left
         # `sending` (never resent blindly); the other way round it was `accepted` and uncounted, and
         # a phone could get more than its cap (docs/policy.md, "Frequency caps").
-        if self.before_commit is not None:
-            self.before_commit()
+        gate = self.gate
+        if gate is not None and not self.together:
+            gate.write_contacts()
         claimed = self.claims.commit(batch)
-        if self.after_claim is not None and claimed.taken:
-            self.after_claim([message.phone for message in claimed.taken])
+        if gate is not None:
+            gate.contacts_written(len(batch.contacts))
+            phones = [message.phone for message in claimed.taken]
+            if claimed.opt_outs is not None:
+                gate.opt_outs_read(phones, claimed.opt_outs)
+            elif phones:
+                gate.read_with_claim(phones)
         return claimed
 
     def close(self) -> None:

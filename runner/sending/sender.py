@@ -111,10 +111,8 @@ class CampaignSender:
         self.plan = plan
         self.progress = progress
         self.states = claimable(plan.resend_unknown)
-        self.book = Bookkeeper(claims, plan.run_id, self.states, plan.limit)
+        self.book = Bookkeeper(claims, plan.run_id, self.states, plan.limit, gate)
         if gate is not None:
-            self.book.before_commit = gate.write_contacts
-            self.book.after_claim = gate.read_with_claim
             self.book.due = lambda: format_utc(gate.clock())
         # With shared schedules (a shared ledger) the campaign's rate is held across its senders
         # there, and the local pacer keeps only Telesign's 429 pause.

@@ -11,15 +11,37 @@ from typing import Any
 
 import psycopg
 
+from runner.ledger.postgres.recipients import PostgresConnection, PostgresRecipientStore, placeheld
 from runner.ledger.postgres.runs import PostgresRuns
 from runner.ledger.postgres.schema import reported, retrying
 from runner.ledger.records import Batch, Claimed, Sendable, now
 from runner.ledger.states import State
+from runner.policy.store import RECORD_CONTACT, OptOut, RecipientStore, contact_row, opt_out_of
 
 # A message the policy holds back before it is claimed is in one of these.
 _HELD_FROM = (State.PENDING, State.FAILED, State.DEFERRED)
 # Claimable: in one of the states given, a deferred one once its not_before is past (docs/policy.md).
 _CLAIMABLE = "(state = ANY(%s) OR (state = 'deferred' AND %s AND not_before <= %s))"
+
+
+# The next messages past `after`, skipping rows another sender is claiming at that moment.
+_PICK_AND_CLAIM = f"""picked AS (
+      SELECT id, state FROM messages
+      WHERE campaign = %s AND seen_run = %s AND position > %s AND {_CLAIMABLE}
+      ORDER BY position LIMIT %s
+      FOR UPDATE SKIP LOCKED),
+    claimed AS (
+      UPDATE messages m SET state = '{State.SENDING}', attempts = m.attempts + 1, updated_at = %s, claimed_run = %s
+      FROM picked WHERE m.id = picked.id
+      RETURNING m.key, m.position, m.external_id, m.body, picked.state, m.phone, m.timezone)"""
+_CLAIM = f"WITH {_PICK_AND_CLAIM} SELECT * FROM claimed"
+# The same, with each phone's latest opt-out event: the recipient store's opted_out_among
+# (runner.ledger.postgres.recipients) in the claim's own round trip.
+_CLAIM_READING_OPT_OUTS = f"""WITH {_PICK_AND_CLAIM}
+    SELECT c.*, o.phone, o.action, o.at, o.source, o.campaign FROM claimed c
+    LEFT JOIN LATERAL (
+      SELECT phone, action, at, source, campaign FROM opt_events e WHERE e.phone = c.phone
+      ORDER BY at DESC, id DESC LIMIT 1) o ON true"""
 
 
 def _claimable(states: Sequence[State], due: str | None) -> tuple[list[State], bool, str]:
@@ -45,6 +67,13 @@ class PostgresClaims:
             ).fetchall()
         return [Sendable(k, p, e, b.encode("utf-8"), State(s), ph, tz) for k, p, e, b, s, ph, tz in rows]
 
+    def with_recipients(self, store: RecipientStore) -> bool:
+        return (
+            isinstance(store, PostgresRecipientStore)
+            and isinstance(store.db, PostgresConnection)
+            and store.db.url == self.url
+        )
+
     def commit(self, batch: Batch) -> Claimed:
         with reported(self.url):
             return retrying(lambda: self._commit(batch))
@@ -57,6 +86,10 @@ class PostgresClaims:
         # One round trip for the whole transaction where psycopg can: pipeline mode sends every
         # statement, then waits once.
         with conn.pipeline(), conn.transaction(), conn.cursor() as cur:
+            if batch.contacts:
+                # The contact history in the same transaction as the outcomes it counts: the caps
+                # never miss a message the ledger calls accepted (docs/policy.md, "Frequency caps").
+                cur.executemany(placeheld(RECORD_CONTACT), [contact_row(c) for c in batch.contacts])
             for held in batch.set_aside:
                 cur.execute(
                     """UPDATE messages SET state = %s, status_description = %s, not_before = %s, updated_at = %s,
@@ -100,15 +133,7 @@ class PostgresClaims:
             picked = None
             if batch.take:
                 picked = conn.execute(
-                    f"""WITH picked AS (
-                          SELECT id, state FROM messages
-                          WHERE campaign = %s AND seen_run = %s AND position > %s AND {_CLAIMABLE}
-                          ORDER BY position LIMIT %s
-                          FOR UPDATE SKIP LOCKED)
-                        UPDATE messages m SET state = '{State.SENDING}', attempts = m.attempts + 1, updated_at = %s,
-                          claimed_run = %s
-                        FROM picked WHERE m.id = picked.id
-                        RETURNING m.key, m.position, m.external_id, m.body, picked.state, m.phone, m.timezone""",
+                    (_CLAIM_READING_OPT_OUTS if batch.read_opt_outs else _CLAIM),
                     (
                         campaign,
                         batch.run_id,
@@ -121,9 +146,14 @@ class PostgresClaims:
                 )
         self.round_trips += 1
         retried = [result.fetchone() is not None for result in retries]
+        opt_outs: dict[str, OptOut] | None = {} if batch.read_opt_outs else None
         if picked is not None:
+            rows = picked.fetchall()
             taken = sorted(
-                (Sendable(k, p, e, b.encode("utf-8"), State(s), ph, tz) for k, p, e, b, s, ph, tz in picked.fetchall()),
+                (Sendable(k, p, e, b.encode("utf-8"), State(s), ph, tz) for k, p, e, b, s, ph, tz, *_ in rows),
                 key=lambda m: m.position,
             )
-        return Claimed(taken, retried)
+            if opt_outs is not None:
+                found = (opt_out_of(row[7:]) for row in rows if row[7] is not None)
+                opt_outs.update((out.phone, out) for out in found if out is not None)
+        return Claimed(taken, retried, opt_outs)

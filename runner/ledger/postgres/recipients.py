@@ -21,22 +21,22 @@ class PostgresConnection:
 
     def run(self, sql: str, params: Sequence[object] = ()) -> int:
         with reported(self.url):
-            return self.conn.execute(_placeheld(sql), params).rowcount
+            return self.conn.execute(placeheld(sql), params).rowcount
 
     def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         with reported(self.url):
-            return self.conn.execute(_placeheld(sql), params).fetchall()
+            return self.conn.execute(placeheld(sql), params).fetchall()
 
     def run_many(self, sql: str, rows: list[tuple[object, ...]]) -> None:
         # (one transaction, and with the pipeline one round trip, for the batch)
         with reported(self.url), self.conn.pipeline(), self.conn.transaction(), self.conn.cursor() as cur:
-            cur.executemany(_placeheld(sql), rows)
+            cur.executemany(placeheld(sql), rows)
 
     def close(self) -> None:
         self.conn.close()
 
 
-def _placeheld(sql: str) -> str:
+def placeheld(sql: str) -> str:
     """The store's SQL is written with SQLite's `?` placeholders (and has no other `?` or `%`)."""
     return sql.replace("?", "%s")
 

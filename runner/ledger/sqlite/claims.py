@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from runner.ledger.records import Batch, Claimed, Sendable, now
 from runner.ledger.sqlite.schema import transaction
 from runner.ledger.states import State
+from runner.policy.store import RecipientStore
 
 # A message the policy holds back before it is claimed is in one of these.
 _HELD_FROM = ", ".join(f"'{s}'" for s in (State.PENDING, State.FAILED, State.DEFERRED))
@@ -18,6 +19,9 @@ _HELD_FROM = ", ".join(f"'{s}'" for s in (State.PENDING, State.FAILED, State.DEF
 class SqliteClaims:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
+
+    def with_recipients(self, store: RecipientStore) -> bool:
+        return False  # (the recipient store is a file of its own, shared by every campaign's ledger)
 
     def sendable(
         self, run_id: int, states: Sequence[State], after_position: int, limit: int, due: str | None = None
