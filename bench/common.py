@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -210,3 +211,22 @@ def machine_scaling(seconds: float = 1.0, rounds: int = 3) -> Scaling:
         (alone, alone_cpu), (together, together_cpu) = _spin(loops, 1), _spin(loops, 2)
         measured.append(Scaling(2 * alone / together, together_cpu / alone_cpu))
     return sorted(measured, key=lambda s: s.work)[len(measured) // 2]
+
+
+class SharedDatabase:
+    """A database made on a PostgreSQL server for one benchmark's shared ledger, dropped at the end."""
+
+    def __init__(self, server: str) -> None:
+        import psycopg
+
+        self.server, self.name = server, "campaign_bench_" + uuid.uuid4().hex[:10]
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {self.name}")
+        base, _, query = server.partition("?")
+        self.url = base.rsplit("/", 1)[0] + "/" + self.name + (("?" + query) if query else "")
+
+    def drop(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.server, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")

@@ -9,7 +9,9 @@ campaign of N recipients:
 - postgres xK: K `campaign send` processes started at once on the same campaign, with
   CAMPAIGN_LEDGER_URL pointing at a database made for this benchmark (dropped at the end).
 
-msgs/s is N over the wall time from the first start to the last exit; CPU is user + system of the
+msgs/s is N over the wall time from the first start to the last exit, and "sending" N over the
+time from the first outcome recorded to the last (each message's updated_at in the ledger):
+without each process's start and end, which every sender pays once; CPU is user + system of the
 senders (wait4), per message sent; transactions per message is the database's own count
 (pg_stat_database.xact_commit of the benchmark's database, before and after) over N: claims and
 outcomes, the audience sync, runs, counts and the report. Target: 2 senders on PostgreSQL at
@@ -31,15 +33,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-from bench.common import ROOT, SimulatorProcess, figure, machine_scaling, write_campaign
+from bench.common import ROOT, SharedDatabase, SimulatorProcess, figure, machine_scaling, write_campaign
 from runner.telesign.auth import DEMO_API_KEY, DEMO_CUSTOMER_ID
 
 SERVER = os.environ.get("CAMPAIGN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -55,10 +58,15 @@ class Case:
     simulator_cpu: float = 0.0  # seconds
     postgres_cpu: float = 0.0
     machine_busy: float = 0.0  # of every core's time, 0..1
+    sending_seconds: float = 0.0  # from the first outcome recorded to the last (the ledger's updated_at)
 
     @property
     def rate(self) -> float:
         return self.sent / self.seconds
+
+    @property
+    def sending_rate(self) -> float:
+        return self.sent / max(self.sending_seconds, 1e-9)
 
     @property
     def cpu_ms(self) -> float:
@@ -113,11 +121,6 @@ def machine_ticks() -> tuple[int, int]:
     return sum(values) - idle, sum(values)
 
 
-def database_url(server: str, name: str) -> str:
-    base, _, query = server.partition("?")
-    return base.rsplit("/", 1)[0] + "/" + name + (("?" + query) if query else "")
-
-
 def xact_commits(url: str) -> int:
     import psycopg
 
@@ -126,6 +129,18 @@ def xact_commits(url: str) -> int:
         row = conn.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()").fetchone()
     assert row is not None
     return int(row[0])
+
+
+def sending_span(rows: list[tuple[str | None, str | None]]) -> float:
+    """Seconds from the first message's last update to the last one's (each message's outcome):
+    the sending itself, without each process's start (imports, the check, the sync) and end (the
+    report), which every sender pays whatever the number of senders."""
+    [(first, last)] = rows
+    assert first is not None and last is not None
+    return (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
+
+
+SPAN = "SELECT min(updated_at), max(updated_at) FROM messages"
 
 
 def send(senders: int, file: Path, outputs: Path, env: dict[str, str]) -> tuple[float, float, list[str]]:
@@ -178,10 +193,8 @@ def main() -> None:
 
     import psycopg
 
-    name = "campaign_bench_" + uuid.uuid4().hex[:10]
-    with psycopg.connect(args.server, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    url = database_url(args.server, name)
+    database = SharedDatabase(args.server)
+    url = database.url
     cases: list[Case] = []
     ceilings = [machine_scaling()]  # (before the cases and after: the host's load moves meanwhile)
     try:
@@ -199,7 +212,10 @@ def main() -> None:
             assert sim.proc is not None
             around = Around(sim.proc.pid)
             seconds, cpu, _ = send(1, file, folder / "out-sqlite", env)
-            cases.append(around.case(Case("sqlite x1", seconds, cpu, args.messages, None)))
+            case = around.case(Case("sqlite x1", seconds, cpu, args.messages, None))
+            with sqlite3.connect(folder / "out-sqlite" / "bench-sqlite" / "ledger.sqlite") as db:
+                case.sending_seconds = sending_span(db.execute(SPAN).fetchall())
+            cases.append(case)
             for count in [int(n) for n in args.senders.split(",")]:
                 campaign_id = f"bench-pg-{count}"
                 file = write_campaign(folder / campaign_id, args.messages, campaign_id, concurrency=args.concurrency)
@@ -208,23 +224,26 @@ def main() -> None:
                 seconds, cpu, _ = send(count, file, folder / f"out-{campaign_id}", {**env, "CAMPAIGN_LEDGER_URL": url})
                 case = around.case(Case(f"postgres x{count}", seconds, cpu, args.messages, None))
                 case.transactions = xact_commits(url) - before
+                with psycopg.connect(url, options="-csearch_path=campaign_runner") as conn:
+                    span = conn.execute(SPAN + " WHERE campaign = %s", (campaign_id,)).fetchall()
+                case.sending_seconds = sending_span(span)
                 cases.append(case)
     finally:
-        with psycopg.connect(args.server, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        database.drop()
     ceilings.append(machine_scaling())
     ceiling = min(c.work for c in ceilings)
 
     print(f"{args.messages} messages, concurrency {args.concurrency} per sender, {os.cpu_count()} CPUs")
     print(
-        f"{'case':<14}{'msgs/s':>10}{'CPU ms/msg':>12}{'txn/msg':>10}"
+        f"{'case':<14}{'msgs/s':>10}{'sending':>9}{'CPU ms/msg':>12}{'txn/msg':>10}"
         f"{'senders':>9}{'simulator':>10}{'postgres':>9}{'machine':>9}"
     )
-    print(f"{'':<46}{'(CPU s per s of the case; machine: busy share)':>46}")
+    print(f"{'':<14}{'(whole run; while sending: first outcome to last)':<55}")
+    print(f"{'':<55}{'(CPU s per s of the case; machine: busy share)':>46}")
     for case in cases:
         txn = f"{case.transactions / case.sent:.3f}" if case.transactions is not None else "-"
         print(
-            f"{case.name:<14}{case.rate:>10.0f}{case.cpu_ms:>12.2f}{txn:>10}"
+            f"{case.name:<14}{case.rate:>10.0f}{case.sending_rate:>9.0f}{case.cpu_ms:>12.2f}{txn:>10}"
             f"{case.cpu_seconds / case.seconds:>9.2f}{case.simulator_cpu / case.seconds:>10.2f}"
             f"{case.postgres_cpu / case.seconds:>9.2f}{case.machine_busy:>9.0%}"
         )
@@ -263,6 +282,11 @@ def main() -> None:
             f"postgres x2 / x1: {ratio:.2f}x msgs/s, {ratio / bound:.0%} of that bound; CPU per message, "
             f"senders {two.cpu_ms / one.cpu_ms:.2f}x, all three {total_ms[1] / total_ms[0]:.2f}x "
             f"({total_ms[0]:.2f} -> {total_ms[1]:.2f} ms)"
+        )
+        sending = two.sending_rate / one.sending_rate
+        print(
+            f"while sending (without each process's start and report): x2 / x1 {sending:.2f}x "
+            f"({two.sending_rate:.0f} vs {one.sending_rate:.0f} msgs/s)"
         )
         figure(
             "postgres 2 senders vs 1", round(ratio, 2), "x", round(bound, 2), ">= 1.6x", ratio >= 1.6,

@@ -18,7 +18,13 @@ With two CPUs or more the simulator is pinned to CPU 1 and the senders to CPU 0 
 them float): what is measured is then the sender's pacing, not the two processes taking turns
 on the same core, which delays requests between the sender's clock and the simulator's.
 
+With `--ledger URL --senders N` (a PostgreSQL server where a database may be made), N senders
+send the campaign at once through a shared ledger made for the run (dropped at the end): their
+starts come from the schedule they share in the database (docs/scaling-out.md, "One account, one
+rate"), whose slots are spaced 5% wider than 1/rate, so the target is then within 6% of RATE.
+
     .venv/bin/python -m bench.rate_accuracy [--rate 100] [--seconds 30] [--concurrency 16] [--no-baselines] [--no-pin]
+                                            [--ledger postgresql://postgres@127.0.0.1:5432/test --senders 2]
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import figure, free_port
+from bench.common import SharedDatabase, figure, free_port
 from bench.common import start_simulator as common_start_simulator
 from bench.common import write_campaign as common_write_campaign
 from runner.simulator import DEMO_CREDENTIALS
@@ -147,7 +153,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--no-pin", action="store_true", help="let the simulator and the senders float over the CPUs")
+    parser.add_argument("--ledger", help="a PostgreSQL server: the senders share a ledger in a database made there")
+    parser.add_argument("--senders", type=int, default=1, help="with --ledger: senders started at once")
     args = parser.parse_args()
+    if args.senders > 1 and not args.ledger:
+        parser.error("--senders needs --ledger: on SQLite one sender works on a campaign at a time")
     global PIN
     PIN = not args.no_pin and (os.cpu_count() or 1) >= 2 and hasattr(os, "sched_setaffinity")
     total = int(args.rate * args.seconds)
@@ -164,30 +174,29 @@ def main() -> None:
         "TELESIGN_BASE_URL": url,
     }
     results: list[tuple[str, list[float]]] = []
+    database = SharedDatabase(args.ledger) if args.ledger else None
     try:
         file = write_campaign(work / "campaign", total, args.rate, args.concurrency)
         pin = (lambda: os.sched_setaffinity(0, {0})) if PIN else None
-        send = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "runner",
-                "send",
-                str(file),
-                "--outputs",
-                str(work / "out"),
-                "--log-format",
-                "plain",
-            ],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            preexec_fn=pin,
-        )
-        if send.returncode != 0:
-            raise SystemExit(f"campaign send exited {send.returncode}:\n{send.stdout}\n{send.stderr}")
-        results.append(("runner (campaign send)", journal_times(journal, 0)))
+        command = [sys.executable, "-m", "runner", "send", str(file), "--outputs", str(work / "out")]
+        senders = [
+            subprocess.Popen(
+                [*command, "--log-format", "plain"],
+                cwd=ROOT,
+                env={**env, "CAMPAIGN_LEDGER_URL": database.url} if database else env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                preexec_fn=pin,
+            )
+            for _ in range(args.senders)
+        ]
+        for sender in senders:
+            output, _ = sender.communicate()
+            if sender.returncode != 0:
+                raise SystemExit(f"campaign send exited {sender.returncode}:\n{output}")
+        name = f"runner, {args.senders} senders, shared ledger" if database else "runner (campaign send)"
+        results.append((name, journal_times(journal, 0)))
         if not args.no_baselines:
             dry = subprocess.run(
                 [sys.executable, "-m", "runner", "send", str(file), "--dry-run", "--outputs", str(work / "dry")],
@@ -212,6 +221,8 @@ def main() -> None:
         simulator.terminate()
         simulator.wait(timeout=15)
         shutil.rmtree(work, ignore_errors=True)
+        if database is not None:
+            database.drop()
 
     layout = "simulator pinned to CPU 1, senders to CPU 0" if PIN else "unpinned"
     print(
@@ -227,10 +238,11 @@ def main() -> None:
         a, w = figures(name, times, args.rate)
         if index == 0:
             achieved, worst = a, w
-    within = abs(achieved / args.rate - 1) <= 0.02
+    tolerance = 0.06 if database else 0.02  # (shared slots are 5% wider: docs/scaling-out.md)
+    within = abs(achieved / args.rate - 1) <= tolerance
     cap = int(args.rate) + 1
     print(
-        f"targets: achieved within 2% ({'met' if within else 'MISSED'}), "
+        f"targets: achieved within {tolerance:.0%} ({'met' if within else 'MISSED'}), "
         f"worst one-second window <= {cap} ({'met' if worst <= cap else 'MISSED'})"
     )
     figure(
@@ -238,8 +250,9 @@ def main() -> None:
         round(achieved, 2),
         "msgs/s",
         args.rate,
-        "within 2%",
+        f"within {tolerance:.0%}",
         within,
+        f"{args.senders} senders, shared ledger" if database else "",
     )
     figure("worst one-second window (simulator side)", worst, "requests", args.rate, f"<= {cap}", worst <= cap)
 

@@ -9,8 +9,8 @@ free start time; a sender reserves a few consecutive slots, 1/rate apart, in one
 not once per message. A slot is a start time, valid for TOLERANCE of the interval after it: a
 sender that is late for a slot (a slow loop, a pause) lets it go unused rather than starting
 late, since a late start could share a second with the next slots. Every start then falls within
-[slot, slot + interval/2), so any one-second window holds at most rate + 1 starts, whatever the
-number of senders."""
+[slot, slot + max(interval/2, LATE_FLOOR)), so any one-second window holds at most rate + 1
+starts, whatever the number of senders."""
 
 from __future__ import annotations
 
@@ -25,6 +25,13 @@ from runner.ledger.interface import Slots
 
 BATCH_SECONDS = 0.1  # slots reserved at a time: about this much sending (at least one slot, at most 64)
 TOLERANCE = 0.5  # of an interval: how late a slot may still be used
+# ... and at least this late, whatever the rate: an event loop's timers wake a millisecond or more
+# late (epoll counts in milliseconds), and at 1,000/s and over half an interval is less, so nearly
+# every slot went unused; a sender then reserved again and again, holding the schedule's next
+# stretch of time (its other senders waiting for it) for slots it could not use. Any one-second
+# window still holds at most rate + 1 starts: they come from slots in a stretch of 1 s + LATE_FLOOR,
+# 1.05/rate apart, (1 + LATE_FLOOR) / 1.05 < 1 (JITTER_MARGIN).
+LATE_FLOOR = 0.010
 LEAD = 0.002  # seconds: slots start this far ahead, so the reservation's round trip does not eat the first
 # Slots are spaced 5% wider than 1/rate: requests started on time still reach Telesign bunched by
 # the network and each host's loop (tens of ms under load, measured at the simulator in
@@ -53,6 +60,7 @@ class SharedSchedule:
     ) -> None:
         self.slots, self.name, self.rate = slots, name, rate
         self.interval = (1.0 + JITTER_MARGIN) / rate
+        self.tolerance = max(self.interval * TOLERANCE, LATE_FLOOR)  # how late a slot may still be used
         self.batch = max(1, min(64, math.ceil(rate * BATCH_SECONDS)))
         self.call, self.clock = call, clock
         self._granted: deque[float] = deque()  # local clock times of the slots reserved, unused yet
@@ -77,7 +85,7 @@ class SharedSchedule:
                 waited += slot - now
                 continue  # (another worker may have taken it meanwhile)
             self._granted.popleft()
-            if now - slot <= self.interval * TOLERANCE:
+            if now - slot <= self.tolerance:
                 return waited
             self.wasted += 1
 
