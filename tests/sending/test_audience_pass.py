@@ -14,6 +14,7 @@ from runner.campaign.expansion import Expansion
 from runner.campaign.schema import load
 from runner.errors import InvalidInput
 from runner.ledger.backend import shared_ledger_url
+from runner.ledger.records import SYNC_BATCH
 from runner.sending.audience_pass import check_every_row, planned_rows
 from runner.sending.run import SendOptions, send_campaign
 from runner.telesign import settings as config
@@ -85,12 +86,22 @@ def test_an_edit_after_the_check_that_breaks_a_row_sends_nothing(tmp_path: Path,
     assert ledger_states(out) == {}  # the sync rolled back: no message recorded
 
 
-@pytest.mark.parametrize(("point", "nth"), [("during_sync", 6), ("after_sync", 1)])
+@pytest.mark.parametrize(
+    ("point", "nth", "recipients"),
+    [
+        ("during_sync", 6, RECIPIENTS),
+        # after a first batch of SYNC_BATCH rows was written (PostgreSQL: copied into the staging
+        # table and upserted), in the sync's still open transaction
+        ("during_sync", SYNC_BATCH + 200, SYNC_BATCH + 500),
+        ("after_sync", 1, RECIPIENTS),
+    ],
+    ids=["early", "after-a-batch", "after"],
+)
 def test_kill_9_at_the_sync_then_rerun_sends_each_message_once(
-    point: str, nth: int, tmp_path: Path, make_simulator: MakeSimulator
+    point: str, nth: int, recipients: int, tmp_path: Path, make_simulator: MakeSimulator
 ) -> None:
     sim = make_simulator(latency_ms=20)
-    file = write_campaign(tmp_path / "c", digits=[i % 9 for i in range(RECIPIENTS)])
+    file = write_campaign(tmp_path / "c", digits=[i % 9 for i in range(recipients)])
     out = tmp_path / "out"
     crashed = run_driver(point, nth, file, out, sim.url)
     # Killed there: the sync read the rows the check pass kept (else it would not have died).
@@ -105,7 +116,7 @@ def test_kill_9_at_the_sync_then_rerun_sends_each_message_once(
     counts = sim.app.accepted_by_phone()
     assert max(counts.values()) == 1
     states = ledger_states(out)
-    assert len(states) == RECIPIENTS
+    assert len(states) == recipients
     assert len(counts) == sum(1 for state in states.values() if state == "accepted")
     again = campaign("send", str(file), "--outputs", str(out), env=telesign_env(sim.url))
     assert sim.app.accepted_by_phone() == counts and again.exit_code == rerun.exit_code

@@ -27,6 +27,15 @@ _POLICY = _array(POLICY_DECIDED)
 _MESSAGED = _array(MESSAGED)
 
 
+# What a sync writes of each planned message, in its rows' order (`_write`), staged per batch in a
+# table of the sync's transaction with the messages table's own column types.
+_STAGED = (
+    "campaign, key, position, seen_run, external_id, recipient_id, phone, body, state, status_description,"
+    " not_before, timezone, campaign_commit"
+)
+_STAGE = f"CREATE TEMPORARY TABLE staged_messages ON COMMIT DROP AS SELECT {_STAGED} FROM messages WITH NO DATA"
+
+
 class PostgresAudience:
     def __init__(self, conn: psycopg.Connection[Any], campaign: str, url: str) -> None:
         self.conn, self.campaign, self.url = conn, campaign, url
@@ -50,6 +59,7 @@ class PostgresAudience:
             if row is not None and row[0] is not None and fingerprint and row[1] == fingerprint:
                 return int(row[0])  # synced already, from these very inputs (by another sender, maybe)
             conn.execute("DELETE FROM skipped WHERE campaign = %s", (campaign,))
+            conn.execute(_STAGE)
             for planned, skipped in in_batches(items):
                 self._write(run_id, campaign_commit, planned, skipped)
             conn.execute(
@@ -95,12 +105,16 @@ class PostgresAudience:
         planned_rows, skipped_rows = rows, kept
         with self.conn.cursor() as cur:
             if planned_rows:
-                cur.executemany(
+                # COPY into the staging table, then one statement for the batch: an INSERT a row
+                # (executemany, even pipelined) made 100,000 recipients a 5.5 s sync.
+                # (Keys are unique within a sync: the check pass makes a repeated key a duplicate.)
+                with cur.copy(f"COPY staged_messages ({_STAGED}) FROM STDIN") as copy:
+                    for values in planned_rows:
+                        copy.write_row(values)
+                cur.execute(
                     # (the SQLite ledger's rules, runner.ledger.sqlite.audience, in PostgreSQL's words)
-                    f"""INSERT INTO messages AS m (campaign, key, position, seen_run, external_id, recipient_id, phone,
-                                                  body, state, status_description, not_before, timezone,
-                                                  campaign_commit)
-                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                    f"""INSERT INTO messages AS m ({_STAGED})
+                       SELECT {_STAGED} FROM staged_messages
                        ON CONFLICT (campaign, key) DO UPDATE SET
                          position = excluded.position,
                          seen_run = excluded.seen_run,
@@ -119,9 +133,9 @@ class PostgresAudience:
                          state = CASE
                            WHEN m.state = ANY({_REPLANNED}) AND excluded.state <> '{State.PENDING}' THEN excluded.state
                            WHEN m.state = ANY({_POLICY}) THEN '{State.PENDING}'
-                           ELSE m.state END""",
-                    planned_rows,
+                           ELSE m.state END"""
                 )
+                cur.execute("TRUNCATE staged_messages")
             if skipped_rows:
                 cur.executemany(
                     """INSERT INTO skipped VALUES (%s, %s, %s, %s, %s, %s)
