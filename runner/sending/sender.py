@@ -277,6 +277,7 @@ class CampaignSender:
                 if again and self._held_back(message, claimed=True, fresh=True, opt_out=waited >= OPT_OUT_AGAIN):
                     flight.clear()
                     return
+            await self.pacer.before_write()
             if self._stop.is_set():
                 return self._give_back(flight)
             answer = await self.client.send(message.body, lane, flight.wrote)
