@@ -6,7 +6,7 @@ What the states mean and when they change: docs/sending.md."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -15,11 +15,11 @@ from runner.ledger.records import (
     Batch,
     Claimed,
     Delivery,
+    OnSettled,
     Planned,
     Provenance,
     RunInfo,
     Sendable,
-    Settled,
     SkippedRow,
     TestSend,
 )
@@ -149,7 +149,7 @@ class Deliveries(Protocol):
         rows: Iterable[Delivery],
         next_arrival: int,
         references: Mapping[int, str],
-        on_settled: Callable[[list[Settled]], object] | None = None,
+        on_settled: OnSettled = None,
     ) -> int:
         """One transaction: each message's merged delivery (pass `rows` in id order), and for a
         message that has none, the reference_id in `references` (message -> the winner's: one joined

@@ -41,7 +41,8 @@ class Bookkeeper:
         # a claim takes are read with it. In the ledger's own transaction when the recipient store
         # lives in its database (a shared ledger: one round trip, not three), else beside it.
         self.gate = gate
-        self.together = gate is not None and gate.writer is not None and claims.with_recipients(gate.writer)
+        together = gate is not None and gate.writer is not None and claims.with_recipients(gate.writer)
+        self.alongside = gate if together else None  # the gate whose side goes in the ledger's transaction
         # What time it is for deferred messages' not_before (runner.policy.gate's clock), as UTC text.
         self.due: Callable[[], str | None] = lambda: None
         self._flushing: asyncio.Task[None] | None = None
@@ -155,8 +156,8 @@ class Bookkeeper:
                     held,
                     self.due() if take else None,
                     # (taken with the outcomes they belong to: the same turn of the loop queued both)
-                    self.gate.contacts_to_write() if self.gate is not None and self.together else (),
-                    self.together and take > 0,
+                    self.alongside.contacts_to_write() if self.alongside is not None else (),
+                    self.alongside is not None and take > 0,
                 )
                 try:
                     claimed = await self.call(self._commit, batch)
@@ -204,11 +205,12 @@ class Bookkeeper:
         # `sending` (never resent blindly); the other way round it was `accepted` and uncounted, and
         # a phone could get more than its cap (docs/policy.md, "Frequency caps").
         gate = self.gate
-        if gate is not None and not self.together:
+        if gate is not None and self.alongside is None:
             gate.write_contacts()
         claimed = self.claims.commit(batch)
         if gate is not None:
-            gate.contacts_written(len(batch.contacts))
+            if batch.contacts:
+                gate.contacts_written(len(batch.contacts))
             phones = [message.phone for message in claimed.taken]
             if claimed.opt_outs is not None:
                 gate.opt_outs_read(phones, claimed.opt_outs)

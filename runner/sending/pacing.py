@@ -56,29 +56,27 @@ class Pacer:
     def earliest_start(self, now: float) -> float:
         start = max(now, self._paused_until)
         if self.rate:
-            start = max(start, self._next)
-            if len(self._recent) == self._cap:
-                start = max(start, self._recent[0] + self._window)
+            start = max(start, self._next, self._window_after(self._recent))
         return start
+
+    def _window_after(self, log: deque[float]) -> float:
+        """The hard cap over `log` (the last starts, or writes): a full log's oldest entry must be a
+        whole window old before the next; 0.0 while the log is not full."""
+        return log[0] + self._window if len(log) == log.maxlen else 0.0
 
     async def before_write(self) -> None:
         """Right before a request is written: the hard cap again, over the times requests were
-        really written. A turn comes before its message is claimed, and a claim's commit takes a
-        variable time (a few ms, or tens behind another commit on a loaded host), so requests
-        whose turns were 1/rate apart could be written together: 22 in one second at 20/s,
-        counted at the simulator: rate + 1 at most. (A wait here is that variation, a few ms: the message is
-        claimed meanwhile, so a pause, which may last seconds, is waited for at the turn alone.)"""
+        really written, at most rate + 1 in a window (the contract). A turn comes before its
+        message is claimed, and a claim's commit takes a variable time (a few ms, or tens behind
+        another commit on a loaded host): requests whose turns were 1/rate apart were written
+        together, 22 in one second at 20/s at the simulator. (A wait here is that variation: the
+        message is claimed meanwhile, so a pause, which may last seconds, is waited for at the
+        turn alone.)"""
         if not self.rate:
             return
-        while True:
-            now = self.clock()
-            start = now
-            if len(self._written) == self._written.maxlen:
-                start = max(start, self._written[0] + self._window)
-            if start <= now:
-                self._written.append(now)
-                return
+        while (start := self._window_after(self._written)) > (now := self.clock()):
             await asyncio.sleep(start - now)
+        self._written.append(now)
 
     async def wait_turn(self, give_up: Callable[[], bool] | None = None) -> bool:
         """Until the caller may start (True); with `give_up`, asked at every wake-up, until it says

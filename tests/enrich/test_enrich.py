@@ -13,7 +13,7 @@ from runner.callbacks.receiver import create_receiver
 from runner.serving import BackgroundServer
 from runner.simulator import SimulatorConfig, create_app
 from runner.telesign.auth import DEMO_API_KEY
-from tests.fixtures.simulator import MakeSimulator
+from tests.fixtures.simulator import MakeSimulator, SimulatorServer
 from tests.sending.helpers import campaign, ledger_rows, telesign_env, write_campaign
 
 
@@ -138,12 +138,16 @@ def callback(
     }
 
 
-def test_hand_written_edge_cases(tmp_path: Path, make_simulator: MakeSimulator) -> None:
-    sim = make_simulator()
+def sent_two(tmp_path: Path, sim: SimulatorServer) -> tuple[Path, Path, list[str]]:
+    """A campaign of two recipients sent to the simulator: its file, outputs and reference_ids."""
     file = write_campaign(tmp_path / "c", digits=[1, 2])
     out = tmp_path / "out"
     campaign("send", str(file), "--outputs", str(out), env=telesign_env(sim.url))
-    ref_a, ref_b = (r["reference_id"] for r in ledger_rows(out))
+    return file, out, [str(r["reference_id"]) for r in ledger_rows(out)]
+
+
+def test_hand_written_edge_cases(tmp_path: Path, make_simulator: MakeSimulator) -> None:
+    file, out, (ref_a, ref_b) = sent_two(tmp_path, make_simulator())
     log = tmp_path / "hand.jsonl"
     lines = [
         # A: delivered (3000, Telesign's colon-millis format), then a late "in progress" (3001,

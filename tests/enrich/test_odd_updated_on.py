@@ -6,19 +6,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.enrich.test_enrich import callback, report
+from tests.enrich.test_enrich import callback, report, sent_two
 from tests.fixtures.simulator import MakeSimulator
-from tests.sending.helpers import campaign, ledger_rows, telesign_env, write_campaign
+from tests.sending.helpers import campaign
 
 
 def test_an_unreadable_updated_on_shaped_like_a_report_time_still_gives_report_html(
     tmp_path: Path, make_simulator: MakeSimulator
 ) -> None:
-    sim = make_simulator()
-    file = write_campaign(tmp_path / "c", digits=[1, 2])
-    out = tmp_path / "out"
-    campaign("send", str(file), "--outputs", str(out), env=telesign_env(sim.url))
-    odd, plain = (r["reference_id"] for r in ledger_rows(out))
+    file, out, (odd, plain) = sent_two(tmp_path, make_simulator())
     log = tmp_path / "callbacks.jsonl"
     log.write_text(
         json.dumps(callback(odd, 3000, "2026-13-45T99:99:99"))

@@ -13,12 +13,17 @@ from tests.sending.helpers import campaign, ledger_states, start_send, telesign_
 RECIPIENTS = 15
 
 
-def test_a_429_without_retry_after_pauses_everyone_and_each_phone_is_messaged_once(tmp_path: Path) -> None:
-    file = write_campaign(
+def throttled_campaign(tmp_path: Path) -> Path:
+    """RECIPIENTS at 1000/s (the limit is the server's), 8 workers, attempts enough to outlast the 429s."""
+    return write_campaign(
         tmp_path / "c",
         digits=[i % 9 for i in range(RECIPIENTS)],
         sending="rate = 1000\nconcurrency = 8\nmax_attempts = 10",
     )
+
+
+def test_a_429_without_retry_after_pauses_everyone_and_each_phone_is_messaged_once(tmp_path: Path) -> None:
+    file = throttled_campaign(tmp_path)
     out = tmp_path / "out"
     handler = loopback.throttling(5)
     with loopback.serving(handler) as url:
@@ -35,11 +40,7 @@ def test_a_429_without_retry_after_pauses_everyone_and_each_phone_is_messaged_on
 def test_killed_during_a_429_pause_without_retry_after_the_rerun_sends_each_phone_once(
     tmp_path: Path, make_simulator: MakeSimulator
 ) -> None:
-    file = write_campaign(
-        tmp_path / "c",
-        digits=[i % 9 for i in range(RECIPIENTS)],
-        sending="rate = 1000\nconcurrency = 8\nmax_attempts = 10",
-    )
+    file = throttled_campaign(tmp_path)
     out = tmp_path / "out"
     handler = loopback.throttling(2)
     with loopback.serving(handler) as url:
