@@ -42,12 +42,6 @@ def dispatch(command: Callable[..., int], **kwargs: Any) -> None:
     except TerminationRequested:
         terminal.err("terminated")
         code = int(ExitCode.TERMINATED)
-    # What the command made goes with the process: the interpreter's shutdown frees it by reference
-    # counts either way, but its last full collection first walks every object alive (imports,
-    # the campaign's models, phonenumbers' metadata), some 50-70 ms of a one-second send
-    # (bench/sdk_compare.py). Frozen, they are left out of that walk; atexit handlers and the
-    # flushing of stdout and stderr still run.
-    gc.freeze()
     sys.exit(code)
 
 
@@ -396,4 +390,14 @@ def simulate(**options: Any) -> None:
 
 
 def main() -> None:
-    cli(prog_name="campaign")
+    """The process's entry point (`campaign`, `python -m runner`); tests call `cli` in-process."""
+    try:
+        cli(prog_name="campaign")
+    finally:
+        # The process ends here: the interpreter's shutdown frees what the command made by
+        # reference counts either way, but its last full collection first walks every object
+        # still alive (imports, the campaign's models, phonenumbers' metadata), some 50-100 ms of
+        # a one-second send (bench/sdk_compare.py). Frozen, they are left out of that walk;
+        # atexit handlers and the flushing of stdout and stderr still run. (Not in `dispatch`:
+        # a process that goes on after a command, as the tests do, would keep them all forever.)
+        gc.freeze()
