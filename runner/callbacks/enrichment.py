@@ -1,8 +1,9 @@
 """Enrichment: callback logs merged into each message's delivery columns, then the report rewritten.
 
-Logs are streamed (runner.callbacks.log.Batches, a list of records per block of lines). Callbacks
-are joined to their messages (by reference_id, or by external_id where the send's answer was lost;
-those of messages not seen yet a batch at a time, in one query) and merged in memory by
+Logs are streamed (runner.callbacks.log.Batches, a list of records per block of lines; big ones
+read ahead by a second process, runner.callbacks.read_ahead). Callbacks are joined to their
+messages (by reference_id, or by external_id where the send's answer was lost; those of messages
+not seen yet a batch at a time, in one query) and merged in memory by
 runner.callbacks.rules's rules: a message's status, and each channel's, is the greatest by
 (rules.order_head: rank, timed, updated_on), then arrival; a repeat (the same content digest) takes
 part once, as first read. The merge keeps a few numbers per message in arrays rather than Python
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from itertools import compress
 from pathlib import Path
 
-from runner.callbacks.log import Batches
+from runner.callbacks import read_ahead
 from runner.callbacks.payload import Callback, Malformed
 from runner.callbacks.rules import ORDER_OF_CODE, ORDER_OF_FINAL, ORDER_TIMED, order_micros
 from runner.callbacks.timeparse import format_micros
@@ -79,7 +80,7 @@ def enrich(
     with ledger.deliveries.enriching():
         run = _Run(ledger.deliveries, result, on_settled)
         first = run.next_arrival
-        batches = Batches(logs, first, on_reply is not None)
+        batches = read_ahead.batches(logs, first, on_reply is not None)
         # The hot loop, a million records a run: a callback whose message has a slot already (most
         # of them) is merged here at once; `run.take` does the rest (runner.callbacks.enrichment._Run).
         # Callbacks are counted once read, from their arrival numbers: consecutive, one each.

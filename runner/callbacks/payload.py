@@ -40,7 +40,7 @@ class Malformed:
         return f"{self.path}:{self.line}: {self.reason}"
 
 
-class ChannelStatus(msgspec.Struct, frozen=True, gc=False):
+class ChannelStatus(msgspec.Struct, frozen=True, gc=False, array_like=True):
     """One channel's status inside a callback (an entry of `channel_status` that has a code)."""
 
     channel: str  # lower case: "viber", "sms"
@@ -49,11 +49,12 @@ class ChannelStatus(msgspec.Struct, frozen=True, gc=False):
     updated_on: int | None  # microseconds (timeparse.to_micros); None when absent or unreadable
 
 
-class Callback(msgspec.Struct, frozen=True, gc=False):
+class Callback(msgspec.Struct, frozen=True, gc=False, array_like=True):
     """One delivery callback read from a log: what the merge rules use, times as
     `timeparse.to_micros` integers. Enrichment reads a million a run: a Struct (made in C, and
     holding nothing that could make a reference cycle, so left out of the cyclic GC) costs a
-    fraction of a dataclass or a NamedTuple to make."""
+    fraction of a dataclass or a NamedTuple to make. (array_like: encoded without its field names
+    where a second process reads the logs ahead, runner.callbacks.read_ahead, half the bytes.)"""
 
     path: str  # the log it came from
     line: int  # its line number there (1-based)

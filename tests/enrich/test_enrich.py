@@ -9,12 +9,24 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from runner.callbacks import read_ahead
 from runner.callbacks.receiver import create_receiver
 from runner.serving import BackgroundServer
 from runner.simulator import SimulatorConfig, create_app
 from runner.telesign.auth import DEMO_API_KEY
 from tests.fixtures.simulator import MakeSimulator, SimulatorServer
 from tests.sending.helpers import campaign, ledger_rows, telesign_env, write_campaign
+
+
+@pytest.fixture(autouse=True, params=["in-process", "read-ahead"])
+def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here reads its logs both ways (runner.callbacks.read_ahead): in the enriching
+    process, and ahead in a second process, as logs of more than a few MB are read."""
+    if request.param == "read-ahead":
+        monkeypatch.setattr(read_ahead, "READ_AHEAD_BYTES", 0)
+    return str(request.param)
 
 
 def send_with_callbacks(tmp_path: Path, digits: list[int], **faults: Any) -> tuple[Path, Path, Path, Any]:
