@@ -394,10 +394,6 @@ def main() -> None:
     try:
         cli(prog_name="campaign")
     finally:
-        # The process ends here: the interpreter's shutdown frees what the command made by
-        # reference counts either way, but its last full collection first walks every object
-        # still alive (imports, the campaign's models, phonenumbers' metadata), some 50-100 ms of
-        # a one-second send (bench/sdk_compare.py). Frozen, they are left out of that walk;
-        # atexit handlers and the flushing of stdout and stderr still run. (Not in `dispatch`:
-        # a process that goes on after a command, as the tests do, would keep them all forever.)
+        # The process ends: its shutdown need not walk every object alive first (runner.heap),
+        # some 50-100 ms of a one-second send (bench/sdk_compare.py). Atexit handlers still run.
         gc.freeze()

@@ -17,13 +17,12 @@ cannot be opened) is raised by the parent at the same point of the stream as in-
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import pickle
 import signal
-from collections.abc import Iterable, Iterator
-from multiprocessing.connection import Connection
+from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -31,6 +30,9 @@ from runner.callbacks.log import Batches, LogRecord
 from runner.callbacks.payload import Callback
 from runner.errors import CannotProceed, InvalidInput
 from runner.policy.replies import Reply
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 # Logs smaller than this together are read in-process: starting the child and the pipe's traffic
 # cost more than they save below a few tens of thousands of lines.
@@ -46,7 +48,7 @@ Records = list[LogRecord | Reply]
 def batches(paths: Iterable[Path], first_arrival: int, replies: bool) -> Batches | ReadAhead:
     """`Batches` of the logs, read in a second process where that is worth it."""
     paths = list(paths)
-    if _cores() < 2 or "fork" not in multiprocessing.get_all_start_methods() or _size(paths) < READ_AHEAD_BYTES:
+    if _cores() < 2 or not hasattr(os, "fork") or _size(paths) < READ_AHEAD_BYTES:
         return Batches(paths, first_arrival, replies)
     return ReadAhead(paths, first_arrival, replies)
 
@@ -77,6 +79,8 @@ class ReadAhead:
         self.paths, self.arrival, self.replies = paths, first_arrival, replies
 
     def __iter__(self) -> Iterator[Records]:
+        import multiprocessing  # (here: only an enrichment of big logs pays for importing it)
+
         context = multiprocessing.get_context("fork")  # (what the parent has imported, the child has)
         receiving, sending = context.Pipe(duplex=False)
         child = context.Process(
@@ -92,7 +96,7 @@ class ReadAhead:
             finally:
                 sending.close()  # (the child's end: the parent reads EOF if the child dies)
                 signal.pthread_sigmask(signal.SIG_SETMASK, held)
-            yield from _receive(receiving, self)
+            self.arrival = yield from _receive(receiving)
         finally:
             receiving.close()
             if child.pid is not None:  # (started)
@@ -101,7 +105,8 @@ class ReadAhead:
                 child.join()
 
 
-def _receive(receiving: Connection, reader: ReadAhead) -> Iterator[Records]:
+def _receive(receiving: Connection) -> Generator[Records, None, int]:
+    """The child's lists as they come; returns the next arrival number once they are all read."""
     while True:
         try:
             frame = receiving.recv_bytes()
@@ -121,8 +126,7 @@ def _receive(receiving: Connection, reader: ReadAhead) -> Iterator[Records]:
         elif kind == _FAILED:
             raise pickle.loads(body)
         else:
-            reader.arrival = int(bytes(body))
-            return
+            return int(bytes(body))
 
 
 def _read(receiving: Connection, sending: Connection, paths: list[Path], first_arrival: int, replies: bool) -> None:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import gc
 import random
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from runner.errors import LedgerUnavailable
+from runner.heap import frozen
 from runner.ledger.interface import Claims
 from runner.ledger.records import Outcome, Sendable, SetAside, now
 from runner.ledger.states import State, claimable
@@ -134,15 +134,11 @@ class CampaignSender:
         self._stop.set()
 
     async def run(self) -> SendResult:
-        # What is alive now (imports, the campaign, phonenumbers' metadata) lives through the send:
-        # take it out of the collector's reach. Otherwise the first full collection, about a second
-        # in, stalls the loop for ~60 ms and the requests it held back reach Telesign bunched, over
-        # the rate within that second (bench/rate_accuracy.py, counted at the server).
-        gc.freeze()
-        try:
+        # What is alive now lives through the send: otherwise the first full collection, about a
+        # second in, stalls the loop and the requests it held back reach Telesign bunched, over the
+        # rate within that second (bench/rate_accuracy.py, counted at the server).
+        with frozen():
             return await self._run()
-        finally:
-            gc.unfreeze()
 
     async def _run(self) -> SendResult:
         loop = asyncio.get_running_loop()
